@@ -1,0 +1,10 @@
+"""gmm-desktop: anomaly detection with Gaussian mixture models."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("gmm-desktop")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+unknown"
+
+__all__ = ["__version__"]

@@ -1,0 +1,1 @@
+"""Application state and background work between the GUI and the engine (no widgets)."""
