@@ -31,8 +31,8 @@ squared Mahalanobis distance of ``x`` is ``‖(x − μ) U‖²`` and ``log det 
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -43,16 +43,24 @@ from gmm_desktop.errors import NotPositiveDefiniteError, PluginError
 __all__ = [
     "API_VERSION",
     "CovarianceType",
+    "Flagger",
     "Initialization",
     "Initializer",
     "NotPositiveDefiniteError",
     "ParamSpec",
     "PluginError",
+    "RefitCallback",
+    "RefitProgress",
+    "RefitResult",
+    "RefitRound",
+    "RefitStrategy",
     "Structure",
     "SufficientStatistics",
     "cholesky_precision_from_covariances",
     "cholesky_precision_from_precisions",
+    "clone_model",
     "precisions_from_cholesky",
+    "squared_mahalanobis",
 ]
 
 #: Version of this API. A plugin may compare it to what it was written against.
@@ -398,3 +406,156 @@ class Initializer(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
+
+
+# --------------------------------------------------------------------------- refit strategies
+
+
+@dataclass(frozen=True)
+class RefitProgress:
+    """What a refit strategy's ``callback`` receives; a true return value cancels.
+
+    ``fraction`` is the overall share of the work done (0..1), for a progress bar.
+    """
+
+    strategy: str
+    round: int
+    max_rounds: int
+    fraction: float
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class RefitRound:
+    """One round of a refit strategy, for the history shown to the user.
+
+    ``n_flagged`` rows were set aside (trimmed, or assigned to the noise component) at the
+    end of the round, ``n_changed`` of them differ from the round before, and
+    ``log_likelihood`` is the mean log-density of the rows kept in the fit.
+    """
+
+    round: int
+    n_flagged: int
+    n_changed: int
+    log_likelihood: float
+    note: str = ""
+
+
+@dataclass
+class RefitResult:
+    """What :meth:`RefitStrategy.run` returns.
+
+    Attributes
+    ----------
+    model
+        The refitted model: a new fitted estimator of the same class as the input (the
+        input model is never modified).
+    flags : ndarray of bool, shape (n,)
+        The final outlier flags of every row of ``X``.
+    history
+        One :class:`RefitRound` per round.
+    threshold
+        The rule that reproduces ``flags`` on new data with the refitted ``model``, as a
+        dict ``{"kind": ..., "value": ...}`` with kind ``"contamination"`` (a fraction),
+        ``"log_density"`` (an absolute log-density), ``"sigma"`` (a per-component gate of
+        k standard deviations) or ``"chi2"`` (the same gate given as a chi-square
+        probability); ``None`` means the caller's own threshold applies.
+    info
+        Strategy-specific figures (a consistency factor, a noise weight...), JSON-ready.
+    """
+
+    model: Any
+    flags: np.ndarray
+    history: list[RefitRound]
+    threshold: dict[str, Any] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+#: Given a fitted model and the data, return one bool flag per row (the caller's threshold).
+Flagger = Callable[[Any, np.ndarray], np.ndarray]
+#: Called with a :class:`RefitProgress`; a true return value cancels the run.
+RefitCallback = Callable[[RefitProgress], Any]
+
+
+class RefitStrategy(abc.ABC):
+    """Outlier removal and refit, as a plugin (group ``gmm_desktop.refit_strategies``).
+
+    A subclass sets :attr:`name`, :attr:`description` and :attr:`parameters` (a tuple of
+    :class:`ParamSpec`, from which a GUI builds its editor) and implements :meth:`run`.
+    Parameter values are given to the constructor by keyword (defaults otherwise),
+    validated against :attr:`parameters`, and read back from :attr:`values`.
+
+    ``run`` must not modify the model it receives: it builds new ones, for example with
+    :func:`clone_model`, and fits them with ``fit(X, sample_weight=...)``.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    parameters: ClassVar[tuple[ParamSpec, ...]] = ()
+
+    def __init__(self, **values: Any) -> None:
+        self.values: dict[str, Any] = {spec.name: spec.default for spec in self.parameters}
+        self.set_params(**values)
+
+    @classmethod
+    def schema(cls) -> list[dict[str, Any]]:
+        """The declared parameters as dicts (name, type, default, range, help...)."""
+        return [spec.to_dict() for spec in cls.parameters]
+
+    def set_params(self, **values: Any) -> RefitStrategy:
+        """Validate and set parameter values; a bad name or value raises ``ValueError``."""
+        specs = {spec.name: spec for spec in self.parameters}
+        for key, value in values.items():
+            if key not in specs:
+                known = ", ".join(specs) or "none"
+                raise ValueError(
+                    f"the refit strategy {self.name!r} has no parameter {key!r}; "
+                    f"its parameters: {known}"
+                )
+            self.values[key] = specs[key].validate(value)
+        return self
+
+    @abc.abstractmethod
+    def run(
+        self,
+        X: np.ndarray,
+        model: Any,
+        *,
+        threshold: Flagger | None = None,
+        exclude: np.ndarray | None = None,
+        never_flag: np.ndarray | None = None,
+        callback: RefitCallback | None = None,
+    ) -> RefitResult:
+        """Refit ``model`` on ``X`` (n, d) with outliers set aside.
+
+        ``threshold`` is the caller's flagging rule (strategies that flag "at the
+        threshold" use it); ``exclude`` marks rows the user declared outliers (never used
+        in a fit, always flagged) and ``never_flag`` rows the user declared normal (always
+        used, never flagged). ``callback`` is called with :class:`RefitProgress`; when it
+        returns a true value the strategy raises :class:`~gmm_desktop.errors.FitCancelled`
+        and returns nothing.
+        """
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} {self.values}>"
+
+
+def clone_model(model: Any, **params: Any) -> Any:
+    """A new, unfitted estimator of ``model``'s class with its parameters (and ``params``)."""
+    out = type(model)(**model.get_params())
+    if params:
+        out.set_params(**params)
+    return out
+
+
+def squared_mahalanobis(X: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
+    """Squared Mahalanobis distance of each row to each component, shape (n, K).
+
+    ``covariances`` is the ``(K, d, d)`` stack (``model.full_covariances()``).
+    """
+    X = np.asarray(X, dtype=float)
+    prec_chol = cholesky_precision_from_covariances(covariances)
+    out = np.empty((X.shape[0], means.shape[0]))
+    for k in range(means.shape[0]):
+        out[:, k] = np.sum(((X - means[k]) @ prec_chol[k]) ** 2, axis=1)
+    return out
