@@ -1,0 +1,405 @@
+"""Anomaly scores, thresholds and refit strategies on a fitted mixture (numpy/scipy only).
+
+For every row :func:`score_rows` gives the log-density under the mixture, the most likely
+component, all responsibilities, the Mahalanobis distance to that component and its
+chi-square tail probability. A :class:`ThresholdSpec` says how to draw the line:
+
+``contamination``
+    flag the lowest-density fraction ``q`` of the rows (the cut-off log-density is learned
+    on the fitting data and then applies unchanged to new data);
+``log_density``
+    flag rows whose log-density is below an absolute value;
+``sigma``
+    a per-component gate of ``k`` standard deviations: a row outside *every* component's
+    ``k``-sigma ellipsoid (Mahalanobis distance above ``k``) is flagged;
+``chi2``
+    the same gate given as a chi-square probability ``q`` (``k² = χ²_d(q)``; 0.975 is the
+    usual robust-statistics gate).
+
+On top of any of them, ``small_component_share`` declares every component whose weight is
+below that share anomalous and flags its rows (a tight group of bad rows that captured a
+Gaussian of its own). :func:`fit_threshold` turns a spec into a :class:`Threshold` with its
+learned values; the threshold is JSON-ready (``to_dict``) and is saved with the model, so
+that a model fitted on clean data flags new rows (novelty detection).
+
+:func:`run_refit` runs a refit strategy plugin and checks what it returns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from gmm_desktop.errors import FitCancelled, PluginError
+from gmm_desktop.plugin_api import (
+    RefitCallback,
+    RefitResult,
+    RefitStrategy,
+    squared_mahalanobis,
+)
+
+__all__ = [
+    "THRESHOLD_KINDS",
+    "AnomalyResult",
+    "Scores",
+    "Threshold",
+    "ThresholdSpec",
+    "detect",
+    "fit_threshold",
+    "run_refit",
+    "score_rows",
+]
+
+THRESHOLD_KINDS = ("contamination", "log_density", "sigma", "chi2")
+
+
+# --------------------------------------------------------------------------- scores
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Per-row scores of ``X`` under a fitted mixture.
+
+    ``mahalanobis_all`` holds the (not squared) distance of every row to every component;
+    ``mahalanobis`` and ``tail_probability`` (``P(χ²_d > D²)``) refer to the most likely
+    component, ``component``.
+    """
+
+    log_density: np.ndarray
+    component: np.ndarray
+    responsibilities: np.ndarray
+    mahalanobis: np.ndarray
+    tail_probability: np.ndarray
+    mahalanobis_all: np.ndarray
+    n_features: int
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.log_density.shape[0])
+
+
+def score_rows(model: Any, X: Any) -> Scores:
+    """Scores of every row of ``X`` (already in the model's feature space)."""
+    arr = np.asarray(X, dtype=float)
+    log_density = np.asarray(model.score_samples(arr), dtype=float)
+    resp = np.asarray(model.predict_proba(arr), dtype=float)
+    component = resp.argmax(axis=1)
+    d2 = squared_mahalanobis(arr, np.asarray(model.means_), model.full_covariances())
+    d2 = np.maximum(d2, 0.0)
+    rows = np.arange(arr.shape[0])
+    own = d2[rows, component]
+    return Scores(
+        log_density=log_density,
+        component=component,
+        responsibilities=resp,
+        mahalanobis=np.sqrt(own),
+        tail_probability=stats.chi2.sf(own, arr.shape[1]),
+        mahalanobis_all=np.sqrt(d2),
+        n_features=arr.shape[1],
+    )
+
+
+# --------------------------------------------------------------------------- thresholds
+
+
+@dataclass(frozen=True)
+class ThresholdSpec:
+    """How to draw the line (see the module docstring); validated on creation."""
+
+    kind: str = "contamination"
+    value: float = 0.05
+    small_component_share: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in THRESHOLD_KINDS:
+            raise ValueError(
+                f"unknown threshold kind {self.kind!r}; use one of {', '.join(THRESHOLD_KINDS)}"
+            )
+        value = self.value
+        if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+            raise ValueError(f"the threshold value must be a number, got {value!r}")
+        value = float(value)
+        object.__setattr__(self, "value", value)
+        if not math.isfinite(value):
+            raise ValueError(f"the threshold value must be finite, got {value}")
+        if self.kind == "contamination" and not 0.0 <= value < 1.0:
+            raise ValueError(
+                f"a contamination is a fraction of the rows in [0, 1), got {value:g} "
+                "(write 5% as 0.05)"
+            )
+        if self.kind == "sigma" and value <= 0.0:
+            raise ValueError(f"a sigma gate needs a positive number of deviations, got {value:g}")
+        if self.kind == "chi2" and not 0.0 < value < 1.0:
+            raise ValueError(f"a chi-square gate is a probability in (0, 1), got {value:g}")
+        share = self.small_component_share
+        if share is not None:
+            share = float(share)
+            object.__setattr__(self, "small_component_share", share)
+            if not 0.0 < share < 1.0:
+                raise ValueError(
+                    f"the small-component share must be in (0, 1), got {share:g}"
+                )
+
+    def describe(self) -> str:
+        text = {
+            "contamination": f"lowest-density {self.value:.4g} of the rows",
+            "log_density": f"log-density below {self.value:.6g}",
+            "sigma": f"outside every component's {self.value:g}-sigma ellipsoid",
+            "chi2": f"outside every component's {self.value:g} chi-square ellipsoid",
+        }[self.kind]
+        if self.small_component_share is not None:
+            text += f"; components under {self.small_component_share:.4g} of the weight"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "value": self.value,
+            "small_component_share": self.small_component_share,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> ThresholdSpec:
+        if not isinstance(data, dict) or "kind" not in data or "value" not in data:
+            raise ValueError(f"a threshold needs 'kind' and 'value', got {data!r}")
+        return cls(str(data["kind"]), data["value"], data.get("small_component_share"))
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A :class:`ThresholdSpec` with what was learned when it was fitted.
+
+    ``log_density_cutoff`` (contamination and log-density kinds): rows strictly below it
+    are flagged. ``radius`` (sigma and chi-square kinds): the Mahalanobis radius of the
+    gate. ``anomalous_components``: components declared anomalous by the small-component
+    rule. ``n_fit`` is the number of rows the threshold was learned on.
+    """
+
+    spec: ThresholdSpec
+    log_density_cutoff: float | None = None
+    radius: float | None = None
+    anomalous_components: tuple[int, ...] = ()
+    n_fit: int = 0
+
+    def flags(
+        self,
+        scores: Scores,
+        *,
+        exclude: np.ndarray | None = None,
+        never_flag: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Bool flags of the scored rows; ``exclude`` rows are flagged, ``never_flag`` not."""
+        if self.radius is not None:
+            flags = np.all(scores.mahalanobis_all > self.radius, axis=1)
+        else:
+            cutoff = -np.inf if self.log_density_cutoff is None else self.log_density_cutoff
+            flags = scores.log_density < cutoff
+        if self.anomalous_components:
+            flags |= np.isin(scores.component, self.anomalous_components)
+        exclude, never_flag = check_masks(scores.n_samples, exclude, never_flag)
+        return (flags | exclude) & ~never_flag
+
+    def describe(self) -> str:
+        text = self.spec.describe()
+        if self.spec.kind == "contamination" and self.log_density_cutoff is not None:
+            text += f" (log-density below {self.log_density_cutoff:.6g})"
+        if self.radius is not None:
+            text += f" (Mahalanobis distance above {self.radius:.4g})"
+        if self.anomalous_components:
+            text += f"; anomalous components: {list(self.anomalous_components)}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        cutoff = self.log_density_cutoff
+        return {
+            "spec": self.spec.to_dict(),
+            "log_density_cutoff": None if cutoff is None or not math.isfinite(cutoff) else cutoff,
+            "cutoff_is_infinite": cutoff is not None and not math.isfinite(cutoff),
+            "radius": self.radius,
+            "anomalous_components": list(self.anomalous_components),
+            "n_fit": self.n_fit,
+            "description": self.describe(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Threshold:
+        if not isinstance(data, dict) or "spec" not in data:
+            raise ValueError(f"a saved threshold needs a 'spec', got {data!r}")
+        spec = ThresholdSpec.from_dict(data["spec"])
+        cutoff = data.get("log_density_cutoff")
+        if cutoff is None and data.get("cutoff_is_infinite"):
+            cutoff = math.inf if spec.kind == "contamination" else -math.inf
+        radius = data.get("radius")
+        return cls(
+            spec=spec,
+            log_density_cutoff=None if cutoff is None else float(cutoff),
+            radius=None if radius is None else float(radius),
+            anomalous_components=tuple(int(k) for k in data.get("anomalous_components", ())),
+            n_fit=int(data.get("n_fit", 0)),
+        )
+
+
+def check_masks(
+    n: int, exclude: Any = None, never_flag: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Both manual-label masks as bool arrays of length ``n`` (all false when ``None``)."""
+    out = []
+    for name, mask in (("exclude", exclude), ("never_flag", never_flag)):
+        if mask is None:
+            out.append(np.zeros(n, dtype=bool))
+            continue
+        arr = np.asarray(mask)
+        if arr.shape != (n,) or arr.dtype != bool:
+            raise ValueError(f"{name} must be a bool mask of {n} rows, got {arr.dtype} {arr.shape}")
+        out.append(arr)
+    if np.any(out[0] & out[1]):
+        first = int(np.flatnonzero(out[0] & out[1])[0])
+        raise ValueError(
+            f"row {first} is marked both outlier and normal; clear one of the two labels"
+        )
+    return out[0], out[1]
+
+
+def fit_threshold(
+    spec: ThresholdSpec, model: Any, scores: Scores, *, exclude: Any = None
+) -> Threshold:
+    """Learn ``spec`` on the scored fitting data (rows in ``exclude`` are left out)."""
+    exclude, _ = check_masks(scores.n_samples, exclude, None)
+    used = scores.log_density[~exclude]
+    cutoff = radius = None
+    if spec.kind == "contamination":
+        m = round(spec.value * used.size)
+        ordered = np.sort(used)
+        if m <= 0:
+            cutoff = -math.inf
+        elif m >= ordered.size:
+            cutoff = math.inf
+        else:  # halfway between the m-th lowest and the next: exactly m rows flagged
+            cutoff = float(0.5 * (ordered[m - 1] + ordered[m]))
+    elif spec.kind == "log_density":
+        cutoff = spec.value
+    elif spec.kind == "sigma":
+        radius = spec.value
+    else:
+        radius = float(math.sqrt(stats.chi2.ppf(spec.value, scores.n_features)))
+    small: tuple[int, ...] = ()
+    if spec.small_component_share is not None:
+        weights = np.asarray(model.weights_, dtype=float)
+        small = tuple(int(k) for k in np.flatnonzero(weights < spec.small_component_share))
+    return Threshold(spec, cutoff, radius, small, int(used.size))
+
+
+# --------------------------------------------------------------------------- detection
+
+
+@dataclass
+class AnomalyResult:
+    """Scores, the fitted threshold and the flags of one dataset under one model."""
+
+    scores: Scores
+    threshold: Threshold
+    flags: np.ndarray
+    refit: RefitResult | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def n_flagged(self) -> int:
+        return int(self.flags.sum())
+
+
+def detect(
+    model: Any,
+    X: Any,
+    threshold: ThresholdSpec | Threshold,
+    *,
+    exclude: Any = None,
+    never_flag: Any = None,
+) -> AnomalyResult:
+    """Score ``X`` and flag its rows.
+
+    A :class:`ThresholdSpec` is learned on ``X`` (fitting data); a fitted
+    :class:`Threshold` is applied as it is (novelty detection on new data).
+    """
+    scores = score_rows(model, X)
+    exclude, never_flag = check_masks(scores.n_samples, exclude, never_flag)
+    if isinstance(threshold, ThresholdSpec):
+        threshold = fit_threshold(threshold, model, scores, exclude=exclude)
+    flags = threshold.flags(scores, exclude=exclude, never_flag=never_flag)
+    return AnomalyResult(scores, threshold, flags)
+
+
+def run_refit(
+    strategy: RefitStrategy,
+    model: Any,
+    X: Any,
+    spec: ThresholdSpec,
+    *,
+    exclude: Any = None,
+    never_flag: Any = None,
+    callback: RefitCallback | None = None,
+) -> AnomalyResult:
+    """Run a refit strategy plugin, check its result, and score ``X`` with the new model.
+
+    The strategy's flags are final (plus the small-component rule and the manual labels);
+    the threshold recorded with the result is the one that reproduces them on new data: the
+    strategy's own rule when it declares one, ``spec`` learned on the refitted model else.
+    """
+    arr = np.asarray(X, dtype=float)
+    n = arr.shape[0]
+    exclude, never_flag = check_masks(n, exclude, never_flag)
+
+    def flagger(fitted: Any, data: np.ndarray) -> np.ndarray:
+        return detect(fitted, data, spec, exclude=exclude, never_flag=never_flag).flags
+
+    label = f"refit strategy {strategy.name!r}"
+    try:
+        result = strategy.run(
+            arr,
+            model,
+            threshold=flagger,
+            exclude=exclude.copy(),
+            never_flag=never_flag.copy(),
+            callback=callback,
+        )
+    except (FitCancelled, PluginError):
+        raise
+    except (ValueError, ArithmeticError) as exc:
+        raise PluginError(f"the {label} failed: {exc}", plugin=strategy.name) from exc
+    if not isinstance(result, RefitResult):
+        raise PluginError(
+            f"the {label} returned {type(result).__name__}, not a RefitResult",
+            plugin=strategy.name,
+        )
+    flags = np.asarray(result.flags)
+    if flags.shape != (n,) or flags.dtype != bool:
+        raise PluginError(
+            f"the {label} returned flags of {flags.dtype} {flags.shape}, expected bool ({n},)",
+            plugin=strategy.name,
+        )
+    if not hasattr(result.model, "means_") or result.model is model:
+        raise PluginError(
+            f"the {label} must return a new fitted model, not the input or an unfitted one",
+            plugin=strategy.name,
+        )
+    final_spec = spec
+    if result.threshold is not None:
+        try:
+            final_spec = replace(
+                ThresholdSpec.from_dict(result.threshold),
+                small_component_share=spec.small_component_share,
+            )
+        except ValueError as exc:
+            raise PluginError(
+                f"the {label} returned a bad threshold: {exc}", plugin=strategy.name
+            ) from exc
+    scores = score_rows(result.model, arr)
+    threshold = fit_threshold(final_spec, result.model, scores, exclude=exclude)
+    final = flags.copy()
+    if threshold.anomalous_components:
+        final |= np.isin(scores.component, threshold.anomalous_components)
+    final = (final | exclude) & ~never_flag
+    return AnomalyResult(scores, threshold, final, refit=result)
