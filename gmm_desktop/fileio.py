@@ -1,60 +1,134 @@
-"""Atomic file writing (Qt-free), used for every file written for the user.
+"""Crash-safe file writing shared by every layer (no Qt here).
 
-A file is written to a temporary file in the destination folder and moved into place with
-``os.replace`` only when complete, so an existing file is never half-overwritten and a
-failure leaves no partial file behind.
+:func:`atomic_write` writes to a temporary file in the destination's own directory and
+moves it over the destination with :func:`os.replace` only once everything has been
+written and flushed to disk.  A reader therefore sees either the old file or the new
+one, never a half-written mixture, and a failure (an exception, a full disk) leaves the
+old file exactly as it was and no temporary file behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterator
+from os import PathLike
 from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text"]
+
+
+def _temp_path_for(target: Path) -> Path:
+    # Same directory (so os.replace is a rename on one file system), hidden, unique, and
+    # keeping the destination's suffix for libraries that choose a format by extension.
+    token = secrets.token_hex(6)
+    return target.with_name(f".{target.stem}-{token}.tmp{target.suffix}")
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def _fsync_path(path: Path) -> None:
+    with contextlib.suppress(OSError), open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _fsync_dir(directory: Path) -> None:
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], *, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path`` atomically.
+def atomic_write(
+    path: str | PathLike[str],
+    mode: str | None = None,
+    *,
+    encoding: str | None = "utf-8",
+    newline: str | None = None,
+) -> Iterator[Any]:
+    """Write ``path`` atomically.
 
-    Write the complete file to the yielded path (with any library). If the block raises,
-    the temporary file is removed and ``path`` is left as it was.
+    Args:
+        path: the destination.  Its directory must exist.
+        mode: ``None`` to receive the temporary file's :class:`~pathlib.Path` (for
+            libraries that want to open the file themselves, such as pandas or pyarrow),
+            or an ``open`` mode starting with ``"w"`` (``"w"``, ``"wb"``, ``"w+"``...)
+            to receive an open file object.
+        encoding: text encoding when ``mode`` is a text mode.
+        newline: passed to :func:`open` for text modes.
+
+    Yields:
+        The temporary path, or the open temporary file.
+
+    On success the temporary file is flushed, ``fsync``-ed and renamed over ``path``
+    (keeping an existing destination's permission bits).  If the body raises, the
+    temporary file is removed, the destination is left untouched and the exception
+    propagates.
+
+    Example::
+
+        with atomic_write("model.json", "w") as handle:
+            json.dump(document, handle)
     """
     target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise FileNotFoundError(f"the folder {folder} does not exist")
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=suffix or target.suffix or ".tmp", dir=folder
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
+    if mode is not None and not mode.startswith("w"):
+        raise ValueError(f"atomic_write needs a write mode ('w', 'wb', ...), not {mode!r}")
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"The folder '{target.parent}' does not exist.")
     try:
-        yield tmp
-        with open(tmp, "rb+") as fh:  # make the bytes durable before the rename
-            os.fsync(fh.fileno())
-        if target.exists():
-            with contextlib.suppress(OSError):
-                os.chmod(tmp, target.stat().st_mode & 0o7777)
+        permissions = stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        permissions = _default_mode()
+
+    temp = _temp_path_for(target)
+    handle: IO[Any] | None = None
+    try:
+        if mode is None:
+            yield temp
+            if not temp.exists():
+                raise FileNotFoundError(f"Nothing was written to the temporary file '{temp}'.")
+            _fsync_path(temp)
         else:
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
+            kwargs: dict[str, Any] = {}
+            if "b" not in mode:
+                kwargs = {"encoding": encoding, "newline": newline}
+            handle = open(temp, mode, **kwargs)  # closed below, on every path
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
         with contextlib.suppress(OSError):
-            tmp.unlink()
+            os.chmod(temp, permissions)
+        os.replace(temp, target)
+        _fsync_dir(target.parent)
+    except BaseException:
+        if handle is not None and not handle.closed:
+            with contextlib.suppress(Exception):
+                handle.close()
+        with contextlib.suppress(OSError):
+            temp.unlink()
         raise
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> None:
+def atomic_write_text(path: str | PathLike[str], text: str, encoding: str = "utf-8") -> None:
     """Write ``text`` to ``path`` atomically."""
-    with atomic_write(path) as tmp:
-        tmp.write_text(text, encoding=encoding)
+    with atomic_write(path, "w", encoding=encoding) as handle:
+        handle.write(text)
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+def atomic_write_bytes(path: str | PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
-    with atomic_write(path) as tmp:
-        tmp.write_bytes(data)
+    with atomic_write(path, "wb") as handle:
+        handle.write(data)

@@ -316,11 +316,11 @@ class CovarianceType(abc.ABC):
             return np.broadcast_to(prec_chol, (n_components, n_features, n_features))
         return np.broadcast_to(prec_chol, (n_components, n_features))
 
-    def marginal_2d(self, covariances: np.ndarray, i: int, j: int) -> np.ndarray:
+    def marginal_2d(
+        self, covariances: np.ndarray, n_components: int, n_features: int, i: int, j: int
+    ) -> np.ndarray:
         """The ``(K, 2, 2)`` marginal covariances of features ``i`` and ``j`` (for ellipses)."""
-        covariances = np.asarray(covariances, dtype=float)
-        k, d = self._shape_from(covariances)
-        full = self.to_full(covariances, k, d)
+        full = self.to_full(np.asarray(covariances, dtype=float), n_components, n_features)
         idx = np.array([i, j])
         return full[:, idx[:, None], idx[None, :]]
 
@@ -352,12 +352,6 @@ class CovarianceType(abc.ABC):
         if not np.all(np.isfinite(arr)):
             raise ValueError("covariances contain NaN or infinite values")
         return arr
-
-    def _shape_from(self, covariances: np.ndarray) -> tuple[int, int]:
-        """(K, d) from a covariance array in the default storage."""
-        if self.structure == "full":
-            return covariances.shape[0], covariances.shape[-1]
-        return covariances.shape[0], covariances.shape[-1]
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

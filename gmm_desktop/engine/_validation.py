@@ -63,7 +63,11 @@ def check_array(
         if arr.dtype.kind in "OUS":
             try:
                 arr = arr.astype(np.float64)
-            except (TypeError, ValueError) as exc:
+            except TypeError as exc:
+                raise TypeError(
+                    f"{estimator_name} needs numeric data; could not convert to float: {exc}"
+                ) from None
+            except ValueError as exc:
                 raise ValueError(
                     f"{estimator_name} needs numeric data; could not convert to float: {exc}"
                 ) from None
@@ -124,7 +128,9 @@ def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray | None
     if np.any(w < 0):
         raise ValueError("sample_weight must be non-negative")
     if not np.any(w > 0):
-        raise ValueError("sample_weight must have at least one positive entry")
+        raise ValueError(
+            "sample_weight is zero for every row; give at least one row a positive weight"
+        )
     return w
 
 

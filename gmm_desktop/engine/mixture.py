@@ -30,12 +30,20 @@ from gmm_desktop.errors import (
 from gmm_desktop.plugin_api import CovarianceType, Initialization, Initializer
 from gmm_desktop.registry import get_registry
 
+try:  # Subclass scikit-learn's types when it is installed, so a user who swaps the import
+    # keeps catching (or filtering) the same exception and warning classes. Only the types.
+    from sklearn.exceptions import ConvergenceWarning as _SkConvergenceWarning
+    from sklearn.exceptions import NotFittedError as _SkNotFittedError
+except ImportError:  # pragma: no cover - scikit-learn is a dependency, but not of the numerics
+    _SkNotFittedError = ValueError  # type: ignore[misc,assignment]
+    _SkConvergenceWarning = UserWarning  # type: ignore[misc,assignment]
 
-class NotFittedError(ValueError, AttributeError):
-    """The estimator is used before ``fit`` (same bases as scikit-learn's)."""
+
+class NotFittedError(_SkNotFittedError, ValueError, AttributeError):
+    """The estimator is used before ``fit`` (a scikit-learn ``NotFittedError``)."""
 
 
-class ConvergenceWarning(UserWarning):
+class ConvergenceWarning(_SkConvergenceWarning):
     """The best restart stopped at ``max_iter`` before the lower bound settled."""
 
 
@@ -694,7 +702,8 @@ class GaussianMixture:
     def marginal_covariances(self, i: int, j: int) -> np.ndarray:
         """``(K, 2, 2)`` marginal covariances of features ``i`` and ``j`` (for ellipses)."""
         self._check_is_fitted()
-        return np.asarray(self._plugin().marginal_2d(self.covariances_, i, j))
+        k, d = self.means_.shape
+        return np.asarray(self._plugin().marginal_2d(self.covariances_, k, d, i, j))
 
     def full_covariances(self) -> np.ndarray:
         """The covariances as a ``(K, d, d)`` stack whatever the covariance type."""

@@ -68,9 +68,10 @@ class TiedCovariance(CovarianceType):
     def precisions(self, prec_chol):
         return precisions_from_cholesky(np.asarray(prec_chol)[None])[0]
 
-    def marginal_2d(self, covariances, i, j):
+    def marginal_2d(self, covariances, n_components, n_features, i, j):
         idx = np.array([i, j])
-        return np.asarray(covariances)[idx[:, None], idx[None, :]][None]
+        block = np.asarray(covariances, dtype=float)[idx[:, None], idx[None, :]]
+        return np.broadcast_to(block, (n_components, 2, 2)).copy()
 
 
 class DiagCovariance(CovarianceType):
@@ -126,7 +127,7 @@ class SphericalCovariance(CovarianceType):
     def expand_precision_cholesky(self, prec_chol, n_components, n_features):
         return np.repeat(np.asarray(prec_chol, dtype=float)[:, None], n_features, axis=1)
 
-    def marginal_2d(self, covariances, i, j):
+    def marginal_2d(self, covariances, n_components, n_features, i, j):
         return np.asarray(covariances, dtype=float)[:, None, None] * np.eye(2)
 
     def sample(self, rng, means, covariances, counts):
