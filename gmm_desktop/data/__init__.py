@@ -1,0 +1,54 @@
+"""The data layer: loading tables, preparing features, scaling, safe writing.
+
+No Qt, and nothing from the engine, the controller or the GUI: the controller, the
+command line and the GUI all build on this package.
+
+Typical use::
+
+    from gmm_desktop.data import load_table, prepare_features
+
+    ds = load_table("measurements.csv", id_column="sample")
+    prep = prepare_features(ds, ["x", "y"], missing="median", scaling="standardize")
+    prep.X            # float64, finite, scaled
+    prep.row_ids      # which source rows the rows of X are
+    prep.report       # what happened to missing / infinite values
+    prep.scaler.to_dict()  # stored with the fitted model
+"""
+
+from .dataset import Dataset
+from .demo import DEMO_FILES, demo_datasets, demo_path
+from .errors import DataError, DataWarning, ScalerFormatError
+from .loading import MISSING_MARKERS, MOSTLY_NUMERIC, SUPPORTED_SUFFIXES, load_table
+from .prepare import (
+    MISSING_POLICIES,
+    PreparationReport,
+    PreparedFeatures,
+    prepare_features,
+    safe_magnitude,
+)
+from .scaling import SCALING_METHODS, Scaler
+from .writing import WRITABLE_SUFFIXES, sidecar_path, write_table_atomic
+
+__all__ = [
+    "DEMO_FILES",
+    "MISSING_MARKERS",
+    "MISSING_POLICIES",
+    "MOSTLY_NUMERIC",
+    "SCALING_METHODS",
+    "SUPPORTED_SUFFIXES",
+    "WRITABLE_SUFFIXES",
+    "DataError",
+    "DataWarning",
+    "Dataset",
+    "PreparationReport",
+    "PreparedFeatures",
+    "Scaler",
+    "ScalerFormatError",
+    "demo_datasets",
+    "demo_path",
+    "load_table",
+    "prepare_features",
+    "safe_magnitude",
+    "sidecar_path",
+    "write_table_atomic",
+]

@@ -1,0 +1,444 @@
+"""Loading a table from a file: :func:`load_table`.
+
+Supported formats, chosen by the file extension:
+
+* ``.csv``, ``.tsv``, ``.tab``, ``.txt`` (and anything else that is text): delimited
+  text.  The delimiter (``,`` ``;`` tab ``|`` or runs of blanks), the quote character,
+  the header line and the decimal mark (``1,5`` in semicolon-separated European files)
+  are detected; a UTF-8 byte-order mark is ignored and non-UTF-8 files are read as
+  Latin-1 with a warning.  The file is parsed by pyarrow's multi-threaded CSV reader;
+  pandas' C engine is the fallback for dialects pyarrow cannot handle.
+* ``.parquet``/``.pq``: Parquet (column types are kept as stored).
+* ``.xlsx``/``.xlsm``: one worksheet of an Excel workbook (``sheet=`` chooses it).
+* ``.npy``: a 1-D or 2-D numeric array or a structured array; ``.npz``: one array of
+  the archive (``sheet=`` chooses it when there are several).
+
+**Numbers written as text** (CSV and Excel).  A column whose values all read as numbers
+(or are missing markers: empty, ``NA``, ``N/A``, ``NaN``, ``null``, ``None``, ``-``,
+``?``, ``.`` and the like, see :data:`MISSING_MARKERS`) is numeric.  A column in which
+at least 90 % of the non-missing values are numbers but some are not is treated as a
+mistake in the file: :class:`DataError` names the column, the first offending line and
+its value (pass ``missing_values=[...]`` if those values mean "missing", or
+``text_columns=[...]`` to keep the column as text).  A column that is between half and
+90 % numbers is kept as text with a ``mixed-column`` warning; a column that is mostly
+text is a text column.  Columns never silently change from numbers to text.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gmm_desktop.errors import GmmDesktopError
+
+from ._progress import Progress, ProgressCallback
+from .dataset import Dataset, row_identity
+from .errors import DataError, DataWarning
+from .readers import (
+    RawTable,
+    read_csv,
+    read_excel,
+    read_npy,
+    read_npz,
+    read_parquet,
+)
+from .sniff import MISSING_MARKERS, sniff
+
+__all__ = ["MISSING_MARKERS", "MOSTLY_NUMERIC", "SUPPORTED_SUFFIXES", "load_table"]
+
+MOSTLY_NUMERIC = 0.9
+"""Share of numeric values above which non-numeric entries in a column are an error."""
+
+_TEXT_SUFFIXES = {".csv", ".tsv", ".tab", ".txt", ".dat"}
+_PARQUET_SUFFIXES = {".parquet", ".pq"}
+_EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+SUPPORTED_SUFFIXES = (
+    sorted(_TEXT_SUFFIXES) + sorted(_PARQUET_SUFFIXES) + sorted(_EXCEL_SUFFIXES)
+) + [".npy", ".npz"]
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        parent = path.parent
+        hint = (
+            f"The folder '{parent}' does not exist either."
+            if not parent.exists()
+            else "Check the spelling and the folder."
+        )
+        raise DataError(
+            "the file does not exist.",
+            path=path,
+            remedy=f"{hint} (full path: {path.resolve(strict=False)})",
+        )
+    if path.is_dir():
+        raise DataError("this is a folder, not a file.", path=path, remedy="Choose a data file.")
+    if not os.access(path, os.R_OK):
+        raise DataError(
+            "the file cannot be read (permission denied).",
+            path=path,
+            remedy="Check the file's permissions, or copy it somewhere you can read it.",
+        )
+    if path.stat().st_size == 0:
+        raise DataError(
+            "the file is empty.",
+            path=path,
+            remedy="Choose a file that contains a table (a header line and data rows).",
+        )
+
+
+def _fix_names(names: list[str]) -> tuple[list[str], list[DataWarning]]:
+    warnings: list[DataWarning] = []
+    fixed: list[str] = []
+    for j, raw in enumerate(names):
+        name = str(raw).strip()
+        if not name:
+            name = f"column_{j + 1}"
+            warnings.append(
+                DataWarning(
+                    "unnamed-column",
+                    f"Column {j + 1} has no name in the header; it is called '{name}'.",
+                    column=name,
+                    remedy="Give it a name in the file if you refer to it elsewhere.",
+                )
+            )
+        fixed.append(name)
+    seen: dict[str, int] = {}
+    taken = set(fixed)
+    result: list[str] = []
+    for name in fixed:
+        if name in seen:
+            seen[name] += 1
+            candidate = f"{name}.{seen[name]}"
+            while candidate in taken:
+                seen[name] += 1
+                candidate = f"{name}.{seen[name]}"
+            taken.add(candidate)
+            warnings.append(
+                DataWarning(
+                    "duplicate-column-name",
+                    f"The header names '{name}' more than once; this copy is called "
+                    f"'{candidate}'.",
+                    column=candidate,
+                    remedy="Give every column a distinct name in the file.",
+                )
+            )
+            result.append(candidate)
+        else:
+            seen[name] = 0
+            result.append(name)
+    return result, warnings
+
+
+def _is_numeric_dtype(dtype: object) -> bool:
+    return (
+        pd.api.types.is_numeric_dtype(dtype)
+        and not pd.api.types.is_bool_dtype(dtype)
+        and not pd.api.types.is_complex_dtype(dtype)
+    )
+
+
+def _numeric_view(
+    series: pd.Series, decimal: str, missing: frozenset[str]
+) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Parse a text column: (numbers, missing mask, bad mask) with positional masks."""
+    na = series.isna().to_numpy()
+    text = series.astype(object).where(~na, "").astype(str).str.strip()
+    marker = text.str.lower().isin(missing).to_numpy() | na
+    candidate = text.where(~marker, None)
+    if decimal == ",":
+        candidate = candidate.str.replace(",", ".", regex=False)
+    numbers = pd.to_numeric(candidate, errors="coerce")
+    bad = ~marker & numbers.isna().to_numpy()
+    return numbers.astype(np.float64), marker, bad
+
+
+def _classify_text_column(
+    raw: RawTable,
+    name: str,
+    path: Path,
+    missing: frozenset[str],
+    warnings: list[DataWarning],
+) -> bool:
+    """Check a text column of a CSV/Excel table; convert it in place if it is numeric.
+
+    Returns whether the column is numeric.  Raises :class:`DataError` for a numeric
+    column with a few non-numeric values.
+    """
+    series = raw.frame[name]
+    n = len(series)
+    if n > 5000:  # cheap look at an evenly spread sample first
+        sample = series.iloc[np.linspace(0, n - 1, 2000).astype(np.int64)]
+        _, marker, bad = _numeric_view(sample, raw.decimal, missing)
+        present = int((~marker).sum())
+        if present and (present - int(bad.sum())) / present < 0.5:
+            return False
+    numbers, marker, bad = _numeric_view(series, raw.decimal, missing)
+    present = int((~marker).sum())
+    if present == 0:
+        return False  # only missing markers: reported as an empty column by the caller
+    n_bad = int(bad.sum())
+    if n_bad == 0:
+        values = numbers.to_numpy()
+        if not marker.any() and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
+            if np.all(np.abs(values) < 2**53):
+                raw.frame[name] = values.astype(np.int64)
+                return True
+        raw.frame[name] = values
+        return True
+    share = (present - n_bad) / present
+    first = int(np.flatnonzero(bad)[0])
+    value = series.iloc[first]
+    if share >= MOSTLY_NUMERIC:
+        more = f" ({n_bad - 1} more non-numeric value(s) follow)" if n_bad > 1 else ""
+        raise DataError(
+            f"the value {str(value)!r} is not a number, but {share:.1%} of the values in "
+            f"this column are numbers{more}.",
+            path=path,
+            column=name,
+            row=first,
+            row_label=raw.locate(first),
+            remedy="Correct the value in the file, or leave the cell empty (or write NA) "
+            "if it is missing; if such values mean 'missing', load with "
+            f"missing_values=[{str(value).strip()!r}]; to keep the column as text (it will "
+            f"not be a feature), load with text_columns=[{name!r}].",
+        )
+    if share >= 0.5:
+        warnings.append(
+            DataWarning(
+                "mixed-column",
+                f"Column '{name}' is {share:.0%} numbers but also holds text such as "
+                f"{str(value)!r} ({raw.locate(first)}); it is kept as a text column and is "
+                "not offered as a feature.",
+                column=name,
+                remedy="If it should be numeric, correct the text values in the file (or "
+                "declare them with missing_values=[...]).",
+            )
+        )
+    return False
+
+
+def _index_like(values: np.ndarray) -> bool:
+    n = values.size
+    if n < 3 or values.dtype.kind not in "iu":
+        return False
+    start = int(values[0])
+    if start not in (0, 1) or int(values[-1]) != start + n - 1:
+        return False
+    return bool(np.array_equal(values, np.arange(start, start + n)))
+
+
+def _build(
+    raw: RawTable,
+    path: Path,
+    id_column: str | None,
+    text_columns: Sequence[str],
+    missing: frozenset[str],
+    progress: Progress,
+) -> Dataset:
+    frame = raw.frame
+    warnings = list(raw.warnings)
+    names, name_warnings = _fix_names([str(c) for c in frame.columns])
+    frame.columns = names
+    warnings.extend(name_warnings)
+    if frame.shape[1] == 0:
+        raise DataError(
+            "the file has no columns.",
+            path=path,
+            remedy="Choose a file that contains a table.",
+        )
+    if len(frame) == 0:
+        listing = ", ".join(f"'{c}'" for c in names[:10]) + (" ..." if len(names) > 10 else "")
+        raise DataError(
+            f"the file has a header ({listing}) but no data rows.",
+            path=path,
+            remedy="Add data rows below the header, or choose another file.",
+        )
+    frame.index = pd.RangeIndex(len(frame))
+
+    unknown = [c for c in text_columns if c not in names]
+    if unknown:
+        raise DataError(
+            f"text_columns names column(s) that do not exist: {', '.join(map(repr, unknown))}.",
+            path=path,
+            remedy="Choose among: " + ", ".join(f"'{c}'" for c in names) + ".",
+        )
+
+    numeric: list[str] = []
+    for name in names:
+        dtype = frame[name].dtype
+        if name in text_columns:
+            continue
+        if _is_numeric_dtype(dtype):
+            is_numeric = True
+        elif raw.text_cells and (
+            pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
+        ):
+            is_numeric = _classify_text_column(raw, name, path, missing, warnings)
+        else:
+            is_numeric = False
+        column = frame[name]
+        if column.isna().all():
+            warnings.append(
+                DataWarning(
+                    "empty-column",
+                    f"Column '{name}' has no values (every cell is empty or missing); it is "
+                    "not offered as a feature.",
+                    column=name,
+                    remedy="Remove the column from the file, or fill it in.",
+                )
+            )
+            continue
+        if is_numeric:
+            numeric.append(name)
+
+    features = [c for c in numeric if c != id_column]
+    if not features:
+        kinds = ", ".join(f"'{c}' ({frame[c].dtype})" for c in names[:10])
+        raise DataError(
+            "the file has no numeric column to use as a feature; its columns are "
+            f"{kinds}{' ...' if len(names) > 10 else ''}.",
+            path=path,
+            remedy="Choose a file with at least one column of numbers. If numbers are "
+            "written with a decimal comma or an unusual delimiter, pass decimal=',' or "
+            "delimiter=';'.",
+        )
+
+    row_ids = row_identity(frame, id_column, path, raw.locate)
+    if id_column is None:
+        for name in numeric:
+            if _index_like(frame[name].to_numpy()):
+                warnings.append(
+                    DataWarning(
+                        "index-like-column",
+                        f"Column '{name}' counts the rows (it goes "
+                        f"{frame[name].iloc[0]}, {frame[name].iloc[1]}, ...); it looks like "
+                        "a row number or ID rather than a measurement.",
+                        column=name,
+                        remedy=f"Use it as the ID column (id_column={name!r}) or leave it "
+                        "out of the features.",
+                    )
+                )
+    if len(frame) == 1:
+        warnings.append(
+            DataWarning(
+                "single-row",
+                "The file has a single data row; a mixture model needs many rows.",
+                remedy="Check that the file is complete (and that its first line is not "
+                "mistaken for data or header).",
+            )
+        )
+    other = [c for c in names if c not in features]
+    progress(1.0, f"Loaded {path.name}: {len(frame):,} rows", force=True)
+    return Dataset(
+        path=path,
+        frame=frame,
+        row_ids=row_ids,
+        id_column=id_column,
+        numeric_columns=features,
+        other_columns=other,
+        warnings=warnings,
+        format=raw.fmt,
+        sheet=raw.sheet,
+        _candidates=tuple(numeric),
+        _locate=raw.locate,
+    )
+
+
+def load_table(
+    path: str | PathLike[str],
+    *,
+    sheet: str | int | None = None,
+    id_column: str | None = None,
+    delimiter: str | None = None,
+    decimal: str | None = None,
+    header: bool | None = None,
+    missing_values: Sequence[str] = (),
+    text_columns: Sequence[str] = (),
+    progress: ProgressCallback | None = None,
+) -> Dataset:
+    """Load a table from ``path`` and return a new :class:`Dataset`.
+
+    Args:
+        path: a CSV/TSV/text, Parquet, Excel (.xlsx), NumPy .npy or .npz file.
+        sheet: the worksheet of an Excel workbook, or the array of an .npz archive, by
+            name or 0-based index.  Required when there are several.
+        id_column: a column whose values identify the rows (must be unique and
+            complete).  Default: rows are identified by their 0-based position.
+        delimiter: the field separator of a text file (``","``, ``";"``, ``"\\t"``,
+            ``"|"``, or ``"whitespace"`` for runs of blanks).  Default: detected.
+        decimal: ``"."`` or ``","``, the decimal mark of a text file.  Default: detected.
+        header: whether the first line of a text file (or first row of a sheet) holds
+            the column names.  Default: detected.
+        missing_values: extra spellings that mean "missing" in numeric columns, in
+            addition to :data:`MISSING_MARKERS`.
+        text_columns: columns to keep as text even if they hold numbers.
+        progress: ``progress(fraction, message) -> bool | None``, called from this
+            thread while loading; returning True stops the load, which then raises
+            :class:`~gmm_desktop.errors.Cancelled`.
+
+    Raises:
+        DataError: the file is missing, empty, damaged, has no numeric column, a numeric
+            column holds text, a line is ragged, the ID column is not unique, ... The
+            message names the file (and column/line) and says what to do.
+        Cancelled: the progress callback asked to stop.
+
+    Nothing is shared between calls: a failed load leaves every earlier dataset as it was.
+    """
+    path = Path(path).expanduser()
+    _check_file(path)
+    if isinstance(text_columns, str):
+        text_columns = [text_columns]
+    if isinstance(missing_values, str):
+        missing_values = [missing_values]
+    extra = [str(v) for v in missing_values]
+    missing = MISSING_MARKERS | {v.strip().lower() for v in extra}
+    reporter = Progress(progress, path.name)
+    reporter(0.0, f"Opening {path.name}", force=True)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in _PARQUET_SUFFIXES:
+            raw = read_parquet(path, reporter)
+        elif suffix in _EXCEL_SUFFIXES:
+            raw = read_excel(path, sheet, reporter)
+        elif suffix == ".xls":
+            raise DataError(
+                "old-style Excel .xls files are not supported.",
+                path=path,
+                remedy="Open it in a spreadsheet program and save it as .xlsx or CSV.",
+            )
+        elif suffix == ".npy":
+            raw = read_npy(path, reporter)
+        elif suffix == ".npz":
+            raw = read_npz(path, sheet, reporter)
+        else:
+            if sheet is not None:
+                raise DataError(
+                    f"sheet={sheet!r} was given, but a text file has no sheets.",
+                    path=path,
+                    remedy="Leave sheet out for CSV/TSV files (it chooses an Excel sheet "
+                    "or an .npz array).",
+                )
+            dialect = sniff(path, delimiter=delimiter, decimal=decimal, header=header)
+            raw = read_csv(path, dialect, reporter, extra)
+        if raw.fmt not in {"csv", "excel"}:
+            raw.text_cells = False
+        return _build(raw, path, id_column, list(text_columns), missing, reporter)
+    except GmmDesktopError:
+        raise
+    except MemoryError as exc:
+        raise DataError(
+            "the file is too large to load into memory.",
+            path=path,
+            remedy="Load a subset of the rows or columns, or use a machine with more memory.",
+        ) from exc
+    except (OSError, UnicodeError) as exc:
+        raise DataError(
+            f"the file could not be read ({exc}).",
+            path=path,
+            remedy="Check that the file is readable and not being written by another program.",
+        ) from exc

@@ -1,0 +1,644 @@
+"""Format readers (internal): each turns a file into a raw :class:`RawTable`.
+
+The readers only read; deciding which columns are numeric, the row identity and the
+warnings is done afterwards by :mod:`gmm_desktop.data.loading`, the same way for every
+format.  Every failure of a third-party parser on a damaged or unexpected file is turned
+into a :class:`DataError` that names the file and says what to do.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from gmm_desktop.errors import GmmDesktopError
+
+from ._progress import Progress
+from .errors import DataError, DataWarning
+from .sniff import NULL_SPELLINGS, WHITESPACE, Dialect, describe_binary, looks_like_header
+
+# Share of the progress bar given to reading the bytes; the rest covers conversion.
+READ_SHARE = 0.9
+CSV_BLOCK_BYTES = 4 << 20
+
+
+@dataclass
+class RawTable:
+    """What a reader hands to the loader."""
+
+    frame: pd.DataFrame
+    fmt: str
+    locate: Callable[[int], str]
+    text_cells: bool = False
+    """True when numbers may arrive as text (CSV, Excel) and need checking."""
+    decimal: str = "."
+    sheet: str | None = None
+    warnings: list[DataWarning] = field(default_factory=list)
+
+
+def default_names(n: int) -> list[str]:
+    """Names given to the columns of a table without a header."""
+    return [f"column_{j + 1}" for j in range(n)]
+
+
+# --------------------------------------------------------------------------- CSV / TSV
+
+
+class _CountingReader(io.RawIOBase):
+    """A raw binary stream that counts the bytes handed out and can be stopped."""
+
+    def __init__(self, raw: io.RawIOBase) -> None:
+        super().__init__()
+        self._raw = raw
+        self.bytes_read = 0
+        self.stopped = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.stopped:
+            return 0
+        n = self._raw.readinto(buffer) or 0
+        self.bytes_read += n
+        return n
+
+    def read(self, size: int = -1) -> bytes:
+        if self.stopped:
+            return b""
+        data = self._raw.read(size) if size is not None and size >= 0 else self._raw.readall()
+        data = data or b""
+        self.bytes_read += len(data)
+        return data
+
+
+def _run_with_polling(
+    work: Callable[[], Any], counter: _CountingReader, total: int, progress: Progress, name: str
+) -> Any:
+    """Run ``work`` in a helper thread while reporting progress from this thread.
+
+    The progress callback is therefore always called in the caller's thread.  When it
+    asks to stop, the stream is made to end early so the parser returns quickly, and
+    :class:`Cancelled` is raised here.
+    """
+    if not progress.enabled:
+        return work()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["result"] = work()
+        except BaseException as exc:  # handed over to the calling thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="gmm-desktop-reader", daemon=True)
+    thread.start()
+    mb_total = total / 1e6
+    try:
+        while thread.is_alive():
+            thread.join(0.05)
+            done = counter.bytes_read
+            progress(
+                READ_SHARE * done / max(total, 1),
+                f"Reading {name}: {done / 1e6:.0f} of {mb_total:.0f} MB",
+            )
+    except BaseException:
+        counter.stopped = True
+        thread.join()
+        raise
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+_RAGGED = re.compile(r"Expected (\d+) columns, got (\d+)")
+_PANDAS_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
+def _records(path: Path, dialect: Dialect):
+    """Yield (first line number, fields) for every non-blank record of the file."""
+    with open(path, encoding=dialect.python_encoding, errors="replace", newline="") as fh:
+        if dialect.delimiter == WHITESPACE:
+            for number, line in enumerate(fh, start=1):
+                fields = line.split()
+                if fields:
+                    yield number, fields
+            return
+        reader = csv.reader(fh, delimiter=dialect.delimiter, quotechar=dialect.quotechar)
+        previous = 0
+        try:
+            for fields in reader:
+                start = previous + 1
+                previous = reader.line_num
+                if fields:
+                    yield start, fields
+        except csv.Error:
+            return
+
+
+def csv_locator(path: Path, dialect: Dialect) -> Callable[[int], str]:
+    """Map a 0-based data-row position to ``"line N"`` (scans the file; error path only)."""
+
+    def locate(position: int) -> str:
+        skip = 1 if dialect.header else 0
+        for index, (line, _fields) in enumerate(_records(path, dialect)):
+            if index - skip == position:
+                return f"line {line}"
+        return f"data row {position + 1}"
+
+    return locate
+
+
+def _ragged_error(path: Path, dialect: Dialect, detail: str) -> DataError:
+    expected: int | None = None
+    for line, fields in _records(path, dialect):
+        if expected is None:
+            expected = len(fields)
+            continue
+        if len(fields) != expected:
+            what = "header" if dialect.header else "first row"
+            return DataError(
+                f"this row has {len(fields)} fields but the {what} has {expected}.",
+                path=path,
+                row_label=f"line {line}",
+                remedy="Make every line have the same number of fields: add the missing "
+                "separators, quote values that contain the separator, or remove the "
+                "extra values.",
+            )
+    return DataError(
+        f"a row does not have the same number of fields as the others ({detail}).",
+        path=path,
+        remedy="Make every line have the same number of fields.",
+    )
+
+
+def _finish_names(names: list[str], header: bool) -> list[str]:
+    return list(names) if header else default_names(len(names))
+
+
+def _read_csv_arrow(
+    path: Path, dialect: Dialect, progress: Progress, extra_missing: Sequence[str]
+) -> pd.DataFrame:
+    total = path.stat().st_size
+    read_options = pacsv.ReadOptions(
+        use_threads=True,
+        block_size=CSV_BLOCK_BYTES,
+        autogenerate_column_names=not dialect.header,
+        encoding="utf8" if dialect.encoding == "utf-8" else dialect.encoding,
+    )
+    parse_options = pacsv.ParseOptions(
+        delimiter=dialect.delimiter,
+        quote_char=dialect.quotechar,
+        double_quote=True,
+        newlines_in_values=dialect.has_quotes,
+        ignore_empty_lines=True,
+    )
+    convert_options = pacsv.ConvertOptions(
+        null_values=[*NULL_SPELLINGS, *extra_missing],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+        decimal_point=dialect.decimal,
+    )
+    with open(path, "rb", buffering=0) as raw:
+        counter = _CountingReader(raw)
+
+        def work() -> pa.Table:
+            return pacsv.read_csv(
+                counter,
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=convert_options,
+            )
+
+        table = _run_with_polling(work, counter, total, progress, path.name)
+    progress(READ_SHARE, f"Converting {path.name}", force=True)
+    names = _finish_names(table.column_names, dialect.header)
+    table = table.rename_columns([str(j) for j in range(table.num_columns)])
+    frame = table.to_pandas()
+    frame.columns = names
+    return frame
+
+
+def _read_csv_pandas(
+    path: Path, dialect: Dialect, progress: Progress, extra_missing: Sequence[str]
+) -> pd.DataFrame:
+    """The C-engine fallback for dialects pyarrow cannot parse (blank-separated columns...)."""
+    total = path.stat().st_size
+    sep = r"\s+" if dialect.delimiter == WHITESPACE else dialect.delimiter
+    with open(path, "rb", buffering=0) as raw:
+        counter = _CountingReader(raw)
+        chunks = pd.read_csv(
+            io.BufferedReader(counter),
+            sep=sep,
+            decimal=dialect.decimal,
+            header=0 if dialect.header else None,
+            quotechar=dialect.quotechar,
+            na_values=[*NULL_SPELLINGS, *extra_missing],
+            keep_default_na=False,
+            skip_blank_lines=True,
+            encoding=dialect.python_encoding,
+            engine="c",
+            chunksize=100_000,
+        )
+        parts = []
+        with chunks:
+            for chunk in chunks:
+                parts.append(chunk)
+                progress(
+                    READ_SHARE * counter.bytes_read / max(total, 1),
+                    f"Reading {path.name}: {len(parts) * 100_000:,} rows",
+                )
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+    if not dialect.header:
+        frame.columns = default_names(frame.shape[1])
+    else:
+        frame.columns = [str(c) for c in frame.columns]
+    return frame
+
+
+def read_csv(
+    path: Path,
+    dialect: Dialect,
+    progress: Progress,
+    extra_missing: Sequence[str] = (),
+) -> RawTable:
+    """Read a delimited text file whose dialect has been detected."""
+    warnings = list(dialect.warnings)
+    use_arrow = dialect.delimiter != WHITESPACE
+    frame: pd.DataFrame | None = None
+    if use_arrow:
+        try:
+            frame = _read_csv_arrow(path, dialect, progress, extra_missing)
+        except GmmDesktopError:
+            raise
+        except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+            message = str(exc)
+            ragged = _RAGGED.search(message)
+            if ragged:
+                raise _ragged_error(path, dialect, message) from exc
+            if ("UTF8" in message or isinstance(exc, UnicodeDecodeError)) and (
+                dialect.encoding == "utf-8"
+            ):
+                dialect.encoding = "latin-1"
+                dialect.warnings.append(
+                    DataWarning(
+                        "not-utf8",
+                        f"{path.name} is not UTF-8 text; it was read as Latin-1 "
+                        "(ISO-8859-1).",
+                        remedy="Check that accented letters in text columns look right; "
+                        "if not, save the file as UTF-8.",
+                    )
+                )
+                return read_csv(path, dialect, progress, extra_missing)
+            frame = None  # let the C engine try this dialect
+        except (pa.ArrowException, ValueError, OSError):
+            frame = None
+    if frame is None:
+        try:
+            frame = _read_csv_pandas(path, dialect, progress, extra_missing)
+        except GmmDesktopError:
+            raise
+        except pd.errors.ParserError as exc:
+            match = _PANDAS_RAGGED.search(str(exc))
+            if match:
+                raise DataError(
+                    f"this row has {match.group(3)} fields but the others have "
+                    f"{match.group(1)}.",
+                    path=path,
+                    row_label=f"line {match.group(2)}",
+                    remedy="Make every line have the same number of fields.",
+                ) from exc
+            raise _unreadable(path, "a delimited text table", exc) from exc
+        except pd.errors.EmptyDataError as exc:
+            raise DataError(
+                "the file has no table in it.",
+                path=path,
+                remedy="Choose a file with a header line and data rows.",
+            ) from exc
+        except (ValueError, UnicodeDecodeError, OSError, MemoryError, csv.Error) as exc:
+            raise _unreadable(path, "a delimited text table", exc) from exc
+    return RawTable(
+        frame=frame,
+        fmt="csv",
+        locate=csv_locator(path, dialect),
+        text_cells=True,
+        decimal=dialect.decimal,
+        warnings=warnings,
+    )
+
+
+def _unreadable(path: Path, what: str, exc: BaseException) -> DataError:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if len(detail) > 200:
+        detail = detail[:200] + "..."
+    return DataError(
+        f"the file could not be read as {what} ({detail}).",
+        path=path,
+        remedy="The file may be truncated or damaged: export it again from the program "
+        "that made it, or save it as CSV.",
+    )
+
+
+# ------------------------------------------------------------------------------ Parquet
+
+
+def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+    # Decimal columns become float64 so that they are offered as numeric features.
+    fields = []
+    for f in table.schema:
+        t = f.type
+        if pa.types.is_decimal(t) or pa.types.is_float16(t):
+            t = pa.float64()
+        fields.append(pa.field(f.name, t, f.nullable))
+    target = pa.schema(fields, metadata=table.schema.metadata)
+    if not target.equals(table.schema):
+        table = table.cast(target)
+    frame = table.to_pandas()
+    if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0:
+        frame = frame.reset_index()  # a stored pandas index is kept as ordinary column(s)
+    return frame
+
+
+def read_parquet(path: Path, progress: Progress) -> RawTable:
+    """Read a Parquet file, one record batch at a time for progress and cancellation."""
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(path)
+    except GmmDesktopError:
+        raise
+    except Exception as exc:  # any parser failure means a damaged file
+        raise _unreadable(path, "a Parquet file", exc) from exc
+    try:
+        total = max(parquet.metadata.num_rows, 1)
+        batches = []
+        done = 0
+        for batch in parquet.iter_batches(batch_size=65536):
+            batches.append(batch)
+            done += batch.num_rows
+            progress(READ_SHARE * done / total, f"Reading {path.name}: {done:,} rows")
+        table = pa.Table.from_batches(batches, schema=parquet.schema_arrow)
+        frame = _arrow_to_pandas(table)
+    except GmmDesktopError:
+        raise
+    except Exception as exc:
+        raise _unreadable(path, "a Parquet file", exc) from exc
+    finally:
+        parquet.close()
+    frame.columns = [str(c) for c in frame.columns]
+    return RawTable(frame=frame, fmt="parquet", locate=lambda p: f"row index {p} (0-based)")
+
+
+# -------------------------------------------------------------------------------- Excel
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return str(value)
+
+
+def read_excel(path: Path, sheet: str | int | None, progress: Progress) -> RawTable:
+    """Read one worksheet of an .xlsx workbook (``sheet`` is its name or 0-based index)."""
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise _unreadable(path, "an Excel .xlsx workbook", exc) from exc
+    try:
+        names = [ws.title for ws in book.worksheets]
+        if not names:
+            raise DataError(
+                "the workbook has no worksheets.", path=path, remedy="Choose another file."
+            )
+        listing = ", ".join(f"'{n}'" for n in names)
+        if sheet is None:
+            if len(names) > 1:
+                raise DataError(
+                    f"the workbook has {len(names)} sheets: {listing}.",
+                    path=path,
+                    remedy=f"Choose the sheet to load, for example sheet='{names[0]}'.",
+                )
+            title = names[0]
+        elif isinstance(sheet, int) and not isinstance(sheet, bool):
+            if not -len(names) <= sheet < len(names):
+                raise DataError(
+                    f"there is no sheet number {sheet}; the sheets are {listing}.",
+                    path=path,
+                    remedy="Choose one of these sheets by name.",
+                )
+            title = names[sheet]
+        else:
+            if str(sheet) not in names:
+                raise DataError(
+                    f"there is no sheet named '{sheet}'; the sheets are {listing}.",
+                    path=path,
+                    remedy="Choose one of these sheets.",
+                )
+            title = str(sheet)
+        worksheet = book[title]
+        expected = worksheet.max_row or 0
+        rows: list[tuple] = []
+        for values in worksheet.iter_rows(values_only=True):
+            rows.append(values)
+            if len(rows) % 1024 == 0:
+                fraction = READ_SHARE * len(rows) / expected if expected else 0.0
+                progress(fraction, f"Reading {path.name} [{title}]: {len(rows):,} rows")
+    except GmmDesktopError:
+        raise
+    except Exception as exc:
+        raise _unreadable(path, "an Excel .xlsx workbook", exc) from exc
+    finally:
+        book.close()
+
+    def blank(row: tuple) -> bool:
+        return all(v is None or (isinstance(v, str) and not v.strip()) for v in row)
+
+    first = 0
+    while first < len(rows) and blank(rows[first]):
+        first += 1
+    last = len(rows)
+    while last > first and blank(rows[last - 1]):
+        last -= 1
+    rows = rows[first:last]
+    if not rows:
+        raise DataError(
+            f"the sheet '{title}' is empty.",
+            path=path,
+            remedy="Choose the sheet that holds the table.",
+        )
+    width = max(len(r) for r in rows)
+    grid = [tuple(r) + (None,) * (width - len(r)) for r in rows]
+    used = [j for j in range(width) if any(r[j] is not None for r in grid)]
+    grid = [tuple(r[j] for j in used) for r in grid]
+    text_rows = [[_cell_text(v) for v in r] for r in grid[:200]]
+    has_header = looks_like_header(text_rows[0], text_rows[1:], ".")
+    if has_header:
+        names_ = [_cell_text(v).strip() for v in grid[0]]
+        body = grid[1:]
+    else:
+        names_ = default_names(len(used))
+        body = grid
+    frame = pd.DataFrame(body, columns=pd.RangeIndex(len(used)), dtype=object)
+    frame = frame.infer_objects()
+    frame.columns = names_
+    first_data_row = first + 1 + (1 if has_header else 0)
+
+    def locate(position: int) -> str:
+        return f"row {first_data_row + position} of sheet '{title}'"
+
+    return RawTable(
+        frame=frame, fmt="excel", locate=locate, text_cells=True, sheet=title, warnings=[]
+    )
+
+
+# -------------------------------------------------------------------------------- NumPy
+
+
+def _array_to_frame(path: Path, array: np.ndarray, progress: Progress) -> pd.DataFrame:
+    if array.dtype.hasobject:
+        raise DataError(
+            "the array holds Python objects, which are not loaded for safety.",
+            path=path,
+            remedy="Save a plain numeric array (for example with X.astype(float)).",
+        )
+    if array.dtype.names:  # a structured array: one column per field
+        if array.ndim != 1:
+            raise DataError(
+                f"a structured array must be 1-D, this one has shape {array.shape}.",
+                path=path,
+                remedy="Save it flattened, or as a plain 2-D numeric array.",
+            )
+        columns: dict[str, Any] = {}
+        for name in array.dtype.names:
+            values = np.asarray(array[name])
+            if values.ndim != 1:
+                raise DataError(
+                    f"the field '{name}' holds sub-arrays of shape {values.shape[1:]}.",
+                    path=path,
+                    remedy="Save one field per column.",
+                )
+            columns[str(name)] = values
+        return pd.DataFrame(columns)
+    if array.ndim == 0 or array.ndim > 2:
+        raise DataError(
+            f"the array has {array.ndim} dimensions (shape {array.shape}); a table needs 2.",
+            path=path,
+            remedy="Save a 2-D array of shape (rows, features), e.g. X.reshape(len(X), -1).",
+        )
+    if array.dtype.kind == "c":
+        raise DataError(
+            "the array holds complex numbers.",
+            path=path,
+            remedy="Save the real and imaginary parts as separate columns.",
+        )
+    if array.ndim == 1:
+        array = array.reshape(-1, 1)
+    n = array.shape[0]
+    out = np.empty(array.shape, dtype=array.dtype)
+    step = max(1, (8 << 20) // max(array.itemsize * array.shape[1], 1))
+    for start in range(0, n, step):
+        out[start : start + step] = array[start : start + step]
+        progress(READ_SHARE * min(start + step, n) / max(n, 1), f"Reading {path.name}")
+    return pd.DataFrame(out, columns=default_names(array.shape[1]), copy=False)
+
+
+def read_npy(path: Path, progress: Progress) -> RawTable:
+    """Read a NumPy ``.npy`` file (memory-mapped, copied in blocks for progress)."""
+    try:
+        try:
+            array = np.load(path, mmap_mode="r", allow_pickle=False)
+        except ValueError as exc:
+            if "pickle" in str(exc) or "object" in str(exc).lower():
+                raise DataError(
+                    "the array holds Python objects, which are not loaded for safety.",
+                    path=path,
+                    remedy="Save a plain numeric array (for example with X.astype(float)).",
+                ) from exc
+            raise
+        frame = _array_to_frame(path, array, progress)
+    except GmmDesktopError:
+        raise
+    except Exception as exc:
+        raise _unreadable(path, "a NumPy .npy array", exc) from exc
+    return RawTable(frame=frame, fmt="npy", locate=lambda p: f"row index {p} (0-based)")
+
+
+def read_npz(path: Path, member: str | int | None, progress: Progress) -> RawTable:
+    """Read one array of a NumPy ``.npz`` archive (``member`` chooses it when several)."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise DataError(
+                    "this is not an .npz archive.",
+                    path=path,
+                    remedy="Rename a single-array file to .npy.",
+                )
+            names = list(archive.files)
+            listing = ", ".join(f"'{n}'" for n in names)
+            if not names:
+                raise DataError("the archive holds no arrays.", path=path)
+            if member is None:
+                if len(names) > 1:
+                    raise DataError(
+                        f"the archive holds {len(names)} arrays: {listing}.",
+                        path=path,
+                        remedy=f"Choose the array to load, for example sheet='{names[0]}'.",
+                    )
+                member = names[0]
+            elif isinstance(member, int) and not isinstance(member, bool):
+                if not -len(names) <= member < len(names):
+                    raise DataError(
+                        f"there is no array number {member}; the arrays are {listing}.",
+                        path=path,
+                        remedy="Choose one of these arrays by name.",
+                    )
+                member = names[member]
+            elif str(member) not in names:
+                raise DataError(
+                    f"there is no array named '{member}'; the arrays are {listing}.",
+                    path=path,
+                    remedy="Choose one of these arrays.",
+                )
+            progress(0.1, f"Reading {path.name} [{member}]", force=True)
+            try:
+                array = archive[str(member)]
+            except ValueError as exc:
+                if "pickle" in str(exc):
+                    raise DataError(
+                        f"the array '{member}' holds Python objects, which are not loaded "
+                        "for safety.",
+                        path=path,
+                        remedy="Save a plain numeric array.",
+                    ) from exc
+                raise
+            frame = _array_to_frame(path, array, progress)
+    except GmmDesktopError:
+        raise
+    except Exception as exc:
+        raise _unreadable(path, "a NumPy .npz archive", exc) from exc
+    return RawTable(
+        frame=frame, fmt="npz", locate=lambda p: f"row index {p} (0-based)", sheet=str(member)
+    )
+
+
+def sniff_binary_kind(path: Path) -> tuple[str, str] | None:
+    """Recognise a binary format from the first bytes of ``path``."""
+    with open(path, "rb") as handle:
+        return describe_binary(handle.read(16))

@@ -1,0 +1,318 @@
+"""Detecting how a delimited text file is written (internal).
+
+Looks at the first :data:`SAMPLE_BYTES` of the file and decides the text encoding, the
+delimiter, the quote character, whether the first row is a header and which decimal
+mark the numbers use.  The standard library's :class:`csv.Sniffer` proposes the quote
+character; :mod:`csv` itself splits the sample so that quoted fields are honoured.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import itertools
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import DataError, DataWarning
+
+SAMPLE_BYTES = 256 * 1024
+SAMPLE_ROWS = 500
+WHITESPACE = "whitespace"
+"""The pseudo-delimiter for columns separated by runs of blanks."""
+
+CANDIDATE_DELIMITERS = ("\t", ";", ",", "|")  # in order of preference on a tie
+
+# Values that mean "missing" in a numeric column (compared case-insensitively after
+# stripping blanks).  Anything else that is not a number is reported as an error.
+MISSING_MARKERS = frozenset(
+    {"", "na", "n/a", "n.a.", "nan", "-nan", "+nan", "null", "none", "nil", "-", "--", "?", "."}
+)
+_SPELLINGS = {
+    "na": ("NA", "na", "Na"),
+    "n/a": ("N/A", "n/a", "N/a"),
+    "n.a.": ("N.A.", "n.a."),
+    "nan": ("NaN", "nan", "NAN", "Nan"),
+    "-nan": ("-NaN", "-nan"),
+    "+nan": ("+NaN", "+nan"),
+    "null": ("NULL", "null", "Null"),
+    "none": ("None", "none", "NONE"),
+    "nil": ("nil", "NIL", "Nil"),
+}
+NULL_SPELLINGS: tuple[str, ...] = tuple(
+    sorted({s for m in MISSING_MARKERS for s in _SPELLINGS.get(m, (m,))})
+)
+"""Exact spellings handed to the CSV parsers as null values."""
+
+_DOT_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_COMMA_NUMBER = re.compile(r"^[+-]?(\d+,?\d*|,\d+)([eE][+-]?\d+)?$")
+_COMMA_DECIMAL = re.compile(r"^[+-]?\d*,\d+([eE][+-]?\d+)?$")
+_DOT_DECIMAL = re.compile(r"^[+-]?\d*\.\d+([eE][+-]?\d+)?$")
+_SPECIAL = frozenset({"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})
+
+_MAGIC = (
+    (b"PAR1", "a Parquet file", ".parquet"),
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook or a NumPy .npz archive)", ".xlsx"),
+    (b"\x93NUMPY", "a NumPy array file", ".npy"),
+    (b"\xd0\xcf\x11\xe0", "an old-style Office document (for example an Excel .xls file)", ".xls"),
+    (b"\x1f\x8b", "a gzip-compressed file", ".gz"),
+    (b"%PDF", "a PDF document", ".pdf"),
+)
+
+
+@dataclass
+class Dialect:
+    """How a delimited text file is written."""
+
+    delimiter: str
+    quotechar: str = '"'
+    header: bool = True
+    decimal: str = "."
+    encoding: str = "utf-8"
+    has_quotes: bool = False
+    warnings: list[DataWarning] = field(default_factory=list)
+
+    @property
+    def python_encoding(self) -> str:
+        """The encoding to use with :func:`open` (drops a UTF-8 byte-order mark)."""
+        return "utf-8-sig" if self.encoding == "utf-8" else self.encoding
+
+
+def is_number(text: str, decimal: str = ".") -> bool:
+    """Whether ``text`` (already stripped) is written as a number."""
+    low = text.lower()
+    if low in _SPECIAL:
+        return True
+    pattern = _COMMA_NUMBER if decimal == "," else _DOT_NUMBER
+    return pattern.match(text) is not None
+
+
+def describe_binary(head: bytes) -> tuple[str, str] | None:
+    """Recognise well-known binary formats by their first bytes."""
+    for magic, what, suffix in _MAGIC:
+        if head.startswith(magic):
+            return what, suffix
+    return None
+
+
+def _looks_binary(sample: bytes) -> bool:
+    if b"\x00" in sample:
+        return True
+    if not sample:
+        return False
+    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13))
+    return control / len(sample) > 0.01
+
+
+def _decode_sample(path: Path, raw: bytes, truncated: bool) -> tuple[str, str, list[DataWarning]]:
+    warnings: list[DataWarning] = []
+    if raw.startswith(codecs.BOM_UTF8):
+        return raw[len(codecs.BOM_UTF8) :].decode("utf-8", errors="replace"), "utf-8", warnings
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16", errors="strict"), "utf-16", warnings
+        except UnicodeDecodeError:
+            # The sample may end inside a character; retry without the last bytes.
+            return raw[:-1].decode("utf-16", errors="replace"), "utf-16", warnings
+    known = describe_binary(raw)
+    # "PAR1" and "%PDF" are printable and could start a real header line; the other
+    # signatures contain bytes that never occur in text.
+    if known and raw.startswith((b"PAR1", b"%PDF")) and not _looks_binary(raw):
+        known = None
+    if known or _looks_binary(raw):
+        if known:
+            what, suffix = known
+            raise DataError(
+                f"this is not a text table: it looks like {what}.",
+                path=path,
+                remedy=f"If it is, give the file the right extension (such as '{suffix}') "
+                "and open it again; otherwise export the data as CSV.",
+            )
+        raise DataError(
+            "this is not a text table: the file contains binary data.",
+            path=path,
+            remedy="Choose a CSV/TSV text file, or a Parquet, Excel (.xlsx) or NumPy "
+            "(.npy/.npz) file with the matching extension.",
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # A multi-byte character cut at the end of the sample is not an encoding error.
+        if truncated and exc.start >= len(raw) - 3:
+            return raw[: exc.start].decode("utf-8"), "utf-8", warnings
+        warnings.append(
+            DataWarning(
+                "not-utf8",
+                f"{path.name} is not UTF-8 text; it was read as Latin-1 (ISO-8859-1).",
+                remedy="Check that accented letters in text columns look right; if not, "
+                "save the file as UTF-8.",
+            )
+        )
+        return raw.decode("latin-1"), "latin-1", warnings
+    return text, "utf-8", warnings
+
+
+def _rows(text: str, delimiter: str, quotechar: str) -> list[list[str]]:
+    if delimiter == WHITESPACE:
+        lines = [line.split() for line in text.splitlines()]
+    else:
+        reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar=quotechar)
+        try:
+            lines = list(itertools.islice(reader, 4 * SAMPLE_ROWS))
+        except csv.Error:
+            return []
+    return [row for row in lines if row and any(cell.strip() for cell in row)][:SAMPLE_ROWS]
+
+
+def _consistency(rows: list[list[str]]) -> tuple[int, float]:
+    if not rows:
+        return 1, 0.0
+    counts = Counter(len(r) for r in rows)
+    mode, hits = counts.most_common(1)[0]
+    return mode, hits / len(rows)
+
+
+def _numeric_share(rows: list[list[str]], delimiter: str) -> float:
+    cells = [c.strip() for r in rows[1:] for c in r]
+    cells = [c for c in cells if c.lower() not in MISSING_MARKERS]
+    if not cells:
+        return 0.0
+    decimals = (".",) if delimiter == "," else (".", ",")
+    ok = sum(1 for c in cells if any(is_number(c, d) for d in decimals))
+    return ok / len(cells)
+
+
+def _choose_delimiter(text: str, quotechar: str, suffix: str) -> str:
+    best: tuple | None = None
+    choice = ","
+    candidates = list(CANDIDATE_DELIMITERS)
+    if suffix in {".tsv", ".tab"}:
+        candidates.remove("\t")
+        candidates.insert(0, "\t")
+    for rank, delim in enumerate(candidates):
+        rows = _rows(text, delim, quotechar)
+        mode, share = _consistency(rows)
+        if mode < 2:
+            continue
+        consistent = share >= 0.9
+        key = (consistent, round(_numeric_share(rows, delim), 2), share, -rank)
+        if best is None or key > best:
+            best, choice = key, delim
+    if best is None or not best[0]:
+        rows = _rows(text, WHITESPACE, quotechar)
+        mode, share = _consistency(rows)
+        if mode >= 2 and share >= 0.9 and not any(quotechar in r for r in text.splitlines()[:5]):
+            return WHITESPACE
+    return choice
+
+
+def _choose_decimal(rows: list[list[str]], delimiter: str) -> str:
+    if delimiter == ",":
+        return "."
+    comma = dot = 0
+    for row in rows[1:]:
+        for cell in row:
+            cell = cell.strip()
+            if _COMMA_DECIMAL.match(cell):
+                comma += 1
+            elif _DOT_DECIMAL.match(cell):
+                dot += 1
+    return "," if comma > dot else "."
+
+
+def _is_text(cell: str, decimal: str) -> bool:
+    cell = cell.strip()
+    return cell.lower() not in MISSING_MARKERS and not is_number(cell, decimal)
+
+
+def looks_like_header(first: list[str], rest: list[list[str]], decimal: str) -> bool:
+    """Decide whether ``first`` (a row of strings) names the columns of ``rest``."""
+    texts = [_is_text(c, decimal) for c in first]
+    if not any(texts):
+        return False  # a row of numbers (and blanks) is data
+    if all(texts) and len({c.strip() for c in first}) == len(first):
+        return True  # the usual header: distinct non-numeric names
+    for j, is_text in enumerate(texts):
+        if not is_text:
+            continue
+        below = [r[j].strip() for r in rest if j < len(r)]
+        below = [c for c in below if c.lower() not in MISSING_MARKERS]
+        if below and sum(is_number(c, decimal) for c in below) >= 0.5 * len(below):
+            return True  # a name above a column of numbers
+    return all(texts)
+
+
+def sniff(
+    path: Path,
+    *,
+    delimiter: str | None = None,
+    decimal: str | None = None,
+    header: bool | None = None,
+) -> Dialect:
+    """Detect the dialect of the delimited text file ``path``.
+
+    ``delimiter``, ``decimal`` and ``header`` override the detection of that aspect.
+    Raises :class:`DataError` for an empty or binary file.
+    """
+    with open(path, "rb") as handle:
+        raw = handle.read(SAMPLE_BYTES)
+        truncated = bool(handle.read(1))
+    if not raw.strip(b" \t\r\n\x0c" + codecs.BOM_UTF8):
+        raise DataError(
+            "the file is empty.",
+            path=path,
+            remedy="Choose a file that contains a table (a header line and data rows).",
+        )
+    text, encoding, warnings = _decode_sample(path, raw, truncated)
+    if truncated:
+        cut = max(text.rfind("\n"), text.rfind("\r"))
+        if cut > 0:
+            text = text[:cut]
+
+    quotechar = '"'
+    try:
+        sniffed = csv.Sniffer().sniff(text[:65536], delimiters="".join(CANDIDATE_DELIMITERS))
+        if sniffed.quotechar == "'" and '"' not in text:
+            quotechar = "'"
+    except csv.Error:
+        pass
+
+    if delimiter is None:
+        delimiter = _choose_delimiter(text, quotechar, path.suffix.lower())
+    elif delimiter in {r"\s+", " ", WHITESPACE}:
+        delimiter = WHITESPACE
+    elif len(delimiter) != 1 or delimiter in {"\n", "\r", quotechar}:
+        raise DataError(
+            f"the delimiter {delimiter!r} cannot be used.",
+            path=path,
+            remedy="Give a single character such as ',', ';', '\\t' or '|', or 'whitespace'.",
+        )
+    rows = _rows(text, delimiter, quotechar)
+    if decimal is None:
+        decimal = _choose_decimal(rows, delimiter)
+    elif decimal not in {".", ","}:
+        raise DataError(
+            f"the decimal mark {decimal!r} is not supported.",
+            path=path,
+            remedy="Use decimal='.' or decimal=','.",
+        )
+    if decimal == delimiter:
+        raise DataError(
+            f"the decimal mark and the delimiter are both {decimal!r}.",
+            path=path,
+            remedy="Give a different delimiter (European CSV files usually use ';').",
+        )
+    if header is None:
+        header = bool(rows) and looks_like_header(rows[0], rows[1:], decimal)
+    return Dialect(
+        delimiter=delimiter,
+        quotechar=quotechar,
+        header=header,
+        decimal=decimal,
+        encoding=encoding,
+        has_quotes=quotechar in text,
+        warnings=warnings,
+    )
