@@ -785,15 +785,18 @@ def _shape_problem(kind: str, obj: Any) -> str | None:
 def _refit_schema_problem(cls: type) -> str | None:
     if not callable(getattr(cls, "run", None)):
         return f"{cls.__name__} has no run method"
-    params = getattr(cls, "params", ())
+    params = getattr(cls, "parameters", ())
     if not isinstance(params, tuple | list):
-        return f"{cls.__name__}.params must be a tuple of ParamSpec, got {type(params).__name__}"
+        return (
+            f"{cls.__name__}.parameters must be a tuple of ParamSpec, got "
+            f"{type(params).__name__}"
+        )
     seen: set[str] = set()
     for spec in params:
         if not isinstance(spec, ParamSpec):
-            return f"{cls.__name__}.params holds {spec!r}, which is not a ParamSpec"
+            return f"{cls.__name__}.parameters holds {spec!r}, which is not a ParamSpec"
         if spec.name in seen:
-            return f"{cls.__name__}.params declares {spec.name!r} twice"
+            return f"{cls.__name__}.parameters declares {spec.name!r} twice"
         seen.add(spec.name)
     return None
 
