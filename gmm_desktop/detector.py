@@ -163,6 +163,7 @@ class Detector:
         if self.config.id_column is not None:
             options.setdefault("id_column", self.config.id_column)
         ds = load_table(path, **options)
+        self.config.id_column = ds.id_column  # saved with the model, reused by ``score``
         self.set_dataset(ds)
         return ds
 
