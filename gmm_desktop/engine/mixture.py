@@ -466,7 +466,7 @@ class GaussianMixture:
                 f"Every restart ({n_init} of {n_init}) failed because a component's covariance "
                 f"became singular ({failures[-1] if failures else 'unknown cause'}). "
                 f"Remedies: raise reg_covar (now {self.reg_covar:g}), use fewer components "
-                f"(now {k}), or remove duplicate or constant columns."
+                f"(now {k}), or remove duplicate or constant columns.{self._plugin_note()}"
             )
         self.converged_ = best_converged
         if not best_converged and self.max_iter > 0:
@@ -507,7 +507,9 @@ class GaussianMixture:
         if self.means_init is not None:
             means = np.asarray(self.means_init, dtype=float).copy()
         if self.precisions_init is None:
-            prec_chol = cov.precision_cholesky(covariances)
+            prec_chol = self._call_plugin(
+                cov, "precision_cholesky", cov.precision_cholesky, covariances
+            )
         else:
             precisions = np.asarray(self.precisions_init, dtype=float)
             prec_chol = cov.precision_cholesky_from_precisions(precisions)
@@ -570,6 +572,29 @@ class GaussianMixture:
             raise PluginError(f"the {label} returned {problem}", plugin=initializer.name)
         return resp
 
+    def _plugin_note(self) -> str:
+        """A sentence naming the covariance type's plugin when it is not built in."""
+        rec = get_registry().record("covariance", str(self.covariance_type))
+        if rec is None or rec.origin == "built-in":
+            return ""
+        return (
+            f" The covariance type {self.covariance_type!r} is a plugin ({rec.origin}); if a "
+            "built-in type fits these data, the plugin's covariances are at fault."
+        )
+
+    @staticmethod
+    def _call_plugin(cov: CovarianceType, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """Call a covariance-type method; unexpected errors become a PluginError naming it."""
+        try:
+            return fn(*args)
+        except (NotPositiveDefiniteError, PluginError, FitCancelled):
+            raise
+        except Exception as exc:
+            raise PluginError(
+                f"the covariance type {cov.name!r} failed in {what}: {type(exc).__name__}: {exc}",
+                plugin=cov.name,
+            ) from exc
+
     def _checked_m_step(self, cov: CovarianceType, stats) -> np.ndarray:
         k, d = stats.n_components, stats.n_features
         try:
@@ -610,13 +635,18 @@ class GaussianMixture:
         chunk: int,
     ) -> tuple[_Params, float]:
         k, d = params.means.shape
-        expanded = cov.expand_precision_cholesky(params.precisions_cholesky, k, d)
+        expanded = self._call_plugin(
+            cov, "expand_precision_cholesky", cov.expand_precision_cholesky,
+            params.precisions_cholesky, k, d,
+        )
         ll, raw = _em.em_pass(
             X, weight, params.weights, params.means, expanded, cov.structure, chunk
         )
         stats = raw.finalize(total_weight)
         covariances = self._checked_m_step(cov, stats)
-        prec_chol = cov.precision_cholesky(covariances)
+        prec_chol = self._call_plugin(
+            cov, "precision_cholesky", cov.precision_cholesky, covariances
+        )
         self._check_plugin_array(cov, prec_chol, "precision Cholesky factors", k, d)
         weights = stats.nk / stats.nk.sum()
         return _Params(weights, stats.means, covariances, prec_chol), ll / total_weight
