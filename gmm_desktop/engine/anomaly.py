@@ -218,7 +218,9 @@ class Threshold:
         return {
             "spec": self.spec.to_dict(),
             "log_density_cutoff": None if cutoff is None or not math.isfinite(cutoff) else cutoff,
-            "cutoff_is_infinite": cutoff is not None and not math.isfinite(cutoff),
+            "cutoff_infinite": (
+                None if cutoff is None or math.isfinite(cutoff) else ("+" if cutoff > 0 else "-")
+            ),
             "radius": self.radius,
             "anomalous_components": list(self.anomalous_components),
             "n_fit": self.n_fit,
@@ -231,8 +233,8 @@ class Threshold:
             raise ValueError(f"a saved threshold needs a 'spec', got {data!r}")
         spec = ThresholdSpec.from_dict(data["spec"])
         cutoff = data.get("log_density_cutoff")
-        if cutoff is None and data.get("cutoff_is_infinite"):
-            cutoff = math.inf if spec.kind == "contamination" else -math.inf
+        if cutoff is None and data.get("cutoff_infinite") in ("+", "-"):
+            cutoff = math.inf if data["cutoff_infinite"] == "+" else -math.inf
         radius = data.get("radius")
         return cls(
             spec=spec,
