@@ -1,0 +1,159 @@
+"""Session documents (versioned JSON), the autosave location and the crash marker.
+
+No Qt here: :class:`~gmm_desktop.controller.AppController` drives these functions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from gmm_desktop import __version__
+from gmm_desktop.errors import GmmDesktopError
+from gmm_desktop.fileio import atomic_write_text
+
+SESSION_FORMAT = "gmm-desktop/session"
+SESSION_FORMAT_VERSION = 1
+AUTOSAVE_NAME = "autosave-session.json"
+MARKER_NAME = "running.pid"
+LOG_NAME = "gmm-desktop.log"
+
+
+class SessionFileError(GmmDesktopError, ValueError):
+    """A session document is missing, corrupt or from a newer version."""
+
+
+def state_dir() -> Path:
+    """Where autosaves and the log live (``GMM_DESKTOP_STATE_DIR`` overrides it)."""
+    override = os.environ.get("GMM_DESKTOP_STATE_DIR")
+    if override:
+        path = Path(override)
+    else:
+        from platformdirs import user_state_dir
+
+        path = Path(user_state_dir("gmm-desktop", appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def setup_file_logging() -> Path:
+    """Send the ``gmm_desktop`` loggers (with tracebacks) to a log file in the state dir."""
+    path = state_dir() / LOG_NAME
+    logger = logging.getLogger("gmm_desktop")
+    if not any(getattr(h, "_gmm_desktop", False) for h in logger.handlers):
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._gmm_desktop = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    return path
+
+
+def write_session(path: str | os.PathLike[str], doc: dict[str, Any]) -> None:
+    """Write a session document atomically."""
+    text = json.dumps(doc, indent=1, allow_nan=False)
+    atomic_write_text(path, text + "\n")
+
+
+def read_session(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read and check a session document; raises :class:`SessionFileError`."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SessionFileError(f"{source}: no such session file.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SessionFileError(f"{source}: cannot be read ({exc}).") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SessionFileError(
+            f"{source}: not a gmm-desktop session (invalid JSON at line {exc.lineno}: "
+            f"{exc.msg}); the file may be truncated."
+        ) from None
+    if not isinstance(doc, dict) or doc.get("format") != SESSION_FORMAT:
+        raise SessionFileError(
+            f"{source}: not a gmm-desktop session file (expected format {SESSION_FORMAT!r})."
+        )
+    version = doc.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise SessionFileError(f"{source}: format_version {version!r} is not valid.")
+    if version > SESSION_FORMAT_VERSION:
+        raise SessionFileError(
+            f"{source}: written by a newer gmm-desktop ({doc.get('library_version')}); "
+            "upgrade gmm-desktop to open it."
+        )
+    return doc
+
+
+def new_document() -> dict[str, Any]:
+    return {
+        "format": SESSION_FORMAT,
+        "format_version": SESSION_FORMAT_VERSION,
+        "library": "gmm-desktop",
+        "library_version": __version__,
+    }
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+class CrashGuard:
+    """A marker file written at start and removed at a clean exit.
+
+    If the marker of a process that is no longer alive is found next to an autosave at
+    start, the previous run ended uncleanly and its autosave can be restored.
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory or state_dir()
+        self.marker = self.directory / MARKER_NAME
+        self.autosave = self.directory / AUTOSAVE_NAME
+        self.active = False
+
+    def crashed_session(self) -> Path | None:
+        """The autosave left by a run that did not exit cleanly, if any."""
+        if not self.marker.exists() or not self.autosave.exists():
+            return None
+        try:
+            pid = int(self.marker.read_text().strip() or "0")
+        except (OSError, ValueError):
+            pid = 0
+        if pid != os.getpid() and _pid_alive(pid):
+            return None  # another instance is running and owns the autosave
+        return self.autosave
+
+    def arm(self) -> None:
+        atomic_write_text(self.marker, f"{os.getpid()}\n")
+        self.active = True
+
+    def disarm(self) -> None:
+        """A clean exit: remove the marker and the autosave."""
+        for path in (self.marker, self.autosave):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:  # pragma: no cover
+                logging.getLogger("gmm_desktop").warning("cannot remove %s: %s", path, exc)
+        self.active = False
+
+    def discard_autosave(self) -> None:
+        try:
+            self.autosave.unlink()
+        except OSError:
+            pass

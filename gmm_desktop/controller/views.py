@@ -1,0 +1,181 @@
+"""Immutable, ready-to-draw results the controller hands to the GUI (no engine objects)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+COVARIANCE_DEFAULT = "full"
+INITIALIZER_DEFAULT = "kmeans"
+
+
+def frozen_array(a: Any, dtype: Any = None) -> np.ndarray:
+    """A read-only copy-free view (the GUI must never write into worker arrays)."""
+    arr = np.asarray(a, dtype=dtype).view()
+    arr.flags.writeable = False
+    return arr
+
+
+@dataclass(frozen=True)
+class FitParams:
+    """What the model panel sets; passed to the engine's ``GaussianMixture``."""
+
+    n_components: int = 3
+    covariance_type: str = COVARIANCE_DEFAULT
+    init_params: str = INITIALIZER_DEFAULT
+    n_init: int = 1
+    max_iter: int = 100
+    tol: float = 1e-3
+    reg_covar: float = 1e-6
+    random_state: int | None = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> FitParams:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in known})
+
+
+@dataclass(frozen=True)
+class ViewSettings:
+    """How the scatter plot shows the data and the model."""
+
+    axes: str = "columns"  # "columns" or "pca"
+    x_column: str | None = None
+    y_column: str | None = None
+    colour_by: str = "component"  # "component" or "uncertainty"
+    ellipse_mode: str = "sigma"  # "sigma" (1, 2, 3 sd) or "mass"
+    sigma_levels: tuple[float, ...] = (1.0, 2.0, 3.0)
+    mass: float = 0.95
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["sigma_levels"] = list(self.sigma_levels)
+        return d
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> ViewSettings:
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in doc.items() if k in known}
+        if "sigma_levels" in kw:
+            kw["sigma_levels"] = tuple(float(v) for v in kw["sigma_levels"])
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class DatasetView:
+    """The loaded file, for the dataset panel."""
+
+    name: str
+    path: str
+    n_rows: int
+    n_columns: int
+    columns: tuple[str, ...]
+    numeric_columns: tuple[str, ...]
+    preview_header: tuple[str, ...]
+    preview_rows: tuple[tuple[str, ...], ...]
+    messages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FeaturesView:
+    """The prepared feature matrix, as the dataset panel reports it."""
+
+    columns: tuple[str, ...]
+    missing: str
+    scaling: str
+    n_rows: int
+    n_rows_total: int
+    messages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ComponentRow:
+    index: int
+    weight: float
+    mean: tuple[float, ...]
+    covariance: tuple[tuple[float, ...], ...]
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """The fitted model, for the parameters view and the status bar (in model units)."""
+
+    n_components: int
+    covariance_type: str
+    init_params: str
+    converged: bool
+    n_iter: int
+    lower_bound: float
+    lower_bounds: tuple[float, ...]
+    bic: float
+    aic: float
+    n_parameters: int
+    features: tuple[str, ...]
+    components: tuple[ComponentRow, ...]
+    units: str  # "scaled (standardize)" etc.
+
+
+@dataclass(frozen=True)
+class LegendEntry:
+    label: str
+    colour_index: int
+
+
+@dataclass(frozen=True)
+class ScatterView:
+    """Everything the scatter plot draws, in plot coordinates."""
+
+    x: np.ndarray
+    y: np.ndarray
+    x_label: str
+    y_label: str
+    colour_kind: str  # "none", "component" or "uncertainty"
+    colour_index: np.ndarray | None  # uint8 per point
+    n_colours: int
+    legend: tuple[LegendEntry, ...]
+    ellipse_x: np.ndarray
+    ellipse_y: np.ndarray
+    n_ellipses: int
+    ellipse_labels: tuple[str, ...]
+    means: np.ndarray  # (K, 2)
+    mean_labels: tuple[str, ...]
+    settings: ViewSettings = field(default_factory=ViewSettings)
+
+    @property
+    def n_points(self) -> int:
+        return int(self.x.shape[0])
+
+
+@dataclass(frozen=True)
+class PointInfo:
+    """What hovering over a point shows."""
+
+    index: int
+    row_id: str
+    values: tuple[tuple[str, float], ...]
+    component: int | None
+    responsibilities: tuple[float, ...]
+
+    def to_text(self) -> str:
+        lines = [f"row {self.row_id}"]
+        lines += [f"{name} = {value:.6g}" for name, value in self.values]
+        if self.component is not None:
+            lines.append(f"component {self.component + 1}")
+            resp = ", ".join(f"{r:.3f}" for r in self.responsibilities)
+            lines.append(f"responsibilities: {resp}")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class SweepView:
+    """Model-selection curves: for each covariance type, criterion value per K."""
+
+    criterion: str
+    curves: tuple[tuple[str, tuple[int, ...], tuple[float, ...]], ...]
+    best: tuple[int, str]
+    table_text: str
