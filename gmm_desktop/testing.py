@@ -384,7 +384,7 @@ def check_covariance_type(
                     "to_full's submatrix")
 
     # sampling: shapes, determinism, moments
-    means = stats.means
+    means = stats.means + 20.0 * np.arange(k)[:, None]  # well apart, to see the order
     counts = np.array([4000, 3000, 5000])
     draw = c.call("sample", cov.sample, np.random.RandomState(7), means, covs, counts)
     draw = np.asarray(draw, dtype=float)
