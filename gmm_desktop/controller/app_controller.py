@@ -684,9 +684,10 @@ class AppController(QObject):
                     "uncertainty", bins.astype(np.uint8), UNCERTAINTY_BINS
                 )
                 edges = np.linspace(0, top, UNCERTAINTY_BINS + 1)
+                shown = (0, UNCERTAINTY_BINS // 2, UNCERTAINTY_BINS - 1)  # keep it compact
                 legend = tuple(
                     LegendEntry(f"uncertainty {edges[b]:.2f}–{edges[b + 1]:.2f}", b)
-                    for b in range(UNCERTAINTY_BINS)
+                    for b in shown
                 )
             else:
                 colour_kind, colour_index, n_colours = "component", fitted.labels, k

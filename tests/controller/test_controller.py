@@ -172,7 +172,8 @@ def test_uncertainty_colouring(qtbot, controller, blobs_csv):
     unc = 1 - GaussianMixture(3, random_state=0).fit(X).predict_proba(X).max(axis=1)
     expected = np.minimum((unc / (2 / 3) * 8).astype(int), 7)
     np.testing.assert_array_equal(s.colour_index, expected)
-    assert s.colour_kind == "uncertainty" and len(s.legend) == 8
+    assert s.colour_kind == "uncertainty" and s.n_colours == 8
+    assert [e.colour_index for e in s.legend] == [0, 4, 7]
 
 
 def test_point_info_gives_row_identity_values_and_responsibilities(qtbot, controller, blobs_csv):

@@ -1,0 +1,109 @@
+"""Start the desktop application: ``main(argv)`` is what ``gmm-desktop`` (no arguments)
+and ``python -m gmm_desktop`` call."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+
+#: Set to ``fit`` to fit the opened file as soon as it is loaded and print the fitted
+#: model's weights and means as one JSON line on stdout (used by the crash-restore test).
+TEST_HOOK_ENV = "GMM_DESKTOP_TEST_HOOK"
+
+log = logging.getLogger("gmm_desktop.gui")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gmm-desktop",
+        description="Anomaly detection with Gaussian mixture models (desktop application).",
+    )
+    parser.add_argument("file", nargs="?", help="a data file (CSV, Parquet, Excel...) or a "
+                        "saved session (.json) to open")
+    return parser
+
+
+def _install_excepthook(window) -> None:
+    """Unexpected exceptions in the GUI thread: logged with traceback, one line shown."""
+
+    def hook(exc_type, exc, tb) -> None:
+        details = "".join(traceback.format_exception(exc_type, exc, tb))
+        log.error("unexpected error in the GUI:\n%s", details)
+        try:
+            window.show_status(f"Unexpected error: {exc_type.__name__}: {exc} (see the log file)")
+        except Exception:  # pragma: no cover - the window is gone
+            sys.__excepthook__(exc_type, exc, tb)
+
+    sys.excepthook = hook
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` (the arguments after the program name: ``[FILE]``), show the main
+    window, and run the Qt event loop; returns the exit code."""
+    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+
+    from PySide6.QtCore import QCoreApplication, Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+        Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+    )
+    QCoreApplication.setOrganizationName("gmm-desktop")
+    QCoreApplication.setApplicationName("gmm-desktop")
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "gmm-desktop"])
+
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(antialias=True)
+
+    from gmm_desktop.controller.session import setup_file_logging
+    from gmm_desktop.gui.main_window import MainWindow
+
+    try:
+        log_path = setup_file_logging()
+    except OSError:  # pragma: no cover - no writable state folder
+        log_path = None
+    window = MainWindow()
+    _install_excepthook(window)
+    window.show()
+    if log_path is not None:
+        log.info("gmm-desktop started (log file %s)", log_path)
+    restored = window.offer_restore()
+    if args.file and not restored:
+        path = Path(args.file)
+        if not path.exists():
+            window.show_error("Cannot open", f"{path}: no such file.")
+        else:
+            window.open_path(path)
+    if os.environ.get(TEST_HOOK_ENV) == "fit":
+        _fit_on_load(window)
+    return int(app.exec())
+
+
+def _fit_on_load(window) -> None:
+    controller = window.controller
+
+    def fit_when_ready(*_args) -> None:
+        controller.featuresChanged.disconnect(fit_when_ready)
+        controller.fit()
+
+    def report(summary) -> None:
+        doc = {
+            "weights": [c.weight for c in summary.components],
+            "means": [list(c.mean) for c in summary.components],
+        }
+        print("FITTED " + json.dumps(doc), flush=True)
+
+    controller.featuresChanged.connect(fit_when_ready)
+    controller.fitFinished.connect(report)
+    controller.autosaved.connect(lambda p: print("AUTOSAVED " + p, flush=True))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

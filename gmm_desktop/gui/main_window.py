@@ -1,0 +1,458 @@
+"""The main window: menus, docks, the scatter plot and its view controls."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDockWidget,
+    QDoubleSpinBox,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QToolBar,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gmm_desktop.controller import AppController, ScatterView
+from gmm_desktop.gui.panels import DatasetPanel, ModelPanel, ParametersView, SweepPanel
+from gmm_desktop.gui.scatter import ScatterPlot
+
+DATA_FILTER = (
+    "Data files (*.csv *.tsv *.txt *.parquet *.xlsx *.xls *.npy *.npz);;All files (*)"
+)
+SESSION_FILTER = "gmm-desktop sessions (*.json);;All files (*)"
+MODEL_FILTER = "gmm-desktop models (*.json);;All files (*)"
+MAX_RECENT = 8
+
+
+def make_settings() -> QSettings:
+    """The application's settings (``GMM_DESKTOP_SETTINGS_DIR`` redirects them, for tests)."""
+    folder = os.environ.get("GMM_DESKTOP_SETTINGS_DIR")
+    if folder:
+        return QSettings(str(Path(folder) / "gmm-desktop.ini"), QSettings.Format.IniFormat)
+    return QSettings("gmm-desktop", "gmm-desktop")
+
+
+def ask_restore_dialog(parent: QWidget, path: Path) -> bool:
+    answer = QMessageBox.question(
+        parent,
+        "Restore the previous session?",
+        "gmm-desktop did not exit cleanly last time. Restore the session that was saved "
+        f"automatically?\n\n{path}",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        QMessageBox.StandardButton.Yes,
+    )
+    return answer == QMessageBox.StandardButton.Yes
+
+
+class ViewControls(QToolBar):
+    """Axis, colouring and ellipse choices above the plot (overflows on narrow windows)."""
+
+    def __init__(self, controller: AppController, plot: ScatterPlot) -> None:
+        super().__init__("View")
+        self.setObjectName("ViewToolBar")
+        self.controller = controller
+        self.x_axis = QComboBox()
+        self.y_axis = QComboBox()
+        for box in (self.x_axis, self.y_axis):
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            box.setMinimumContentsLength(8)
+        self.pca = QCheckBox("Principal components")
+        self.colour = QComboBox()
+        self.colour.addItem("Colour by component", "component")
+        self.colour.addItem("Colour by uncertainty", "uncertainty")
+        self.ellipses = QComboBox()
+        self.ellipses.addItem("Ellipses at 1, 2, 3 sd", "sigma")
+        self.ellipses.addItem("Ellipse at probability mass", "mass")
+        self.mass = QDoubleSpinBox()
+        self.mass.setRange(0.01, 0.999)
+        self.mass.setDecimals(3)
+        self.mass.setSingleStep(0.01)
+        self.mass.setValue(0.95)
+        self.mass.setEnabled(False)
+        self.reset = QPushButton("Reset view")
+        self.reset.setToolTip("Show all points (Ctrl+0)")
+        for w in (QLabel(" X "), self.x_axis, QLabel(" Y "), self.y_axis, self.pca,
+                  self.colour, self.ellipses, self.mass, self.reset):
+            self.addWidget(w)
+        self._updating = False
+        self.x_axis.currentTextChanged.connect(self._axes_changed)
+        self.y_axis.currentTextChanged.connect(self._axes_changed)
+        self.pca.toggled.connect(self._axes_changed)
+        self.colour.currentIndexChanged.connect(
+            lambda: self._apply(colour_by=self.colour.currentData())
+        )
+        self.ellipses.currentIndexChanged.connect(self._ellipses_changed)
+        self.mass.valueChanged.connect(self._ellipses_changed)
+        self.reset.clicked.connect(plot.reset_view)
+        controller.featuresChanged.connect(self.sync)
+
+    def sync(self, *_args: object) -> None:
+        """Refill the axis lists from the controller's feature columns and settings."""
+        self._updating = True
+        try:
+            cols = list(self.controller.feature_columns)
+            v = self.controller.view_settings
+            for box, current in ((self.x_axis, v.x_column), (self.y_axis, v.y_column)):
+                box.clear()
+                box.addItems(cols)
+                if current in cols:
+                    box.setCurrentText(current)
+            self.pca.setChecked(v.axes == "pca")
+            self.pca.setEnabled(len(cols) >= 2)
+            self.x_axis.setEnabled(v.axes != "pca")
+            self.y_axis.setEnabled(v.axes != "pca")
+            self.colour.setCurrentIndex(max(0, self.colour.findData(v.colour_by)))
+            self.ellipses.setCurrentIndex(max(0, self.ellipses.findData(v.ellipse_mode)))
+            self.mass.setValue(v.mass)
+            self.mass.setEnabled(v.ellipse_mode == "mass")
+        finally:
+            self._updating = False
+
+    def _apply(self, **changes: object) -> None:
+        if self._updating or not self.controller.has_data:
+            return
+        self.controller.set_view(**changes)
+
+    def _axes_changed(self, *_args: object) -> None:
+        pca = self.pca.isChecked()
+        self.x_axis.setEnabled(not pca)
+        self.y_axis.setEnabled(not pca)
+        self._apply(
+            axes="pca" if pca else "columns",
+            x_column=self.x_axis.currentText() or None,
+            y_column=self.y_axis.currentText() or None,
+        )
+
+    def _ellipses_changed(self, *_args: object) -> None:
+        mode = self.ellipses.currentData()
+        self.mass.setEnabled(mode == "mass")
+        self._apply(ellipse_mode=mode, mass=float(self.mass.value()))
+
+
+class MainWindow(QMainWindow):
+    """gmm-desktop's main window."""
+
+    def __init__(
+        self,
+        controller: AppController | None = None,
+        *,
+        ask_restore: Callable[[Path], bool] | None = None,
+        settings: QSettings | None = None,
+    ) -> None:
+        super().__init__()
+        self.setObjectName("MainWindow")
+        self.setWindowTitle("gmm-desktop")
+        self.setAcceptDrops(True)
+        self.controller = controller or AppController(self)
+        self.settings = settings or make_settings()
+        self._ask_restore = ask_restore or (lambda p: ask_restore_dialog(self, p))
+        self.last_error: tuple[str, str] | None = None
+        self.error_box: QMessageBox | None = None
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.plot = ScatterPlot()
+        self.view_controls = ViewControls(self.controller, self.plot)
+        layout.addWidget(self.view_controls)
+        layout.addWidget(self.plot, 1)
+        self.setCentralWidget(central)
+
+        self.dataset_panel = DatasetPanel(self.controller)
+        self.model_panel = ModelPanel(self.controller)
+        self.sweep_panel = SweepPanel(self.controller, self.model_panel)
+        self.parameters = ParametersView(self.controller)
+        self.dataset_dock = self._dock("Dataset", self.dataset_panel,
+                                       Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.model_dock = self._dock("Model", self.model_panel,
+                                     Qt.DockWidgetArea.RightDockWidgetArea)
+        self.sweep_dock = self._dock("Model selection", self.sweep_panel,
+                                     Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.model_dock, self.sweep_dock)
+        self.model_dock.raise_()
+        self.parameters_dock = self._dock("Parameters", self.parameters,
+                                          Qt.DockWidgetArea.BottomDockWidgetArea)
+
+        self.status_label = QLabel("")
+        self.busy_bar = QProgressBar()
+        self.busy_bar.setMaximumWidth(160)
+        self.busy_bar.setRange(0, 1000)
+        self.busy_bar.setVisible(False)
+        self.statusBar().addPermanentWidget(self.busy_bar)
+        self.statusBar().addPermanentWidget(self.status_label)
+
+        self._build_menus()
+        self._connect()
+        self._restore_window_state()
+
+    # -- construction ----------------------------------------------------------------------
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title.replace(" ", "") + "Dock")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file = bar.addMenu("&File")
+        self.open_action = self._action(file, "&Open data…", self.open_dialog,
+                                        QKeySequence.StandardKey.Open)
+        self.recent_menu = file.addMenu("Open &recent")
+        self.demo_menu = file.addMenu("&Demo datasets")
+        try:
+            demos = self.controller.demo_datasets()
+        except Exception:
+            demos = {}
+        for name in sorted(demos):
+            self._action(self.demo_menu, name, lambda _=False, n=name: self.controller.open_demo(n))
+        self.demo_menu.setEnabled(bool(demos))
+        file.addSeparator()
+        self.open_session_action = self._action(file, "Open &session…", self.open_session_dialog,
+                                                "Ctrl+Shift+O")
+        self.save_session_action = self._action(file, "&Save session", self.save_session,
+                                                QKeySequence.StandardKey.Save)
+        self._action(file, "Save session &as…", self.save_session_as,
+                     QKeySequence.StandardKey.SaveAs)
+        file.addSeparator()
+        self._action(file, "&Load model…", self.load_model_dialog)
+        self._action(file, "Save &model…", self.save_model_dialog)
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        model = bar.addMenu("&Model")
+        self.fit_action = self._action(model, "&Fit", self.model_panel.fit, "Ctrl+R",
+                                       "Fit the model in the background")
+        self.cancel_action = self._action(model, "&Cancel", lambda: self.controller.cancel(),
+                                          "Esc", "Stop the running fit or model selection")
+        self._action(model, "Run model &selection", self._run_sweep, "Ctrl+Shift+R")
+        view = bar.addMenu("&View")
+        self._action(view, "&Reset view", self.plot.reset_view, "Ctrl+0")
+        view.addSeparator()
+        for dock in (self.dataset_dock, self.model_dock, self.sweep_dock, self.parameters_dock):
+            view.addAction(dock.toggleViewAction())
+        self._refresh_recent()
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.scatterChanged.connect(self.show_scatter)
+        c.errorOccurred.connect(self.show_error)
+        c.statusMessage.connect(self.show_status)
+        c.busyChanged.connect(self._busy)
+        c.loadProgress.connect(self._load_progress)
+        c.fitProgress.connect(lambda info: self.busy_bar.setValue(int(1000 * info["fraction"])))
+        c.datasetChanged.connect(self._dataset_opened)
+        c.modelChanged.connect(lambda s: self.model_panel.set_params(c.fit_params) if s else None)
+        c.sessionSaved.connect(lambda p: self._remember_folder(p))
+        self.dataset_panel.demoRequested.connect(c.open_demo)
+        self.plot.pointHovered.connect(self._hover)
+
+    # -- slots -------------------------------------------------------------------------------
+
+    def show_scatter(self, view: ScatterView | None) -> None:
+        self.plot.set_view(view)
+        if view is not None:
+            self.view_controls.sync()
+
+    def show_error(self, title: str, message: str) -> None:
+        """Errors from the data layer or the engine: a dialog and the status bar."""
+        self.last_error = (title, message)
+        self.statusBar().showMessage(f"{title}: {message}", 15000)
+        if self.error_box is None:
+            self.error_box = QMessageBox(self)
+            self.error_box.setIcon(QMessageBox.Icon.Warning)
+        self.error_box.setWindowTitle(title)
+        self.error_box.setText(message)
+        self.error_box.open()  # window-modal, never blocks the event loop
+
+    def show_status(self, message: str) -> None:
+        self.statusBar().showMessage(message, 10000)
+
+    def _busy(self, kind: str, busy: bool) -> None:
+        running = self.controller.is_busy()
+        self.busy_bar.setVisible(running)
+        if busy:
+            self.busy_bar.setValue(0)
+        self.status_label.setText(
+            ", ".join(sorted(k for k in ("load", "fit", "sweep", "derive")
+                             if self.controller.is_busy(k))) + (" running" if running else "")
+        )
+
+    def _load_progress(self, fraction: float, message: str) -> None:
+        self.busy_bar.setValue(int(1000 * fraction))
+        self.statusBar().showMessage(message, 2000)
+
+    def _dataset_opened(self, view) -> None:
+        if view is None:
+            return
+        self.setWindowTitle(f"{view.name} — gmm-desktop")
+        self.add_recent(view.path)
+
+    def _hover(self, index: int) -> None:
+        if index < 0:
+            self.plot.hover_text = ""
+            QToolTip.hideText()
+            return
+        info = self.controller.point_info(index)
+        if info is None:
+            return
+        text = info.to_text()
+        self.plot.hover_text = text
+        self.statusBar().showMessage(text.replace("\n", "; "), 5000)
+        from PySide6.QtGui import QCursor
+
+        QToolTip.showText(QCursor.pos(), text, self.plot)
+
+    def _run_sweep(self) -> None:
+        self.sweep_dock.raise_()
+        self.sweep_panel.run()
+
+    # -- files -------------------------------------------------------------------------------
+
+    def _last_folder(self) -> str:
+        return str(self.settings.value("lastFolder", str(Path.home())))
+
+    def _remember_folder(self, path: str) -> None:
+        self.settings.setValue("lastFolder", str(Path(path).resolve().parent))
+
+    def open_path(self, path: str | Path) -> None:
+        """Open a data file, or a session if it is a session JSON file."""
+        path = Path(path)
+        self._remember_folder(str(path))
+        if path.suffix.lower() == ".json":
+            self.controller.open_session(path)
+        else:
+            self.controller.open_file(path)
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open data", self._last_folder(), DATA_FILTER)
+        if path:
+            self.open_path(path)
+
+    def open_session_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", self._last_folder(),
+                                              SESSION_FILTER)
+        if path:
+            self._remember_folder(path)
+            self.controller.open_session(path)
+
+    def save_session(self) -> None:
+        path = self.controller.session_path
+        if path:
+            self.controller.save_session(path)
+        else:
+            self.save_session_as()
+
+    def save_session_as(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save session", str(Path(self._last_folder()) / "session.json"), SESSION_FILTER
+        )
+        if path:
+            self.controller.save_session(path)
+
+    def load_model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Load model", self._last_folder(), MODEL_FILTER)
+        if path:
+            self._remember_folder(path)
+            self.controller.load_model(path)
+
+    def save_model_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save model", str(Path(self._last_folder()) / "model.json"), MODEL_FILTER
+        )
+        if path:
+            self._remember_folder(path)
+            self.controller.save_model(path)
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value("recentFiles", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def add_recent(self, path: str) -> None:
+        path = str(Path(path).resolve())
+        files = [p for p in self.recent_files() if p != path]
+        files.insert(0, path)
+        self.settings.setValue("recentFiles", files[:MAX_RECENT])
+        self._refresh_recent()
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        files = self.recent_files()
+        for p in files:
+            self._action(self.recent_menu, p, lambda _=False, f=p: self.open_path(f))
+        self.recent_menu.setEnabled(bool(files))
+
+    # -- drag and drop ----------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if files:
+            event.acceptProposedAction()
+            self.open_path(files[0])
+
+    # -- window state -------------------------------------------------------------------------
+
+    def _restore_window_state(self) -> None:
+        geometry = self.settings.value("geometry")
+        state = self.settings.value("windowState")
+        if isinstance(geometry, QByteArray | bytes) and geometry:
+            self.restoreGeometry(QByteArray(geometry))
+        else:
+            self.resize(1280, 820)
+        if isinstance(state, QByteArray | bytes) and state:
+            self.restoreState(QByteArray(state))
+
+    def save_window_state(self) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("windowState", self.saveState())
+        self.settings.sync()
+
+    def offer_restore(self) -> bool:
+        """At start: arm the crash guard; offer the autosave of an unclean exit, if any."""
+        found = self.controller.start_crash_guard()
+        if found is None:
+            return False
+        if self._ask_restore(found):
+            return self.controller.restore_autosave(found)
+        self.controller.guard.discard_autosave()
+        return False
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.save_window_state()
+        self.controller.shutdown()
+        super().closeEvent(event)
+
+
+def schedule(fn: Callable[[], object], msecs: int = 0) -> None:
+    QTimer.singleShot(msecs, fn)

@@ -1,0 +1,562 @@
+"""Dock panels: dataset, model (with the live log-likelihood curve), model selection,
+parameters. They show controller views and call controller methods; no engine here."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtGui import QDoubleValidator
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gmm_desktop.controller import (
+    AppController,
+    DatasetView,
+    FeaturesView,
+    FitParams,
+    ModelSummary,
+    SweepView,
+)
+from gmm_desktop.gui import palette
+
+MISSING_CHOICES = (("drop", "Drop rows with missing values"), ("median", "Fill with the median"))
+SCALING_CHOICES = (
+    ("none", "None (data units)"),
+    ("standardize", "Standardize (mean 0, sd 1)"),
+    ("robust", "Robust (median, IQR)"),
+)
+
+
+class PreviewModel(QAbstractTableModel):
+    """The first rows of the file, as text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._header: tuple[str, ...] = ()
+        self._rows: tuple[tuple[str, ...], ...] = ()
+
+    def set_content(self, header: tuple[str, ...], rows: tuple[tuple[str, ...], ...]) -> None:
+        self.beginResetModel()
+        self._header, self._rows = header, rows
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._header)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and index.isValid():
+            return self._rows[index.row()][index.column()]
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            return self._header[section] if section < len(self._header) else None
+        return str(section + 1)
+
+
+def _combo(choices: tuple[tuple[str, str], ...]) -> QComboBox:
+    box = QComboBox()
+    for key, label in choices:
+        box.addItem(label, key)
+    return box
+
+
+def _select(box: QComboBox, key: str) -> None:
+    index = box.findData(key)
+    if index >= 0:
+        box.setCurrentIndex(index)
+
+
+class DatasetPanel(QWidget):
+    """File summary, preview, feature columns, missing values, scaling, loader messages."""
+
+    demoRequested = Signal(str)
+
+    def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        layout = QVBoxLayout(self)
+        self.title = QLabel("No dataset. Open a file (File ▸ Open, or drop it on the window).")
+        self.title.setWordWrap(True)
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.title)
+
+        self.demo_box = QGroupBox("Demo datasets")
+        demo_layout = QVBoxLayout(self.demo_box)
+        self.demo_buttons: dict[str, QPushButton] = {}
+        try:
+            demos = controller.demo_datasets()
+        except Exception:  # the data layer offers no demos: nothing to show
+            demos = {}
+        for name in sorted(demos):
+            button = QPushButton(f"Open the “{name}” demo")
+            button.clicked.connect(lambda _=False, n=name: self.demoRequested.emit(n))
+            demo_layout.addWidget(button)
+            self.demo_buttons[name] = button
+        self.demo_box.setVisible(bool(demos))
+        layout.addWidget(self.demo_box)
+
+        self.preview_model = PreviewModel()
+        self.preview = QTableView()
+        self.preview.setModel(self.preview_model)
+        self.preview.setMinimumHeight(120)
+        self.preview.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        layout.addWidget(self.preview, 2)
+
+        layout.addWidget(QLabel("Feature columns:"))
+        self.columns = QListWidget()
+        self.columns.setMinimumHeight(80)
+        layout.addWidget(self.columns, 1)
+
+        form = QFormLayout()
+        self.missing = _combo(MISSING_CHOICES)
+        self.scaling = _combo(SCALING_CHOICES)
+        form.addRow("Missing values", self.missing)
+        form.addRow("Scaling", self.scaling)
+        layout.addLayout(form)
+        self.apply_button = QPushButton("Apply feature choice")
+        self.apply_button.setEnabled(False)
+        self.apply_button.clicked.connect(self.apply)
+        layout.addWidget(self.apply_button)
+
+        self.messages = QPlainTextEdit()
+        self.messages.setReadOnly(True)
+        self.messages.setPlaceholderText("Messages from the loader appear here.")
+        self.messages.setMaximumHeight(110)
+        layout.addWidget(self.messages)
+        self._dataset_messages: tuple[str, ...] = ()
+
+        controller.datasetChanged.connect(self.show_dataset)
+        controller.featuresChanged.connect(self.show_features)
+        controller.busyChanged.connect(self._busy)
+
+    def show_dataset(self, view: DatasetView | None) -> None:
+        if view is None:
+            return
+        self.title.setText(
+            f"<b>{view.name}</b><br>{view.n_rows:,} rows, {view.n_columns} columns "
+            f"({len(view.numeric_columns)} numeric)"
+        )
+        self.title.setToolTip(view.path)
+        self.demo_box.setVisible(False)
+        self.preview_model.set_content(view.preview_header, view.preview_rows)
+        self.preview.resizeColumnsToContents()
+        self.columns.clear()
+        for name in view.columns:
+            item = QListWidgetItem(name)
+            if name in view.numeric_columns:
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(Qt.CheckState.Checked)
+            else:
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
+                item.setToolTip("not numeric: cannot be a feature")
+            self.columns.addItem(item)
+        self._dataset_messages = view.messages
+        self.apply_button.setEnabled(True)
+
+    def show_features(self, view: FeaturesView | None) -> None:
+        if view is None:
+            return
+        chosen = set(view.columns)
+        for row in range(self.columns.count()):
+            item = self.columns.item(row)
+            if item.flags() & Qt.ItemFlag.ItemIsUserCheckable:
+                state = Qt.CheckState.Checked if item.text() in chosen else Qt.CheckState.Unchecked
+                item.setCheckState(state)
+        _select(self.missing, view.missing)
+        _select(self.scaling, view.scaling)
+        lines = [
+            f"Using {view.n_rows:,} of {view.n_rows_total:,} rows and {len(view.columns)} "
+            f"feature column(s)."
+        ]
+        lines += list(self._dataset_messages) + list(view.messages)
+        self.messages.setPlainText("\n".join(dict.fromkeys(lines)))
+
+    def checked_columns(self) -> list[str]:
+        out = []
+        for row in range(self.columns.count()):
+            item = self.columns.item(row)
+            if (
+                item.flags() & Qt.ItemFlag.ItemIsUserCheckable
+                and item.checkState() == Qt.CheckState.Checked
+            ):
+                out.append(item.text())
+        return out
+
+    def set_checked(self, names: list[str]) -> None:
+        for row in range(self.columns.count()):
+            item = self.columns.item(row)
+            if item.flags() & Qt.ItemFlag.ItemIsUserCheckable:
+                item.setCheckState(
+                    Qt.CheckState.Checked if item.text() in names else Qt.CheckState.Unchecked
+                )
+
+    def apply(self) -> None:
+        columns = self.checked_columns()
+        if not columns:
+            self.messages.setPlainText("Check at least one feature column, then apply.")
+            return
+        self.controller.set_features(
+            columns, self.missing.currentData(), self.scaling.currentData()
+        )
+
+    def _busy(self, kind: str, busy: bool) -> None:
+        if kind == "load":
+            self.apply_button.setEnabled(not busy and self.controller.has_data)
+
+
+class _FloatEdit(QLineEdit):
+    def __init__(self, value: float, low: float = 0.0) -> None:
+        super().__init__(f"{value:g}")
+        validator = QDoubleValidator(low, 1e300, 12)
+        validator.setNotation(QDoubleValidator.Notation.ScientificNotation)
+        self.setValidator(validator)
+
+    def value(self, default: float) -> float:
+        try:
+            v = float(self.text())
+        except ValueError:
+            return default
+        return v if math.isfinite(v) and v >= 0 else default
+
+
+class ModelPanel(QWidget):
+    """Model parameters (choices filled from the plugin registry), fit, cancel, progress."""
+
+    def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        p = controller.fit_params
+        self.n_components = QSpinBox()
+        self.n_components.setRange(1, 100)
+        self.n_components.setValue(p.n_components)
+        self.covariance = QComboBox()
+        self.covariance.addItems(controller.covariance_types())
+        self.initializer = QComboBox()
+        self.initializer.addItems(controller.initializers())
+        self.n_init = QSpinBox()
+        self.n_init.setRange(1, 1000)
+        self.max_iter = QSpinBox()
+        self.max_iter.setRange(1, 100_000)
+        self.tol = _FloatEdit(p.tol)
+        self.reg_covar = _FloatEdit(p.reg_covar)
+        self.seed = QSpinBox()
+        self.seed.setRange(-1, 2**31 - 1)
+        self.seed.setSpecialValueText("random")
+        self.seed.setToolTip("Random seed; “random” gives a different start each time.")
+        form.addRow("Components", self.n_components)
+        form.addRow("Covariance type", self.covariance)
+        form.addRow("Initializer", self.initializer)
+        form.addRow("Restarts (n_init)", self.n_init)
+        form.addRow("Max iterations", self.max_iter)
+        form.addRow("Tolerance", self.tol)
+        form.addRow("Covariance regularisation", self.reg_covar)
+        form.addRow("Random seed", self.seed)
+        layout.addLayout(form)
+        buttons = QHBoxLayout()
+        self.fit_button = QPushButton("Fit")
+        self.fit_button.setToolTip("Fit the model in the background (Ctrl+R)")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the fit and keep the previous model (Esc)")
+        self.cancel_button.setEnabled(False)
+        buttons.addWidget(self.fit_button)
+        buttons.addWidget(self.cancel_button)
+        layout.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("")
+        layout.addWidget(self.progress)
+        self.curve_plot = pg.PlotWidget(background=palette.plot_background())
+        self.curve_plot.setMinimumHeight(140)
+        fg = palette.plot_foreground()
+        pi = self.curve_plot.getPlotItem()
+        pi.setLabel("bottom", "iteration", color=fg.name())
+        pi.setLabel("left", "log-likelihood / row", color=fg.name())
+        for name in ("left", "bottom"):
+            pi.getAxis(name).setPen(fg)
+            pi.getAxis(name).setTextPen(fg)
+        self.curve = self.curve_plot.plot([], [], pen=pg.mkPen(palette.CATEGORICAL[4], width=2),
+                                          connect="finite")
+        layout.addWidget(self.curve_plot, 1)
+        self.summary = QLabel("No model yet.")
+        self.summary.setWordWrap(True)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.summary)
+        self.set_params(p)
+
+        self.fit_button.clicked.connect(self.fit)
+        self.cancel_button.clicked.connect(lambda: controller.cancel("fit"))
+        controller.fitStarted.connect(self._started)
+        controller.fitProgress.connect(self._progress)
+        controller.fitCancelled.connect(self._cancelled)
+        controller.modelChanged.connect(self.show_model)
+        controller.busyChanged.connect(self._busy)
+
+    def params(self) -> FitParams:
+        seed = self.seed.value()
+        return FitParams(
+            n_components=self.n_components.value(),
+            covariance_type=self.covariance.currentText(),
+            init_params=self.initializer.currentText(),
+            n_init=self.n_init.value(),
+            max_iter=self.max_iter.value(),
+            tol=self.tol.value(1e-3),
+            reg_covar=self.reg_covar.value(1e-6),
+            random_state=None if seed < 0 else seed,
+        )
+
+    def set_params(self, p: FitParams) -> None:
+        self.n_components.setValue(p.n_components)
+        if self.covariance.findText(p.covariance_type) >= 0:
+            self.covariance.setCurrentText(p.covariance_type)
+        if self.initializer.findText(p.init_params) >= 0:
+            self.initializer.setCurrentText(p.init_params)
+        self.n_init.setValue(p.n_init)
+        self.max_iter.setValue(p.max_iter)
+        self.tol.setText(f"{p.tol:g}")
+        self.reg_covar.setText(f"{p.reg_covar:g}")
+        self.seed.setValue(-1 if p.random_state is None else int(p.random_state))
+
+    def fit(self) -> None:
+        self.controller.fit(self.params())
+
+    def _started(self, params: FitParams) -> None:
+        self.curve.setData([], [])
+        self.progress.setValue(0)
+        self.progress.setFormat("starting…")
+
+    def _progress(self, info: dict) -> None:
+        self.progress.setValue(int(1000 * info.get("fraction", 0.0)))
+        self.progress.setFormat(
+            f"restart {info['restart'] + 1}/{info['n_restarts']}, iteration {info['iteration']}"
+        )
+        xs: list[float] = []
+        ys: list[float] = []
+        last_restart = None
+        for restart, it, lb in info.get("history", ()):
+            if last_restart is not None and restart != last_restart:
+                xs.append(math.nan)
+                ys.append(math.nan)
+            xs.append(it)
+            ys.append(lb)
+            last_restart = restart
+        self.curve.setData(xs, ys, connect="finite")
+
+    def _cancelled(self, message: str) -> None:
+        self.progress.setFormat("cancelled: previous model kept")
+
+    def _busy(self, kind: str, busy: bool) -> None:
+        if kind == "fit":
+            self.fit_button.setEnabled(not busy)
+            self.cancel_button.setEnabled(busy)
+            if not busy and self.progress.format().startswith("restart"):
+                self.progress.setValue(1000)
+                self.progress.setFormat("done")
+
+    def show_model(self, summary: ModelSummary | None) -> None:
+        if summary is None:
+            self.summary.setText("No model yet.")
+            return
+        state = "converged" if summary.converged else "did not converge"
+        self.summary.setText(
+            f"<b>{summary.n_components} components, {summary.covariance_type}</b> — "
+            f"{state} in {summary.n_iter} iterations<br>"
+            f"log-likelihood/row {summary.lower_bound:.5g}; BIC {summary.bic:.6g}; "
+            f"AIC {summary.aic:.6g}; {summary.n_parameters} parameters"
+        )
+        if summary.lower_bounds:
+            self.curve.setData(list(range(1, len(summary.lower_bounds) + 1)),
+                               list(summary.lower_bounds))
+
+
+class SweepPanel(QWidget):
+    """BIC/AIC over a range of K and covariance types; click a point to use that model."""
+
+    def __init__(self, controller: AppController, model_panel: ModelPanel,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.model_panel = model_panel
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.k_min = QSpinBox()
+        self.k_min.setRange(1, 100)
+        self.k_min.setValue(1)
+        self.k_max = QSpinBox()
+        self.k_max.setRange(1, 100)
+        self.k_max.setValue(6)
+        krow = QHBoxLayout()
+        krow.addWidget(self.k_min)
+        krow.addWidget(QLabel("to"))
+        krow.addWidget(self.k_max)
+        form.addRow("Components", krow)
+        self.types = QListWidget()
+        self.types.setMaximumHeight(100)
+        for name in controller.covariance_types():
+            item = QListWidgetItem(name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked)
+            self.types.addItem(item)
+        form.addRow("Covariance types", self.types)
+        self.criterion = _combo((("bic", "BIC"), ("aic", "AIC")))
+        form.addRow("Criterion", self.criterion)
+        layout.addLayout(form)
+        buttons = QHBoxLayout()
+        self.run_button = QPushButton("Run model selection")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        layout.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        layout.addWidget(self.progress)
+        self.plot = pg.PlotWidget(background=palette.plot_background())
+        self.plot.setMinimumHeight(180)
+        fg = palette.plot_foreground()
+        pi = self.plot.getPlotItem()
+        pi.setLabel("bottom", "components (K)", color=fg.name())
+        for name in ("left", "bottom"):
+            pi.getAxis(name).setPen(fg)
+            pi.getAxis(name).setTextPen(fg)
+        self.legend = pi.addLegend(labelTextColor=fg)
+        layout.addWidget(self.plot, 1)
+        self.info = QLabel("Click a point to use that model.")
+        self.info.setWordWrap(True)
+        layout.addWidget(self.info)
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.view: SweepView | None = None
+
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(lambda: controller.cancel("sweep"))
+        controller.sweepProgress.connect(self._progress)
+        controller.sweepFinished.connect(self.show_sweep)
+        controller.busyChanged.connect(self._busy)
+
+    def checked_types(self) -> list[str]:
+        return [
+            self.types.item(i).text()
+            for i in range(self.types.count())
+            if self.types.item(i).checkState() == Qt.CheckState.Checked
+        ]
+
+    def run(self) -> None:
+        lo, hi = sorted((self.k_min.value(), self.k_max.value()))
+        types = self.checked_types()
+        if not types:
+            self.info.setText("Check at least one covariance type.")
+            return
+        self.controller.run_sweep(
+            list(range(lo, hi + 1)), types, self.criterion.currentData(),
+            self.model_panel.params(),
+        )
+
+    def _progress(self, info: dict) -> None:
+        self.progress.setValue(int(1000 * info.get("fraction", 0.0)))
+        self.progress.setFormat(str(info.get("stage", "")))
+
+    def _busy(self, kind: str, busy: bool) -> None:
+        if kind == "sweep":
+            self.run_button.setEnabled(not busy)
+            self.cancel_button.setEnabled(busy)
+
+    def show_sweep(self, view: SweepView) -> None:
+        self.view = view
+        self.plot.clear()
+        self.legend.clear()
+        self.curves = {}
+        colours = palette.categorical(len(view.curves))
+        pi = self.plot.getPlotItem()
+        pi.setLabel("left", f"{view.criterion.upper()} (lower is better)",
+                    color=palette.plot_foreground().name())
+        for (name, ks, vals), colour in zip(view.curves, colours, strict=True):
+            item = pg.PlotDataItem(
+                list(ks), list(vals), pen=pg.mkPen(colour, width=2), symbol="o",
+                symbolBrush=colour, symbolPen=pg.mkPen(colour), symbolSize=9, name=name,
+                connect="finite",
+            )
+            item.sigPointsClicked.connect(
+                lambda _item, points, ev, n=name: self._clicked(n, points)
+            )
+            self.plot.addItem(item)
+            self.curves[name] = item
+        k, t = view.best
+        self.progress.setValue(1000)
+        self.progress.setFormat("done")
+        self.info.setText(f"Best by {view.criterion.upper()}: {t}, K={k}. "
+                          "Click a point to use that model.")
+
+    def _clicked(self, cov_type: str, points: Any) -> None:
+        if not len(points):
+            return
+        k = round(points[0].pos().x())
+        self.adopt(k, cov_type)
+
+    def adopt(self, k: int, cov_type: str) -> None:
+        if self.controller.adopt_sweep_model(k, cov_type):
+            self.info.setText(f"Using {cov_type}, K={k}.")
+
+
+class ParametersView(QTableWidget):
+    """Each component's weight, mean and covariance (model units)."""
+
+    def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.setAlternatingRowColors(True)
+        controller.modelChanged.connect(self.show_model)
+
+    def show_model(self, summary: ModelSummary | None) -> None:
+        self.clear()
+        if summary is None:
+            self.setRowCount(0)
+            self.setColumnCount(0)
+            return
+        f = summary.features or tuple(f"x{i + 1}" for i in range(len(summary.components[0].mean)))
+        headers = ["weight"] + [f"mean {c}" for c in f]
+        pairs = [(i, j) for i in range(len(f)) for j in range(i, len(f))]
+        headers += [f"var {f[i]}" if i == j else f"cov {f[i]}, {f[j]}" for i, j in pairs]
+        self.setColumnCount(len(headers))
+        self.setRowCount(len(summary.components))
+        self.setHorizontalHeaderLabels(headers)
+        self.setVerticalHeaderLabels([f"component {c.index + 1}" for c in summary.components])
+        for r, comp in enumerate(summary.components):
+            values = [comp.weight, *comp.mean] + [comp.covariance[i][j] for i, j in pairs]
+            for c, v in enumerate(values):
+                item = QTableWidgetItem(f"{v:.6g}")
+                item.setData(Qt.ItemDataRole.UserRole, float(v))
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.setItem(r, c, item)
+        self.resizeColumnsToContents()
+        self.setToolTip(f"Parameters in {summary.units}")

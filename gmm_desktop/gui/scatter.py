@@ -1,0 +1,339 @@
+"""The scatter plot: a fast point layer for up to millions of rows, ellipses, means, legend.
+
+pyqtgraph's ``ScatterPlotItem`` spends seconds per million points in a per-point Python
+loop, so the points are drawn by :class:`FastScatterItem`: the points of each colour are
+packed once into a ``QPolygonF`` straight from numpy, and painted with one
+``QPainter.drawPoints`` call per colour (a round cosmetic pen whose width shrinks as the
+number of points grows). Everything else (ellipses, means, labels, legend) is small.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.functions as fn
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import QWidget
+
+from gmm_desktop.controller import ScatterView
+from gmm_desktop.gui import palette
+
+
+def point_width(n: int) -> float:
+    """Pen width in device-independent pixels for ``n`` points."""
+    if n <= 5_000:
+        return 6.0
+    if n <= 50_000:
+        return 4.0
+    if n <= 300_000:
+        return 3.0
+    return 2.0
+
+
+def _translucent(colour: QColor, alpha: int = 200) -> QColor:
+    out = QColor(colour)
+    out.setAlpha(alpha)
+    return out
+
+
+class FastScatterItem(pg.GraphicsObject):
+    """All points, drawn with one ``drawPoints`` call per colour."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._groups: list[tuple[QColor, Any, int]] = []  # colour, QPolygonF, count
+        self._n = 0
+        self._bounds = QRectF()
+        self._xr = (0.0, 1.0)
+        self._yr = (0.0, 1.0)
+        self._width = 4.0
+        self.last_paint_seconds = 0.0
+        self.paint_count = 0
+
+    # -- data ---------------------------------------------------------------------------
+
+    def setData(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        colour_index: np.ndarray | None,
+        colours: list[QColor],
+    ) -> None:
+        """Points ``(x, y)`` coloured by ``colours[colour_index]`` (one colour if None)."""
+        self.prepareGeometryChange()
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        finite = np.isfinite(x) & np.isfinite(y)
+        n = int(x.shape[0])
+        groups = []
+        if colour_index is None or not colours:
+            members = [np.flatnonzero(finite)] if not finite.all() else [None]
+            palette_ = [colours[0] if colours else QColor(palette.NEUTRAL)]
+        else:
+            ci = np.asarray(colour_index)
+            counts = np.bincount(ci[finite], minlength=len(colours))
+            order = np.argsort(ci, kind="stable")
+            starts = np.concatenate([[0], np.cumsum(np.bincount(ci, minlength=len(colours)))])
+            members, palette_ = [], []
+            # largest group first, so that small components are drawn on top
+            for c in np.argsort(-counts, kind="stable"):
+                idx = order[starts[c] : starts[c + 1]]
+                idx = idx[finite[idx]]
+                if idx.size:
+                    members.append(idx)
+                    palette_.append(colours[c % len(colours)])
+        for idx, colour in zip(members, palette_, strict=True):
+            px = x if idx is None else x[idx]
+            py = y if idx is None else y[idx]
+            poly = fn.create_qpolygonf(px.shape[0])
+            buf = fn.ndarray_from_qpolygonf(poly)
+            buf[:, 0] = px
+            buf[:, 1] = py
+            groups.append((colour, poly, int(px.shape[0])))
+        self._groups = groups
+        self._n = n
+        self._width = point_width(n)
+        if finite.any():
+            xf, yf = x[finite], y[finite]
+            self._xr = (float(xf.min()), float(xf.max()))
+            self._yr = (float(yf.min()), float(yf.max()))
+        else:
+            self._xr = self._yr = (0.0, 1.0)
+        w = max(self._xr[1] - self._xr[0], 1e-300)
+        h = max(self._yr[1] - self._yr[0], 1e-300)
+        self._bounds = QRectF(self._xr[0], self._yr[0], w, h)
+        self.update()
+
+    @property
+    def n_points(self) -> int:
+        return sum(g[2] for g in self._groups)
+
+    @property
+    def n_colours(self) -> int:
+        return len(self._groups)
+
+    def group_colours(self) -> list[QColor]:
+        return [g[0] for g in self._groups]
+
+    # -- pyqtgraph protocol ----------------------------------------------------------------
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange: Any = None) -> tuple:
+        if self._n == 0:
+            return (None, None)
+        return self._xr if ax == 0 else self._yr
+
+    def pixelPadding(self) -> float:
+        return self._width
+
+    def boundingRect(self) -> QRectF:
+        if self._n == 0:
+            return QRectF()
+        # grow by a few pixels so that the round points at the border are repainted
+        px = self.pixelVectors()
+        pad_x = pad_y = 0.0
+        if px[0] is not None:
+            pad_x = abs(px[0].x()) * self._width
+            pad_y = abs(px[1].y()) * self._width
+        return self._bounds.adjusted(-pad_x, -pad_y, pad_x, pad_y)
+
+    def viewTransformChanged(self) -> None:
+        self.prepareGeometryChange()
+
+    def paint(self, painter: QPainter, option: Any = None, widget: Any = None) -> None:
+        started = time.perf_counter()
+        # Map to device pixels first and draw untransformed: round dots stay round under
+        # any axis scaling (a cosmetic pen under a non-uniform transform draws ovals).
+        transform = painter.transform()  # world transform; Qt adds the high-DPI scale
+        painter.save()
+        painter.resetTransform()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, self._n <= 50_000)
+        for colour, poly, _count in self._groups:
+            pen = QPen(colour)
+            pen.setWidthF(self._width)
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            painter.setPen(pen)
+            painter.drawPoints(transform.map(poly))
+        painter.restore()
+        self.last_paint_seconds = time.perf_counter() - started
+        self.paint_count += 1
+
+
+class ScatterPlot(pg.PlotWidget):
+    """The main plot: points, component ellipses, means with labels, legend, hover."""
+
+    pointHovered = Signal(int)  # index of the plotted point under the mouse, or -1
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent, background=palette.plot_background())
+        fg = palette.plot_foreground()
+        self._fg = fg
+        item = self.getPlotItem()
+        item.showGrid(x=True, y=True, alpha=0.15)
+        for name in ("left", "bottom"):
+            axis = item.getAxis(name)
+            axis.setPen(fg)
+            axis.setTextPen(fg)
+        self.points = FastScatterItem()
+        self.addItem(self.points)
+        self.ellipse_items: list[pg.PlotCurveItem] = []
+        self.halo_items: list[pg.PlotCurveItem] = []
+        self.mean_item = pg.ScatterPlotItem(size=14, symbol="x", pxMode=True)
+        self.mean_item.setZValue(20)
+        self.addItem(self.mean_item)
+        self.mean_labels: list[pg.TextItem] = []
+        self.legend = item.addLegend(offset=(-10, 10), labelTextColor=fg,
+                                     brush=pg.mkBrush(_translucent(palette.plot_background())))
+        self.legend.setZValue(30)
+        self._legend_samples: list[Any] = []
+        self.view: ScatterView | None = None
+        self.hover_text = ""
+        self._pending_hover: QPointF | None = None
+        self._hover_timer = QTimer(self)
+        self._hover_timer.setSingleShot(True)
+        self._hover_timer.setInterval(30)
+        self._hover_timer.timeout.connect(self._do_hover)
+        self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        self.last_set_seconds = 0.0
+
+    # -- content --------------------------------------------------------------------------
+
+    def colours_for(self, view: ScatterView) -> list[QColor]:
+        if view.colour_kind == "component":
+            return palette.categorical(view.n_colours)
+        if view.colour_kind == "uncertainty":
+            return palette.sequential(view.n_colours)
+        return [QColor(palette.NEUTRAL)]
+
+    def set_view(self, view: ScatterView | None, *, reset_range: bool = False) -> None:
+        """Draw a controller :class:`ScatterView` (``None`` clears the plot)."""
+        started = time.perf_counter()
+        previous = self.view
+        self.view = view
+        item = self.getPlotItem()
+        for it in self.ellipse_items + self.halo_items + self.mean_labels:
+            self.removeItem(it)
+        self.ellipse_items, self.halo_items, self.mean_labels = [], [], []
+        self.legend.clear()
+        self._legend_samples = []
+        if view is None:
+            self.points.setData(np.empty(0), np.empty(0), None, [])
+            self.mean_item.setData([], [])
+            self.last_set_seconds = time.perf_counter() - started
+            return
+        colours = self.colours_for(view)
+        self.points.setData(view.x, view.y, view.colour_index, colours)
+        item.setLabel("bottom", view.x_label, color=self._fg.name())
+        item.setLabel("left", view.y_label, color=self._fg.name())
+        k = len(view.mean_labels)
+        comp_colours = palette.categorical(k)
+        bg = palette.plot_background()
+        if k and view.ellipse_x.size:
+            per = view.ellipse_x.size // k
+            for c in range(k):
+                sl = slice(c * per, (c + 1) * per)
+                halo = pg.PlotCurveItem(
+                    view.ellipse_x[sl], view.ellipse_y[sl], connect="finite",
+                    pen=pg.mkPen(bg, width=4.5),
+                )
+                line_colour = QColor(comp_colours[c])
+                if view.colour_kind != "component":
+                    line_colour = QColor(self._fg)
+                curve = pg.PlotCurveItem(
+                    view.ellipse_x[sl], view.ellipse_y[sl], connect="finite",
+                    pen=pg.mkPen(line_colour.darker(130) if palette.is_dark() is False
+                                 else line_colour.lighter(115), width=2),
+                    antialias=True,
+                )
+                halo.setZValue(10)
+                curve.setZValue(11)
+                self.addItem(halo)
+                self.addItem(curve)
+                self.halo_items.append(halo)
+                self.ellipse_items.append(curve)
+        if k:
+            self.mean_item.setData(
+                x=view.means[:, 0], y=view.means[:, 1],
+                pen=pg.mkPen(bg, width=1.5), brush=pg.mkBrush(self._fg),
+                symbol="x", size=15,
+            )
+            for c, label in enumerate(view.mean_labels):
+                text = pg.TextItem(label, color=self._fg, anchor=(-0.3, 1.1),
+                                   fill=pg.mkBrush(QColor(bg.red(), bg.green(), bg.blue(), 190)))
+                text.setPos(float(view.means[c, 0]), float(view.means[c, 1]))
+                text.setZValue(21)
+                self.addItem(text)
+                self.mean_labels.append(text)
+        else:
+            self.mean_item.setData([], [])
+        for entry in view.legend:
+            sample = pg.ScatterPlotItem(
+                size=10, symbol="o", pen=None, brush=pg.mkBrush(colours[entry.colour_index])
+            )
+            self._legend_samples.append(sample)
+            self.legend.addItem(sample, entry.label)
+        if view.ellipse_labels:
+            sample = pg.PlotDataItem(pen=pg.mkPen(self._fg, width=2))
+            self._legend_samples.append(sample)
+            self.legend.addItem(sample, "ellipses: " + ", ".join(view.ellipse_labels))
+        same_axes = previous is not None and (previous.x_label, previous.y_label) == (
+            view.x_label, view.y_label
+        )
+        had_model = previous is not None and previous.n_ellipses > 0
+        if reset_range or not same_axes or (view.n_ellipses > 0 and not had_model):
+            self.reset_view()
+        self.last_set_seconds = time.perf_counter() - started
+
+    def reset_view(self) -> None:
+        self.getPlotItem().enableAutoRange()
+        self.getPlotItem().autoRange()
+
+    @property
+    def n_ellipse_outlines(self) -> int:
+        """Outlines drawn (counted from the NaN separators of the curves)."""
+        total = 0
+        for curve in self.ellipse_items:
+            x, _ = curve.getData()
+            total += int(np.isnan(x).sum()) if x is not None else 0
+        return total
+
+    # -- hover ------------------------------------------------------------------------------
+
+    def _on_mouse_moved(self, pos: QPointF) -> None:
+        self._pending_hover = pos
+        if not self._hover_timer.isActive():
+            self._hover_timer.start()
+
+    def nearest_point(self, x: float, y: float, radius_px: float = 8.0) -> int:
+        """Index of the plotted point nearest ``(x, y)`` within ``radius_px`` pixels, or −1."""
+        view = self.view
+        if view is None or view.n_points == 0:
+            return -1
+        vb = self.getPlotItem().getViewBox()
+        sx, sy = vb.viewPixelSize()
+        if not sx or not sy:
+            return -1
+        rx, ry = radius_px * sx, radius_px * sy
+        px, py = view.x, view.y
+        mask = (np.abs(px - x) <= rx) & (np.abs(py - y) <= ry)
+        idx = np.flatnonzero(mask)
+        if idx.size == 0:
+            return -1
+        d2 = ((px[idx] - x) / sx) ** 2 + ((py[idx] - y) / sy) ** 2
+        best = int(np.argmin(d2))
+        if d2[best] > radius_px**2:
+            return -1
+        return int(idx[best])
+
+    def _do_hover(self) -> None:
+        pos = self._pending_hover
+        if pos is None:
+            return
+        vb = self.getPlotItem().getViewBox()
+        if not vb.sceneBoundingRect().contains(pos):
+            return
+        p = vb.mapSceneToView(pos)
+        self.pointHovered.emit(self.nearest_point(p.x(), p.y()))
