@@ -7,6 +7,9 @@ from collections.abc import Callable
 
 from gmm_desktop.errors import Cancelled
 
+INTERVAL = 0.05
+"""Minimum seconds between two progress reports (forced reports excepted)."""
+
 ProgressCallback = Callable[[float, str], "bool | None"]
 """``progress(fraction, message) -> bool | None``; returning True asks the work to stop."""
 
@@ -20,10 +23,12 @@ class Progress:
     the caller's thread.
     """
 
-    def __init__(self, callback: ProgressCallback | None, what: str, interval: float = 0.05):
+    def __init__(
+        self, callback: ProgressCallback | None, what: str, interval: float | None = None
+    ) -> None:
         self._callback = callback
         self._what = what
-        self._interval = interval
+        self._interval = INTERVAL if interval is None else interval
         self._last = -float("inf")
 
     @property

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from .errors import DataError, DataWarning
 
-SAMPLE_BYTES = 256 * 1024
-SAMPLE_ROWS = 500
+SAMPLE_BYTES = 64 * 1024
+SAMPLE_ROWS = 200
 WHITESPACE = "whitespace"
 """The pseudo-delimiter for columns separated by runs of blanks."""
 
