@@ -12,8 +12,12 @@ out-of-core or distributed fit needs.
 
 from __future__ import annotations
 
+import itertools
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -106,10 +110,11 @@ def weighted_log_prob(
         -0.5 * n_features * _LOG_2PI + log_det_cholesky(expanded, structure) + np.log(weights)
     )
     out = np.empty((n_samples, n_components))
-    means_x = means.astype(X.dtype, copy=False)
+    means = np.asarray(means, dtype=np.float64)
     for start in range(0, n_samples, chunk):
         xb = X[start : start + chunk]
-        diffs = xb[None, :, :] - means_x[:, None, :]
+        # float32 rows are widened here: all arithmetic is float64.
+        diffs = xb[None, :, :] - means[:, None, :]
         maha = _mahalanobis(diffs, expanded, structure)
         out[start : start + chunk] = offset - 0.5 * maha
     return out
@@ -144,10 +149,10 @@ def em_pass_numpy(
     else:
         S = np.zeros((n_components, n_features))
     ll = 0.0
-    means_x = means.astype(X.dtype, copy=False)
+    means = np.asarray(means, dtype=np.float64)
     for start in range(0, n_samples, chunk):
         xb = X[start : start + chunk]
-        diffs = xb[None, :, :] - means_x[:, None, :]
+        diffs = xb[None, :, :] - means[:, None, :]
         wlp = offset - 0.5 * _mahalanobis(diffs, expanded, structure)
         top = wlp.max(axis=1, keepdims=True)
         np.subtract(wlp, top, out=wlp)
@@ -211,6 +216,150 @@ def numba_disabled() -> bool:
     return os.environ.get("GMM_DESKTOP_DISABLE_NUMBA", "").strip() not in ("", "0")
 
 
+_kernels: Any = None  # the compiled-kernel module once imported; False if unavailable
+_kernels_error: str | None = None
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+#: Below this much work per pass (rows × components × (features + 1)) threads do not pay.
+_THREAD_MIN_WORK = 1 << 19
+
+
+def _numba_kernels() -> Any:
+    """The numba kernel module, or ``None`` if numba is absent, broken or disabled."""
+    global _kernels, _kernels_error
+    if numba_disabled():
+        return None
+    if _kernels is None:
+        try:
+            from gmm_desktop.engine import _numba_kernels as module
+        except Exception as exc:  # ImportError, or a numba/numpy version clash
+            _kernels, _kernels_error = False, f"{type(exc).__name__}: {exc}"
+        else:
+            _kernels = module
+    return _kernels or None
+
+
+def backend() -> str:
+    """``"numba"`` if :func:`em_pass` runs the compiled kernels, else ``"numpy"``."""
+    return "numba" if _numba_kernels() is not None else "numpy"
+
+
+def backend_problem() -> str | None:
+    """Why numba is not used (disabled, or the import error), or ``None`` if it is."""
+    if numba_disabled():
+        return "disabled by GMM_DESKTOP_DISABLE_NUMBA"
+    _numba_kernels()
+    return _kernels_error
+
+
+def n_threads() -> int:
+    """Worker threads for one pass: ``GMM_DESKTOP_NUM_THREADS`` or the usable cores (≤ 8)."""
+    value = os.environ.get("GMM_DESKTOP_NUM_THREADS", "").strip()
+    if value:
+        try:
+            return max(1, int(value))
+        except ValueError:
+            pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(8, cores))
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < workers:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gmm-em")
+        return _pool
+
+
+def _row_ranges(n_samples: int, block: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` contiguous row ranges, cut at block boundaries."""
+    n_blocks = -(-n_samples // block)
+    parts = max(1, min(parts, n_blocks))
+    cuts = [min(n_samples, (n_blocks * p // parts) * block) for p in range(parts + 1)]
+    return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
+
+
+def em_pass_numba(
+    X: np.ndarray,
+    sample_weight: np.ndarray | None,
+    weights: np.ndarray,
+    means: np.ndarray,
+    expanded: np.ndarray,
+    structure: str,
+    chunk: int,
+    *,
+    threads: int | None = None,
+) -> tuple[float, RawStats]:
+    """:func:`em_pass_numpy` with the fused numba kernels (raises if numba is unavailable).
+
+    Rows are cut into ``threads`` ranges (default :func:`n_threads`, used only when the
+    pass is big enough to pay), each run by the ``nogil`` kernel in its own thread; the
+    partial statistics are added in a fixed order.
+    """
+    kernels = _numba_kernels()
+    if kernels is None:
+        raise RuntimeError(f"numba kernels unavailable: {backend_problem()}")
+    n_samples, n_features = X.shape
+    n_components = means.shape[0]
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    centres = np.ascontiguousarray(means, dtype=np.float64)
+    expanded = np.asarray(expanded, dtype=np.float64)
+    offset = (
+        -0.5 * n_features * _LOG_2PI
+        + log_det_cholesky(expanded, structure)
+        + np.log(np.asarray(weights, dtype=np.float64))
+    )
+    if structure == "full":
+        kernel = kernels.em_full
+        prec = np.ascontiguousarray(expanded)
+        s_shape: tuple[int, ...] = (n_components, n_features, n_features)
+    else:
+        kernel = kernels.em_diag
+        prec = np.ascontiguousarray(expanded * expanded)
+        s_shape = (n_components, n_features)
+    w = (
+        np.empty(0)
+        if sample_weight is None
+        else np.ascontiguousarray(sample_weight, dtype=np.float64)
+    )
+    block = max(1, min(int(chunk), kernels.block_rows(n_features, n_components)))
+    if threads is None:
+        work = n_samples * n_components * (n_features + 1)
+        threads = n_threads() if work >= _THREAD_MIN_WORK else 1
+    ranges = _row_ranges(n_samples, block, threads)
+
+    def run(rows: tuple[int, int]) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+        nk = np.zeros(n_components)
+        s = np.zeros((n_components, n_features))
+        S = np.zeros(s_shape)
+        ll = kernel(X, w, centres, prec, offset, rows[0], rows[1], block, nk, s, S)
+        return ll, nk, s, S
+
+    if len(ranges) == 1:
+        results = [run(ranges[0])]
+    else:
+        futures = [_executor(len(ranges) - 1).submit(run, r) for r in ranges[1:]]
+        results = [run(ranges[0])] + [f.result() for f in futures]
+    ll, nk, s, S = results[0]
+    for part in results[1:]:
+        ll += part[0]
+        nk += part[1]
+        s += part[2]
+        S += part[3]
+    if structure == "full":
+        lower = np.tril_indices(n_features, -1)
+        S[:, lower[0], lower[1]] = S[:, lower[1], lower[0]]
+    return float(ll), RawStats(nk=nk, centres=centres.copy(), s=s, S=S)
+
+
 def em_pass(
     X: np.ndarray,
     sample_weight: np.ndarray | None,
@@ -220,5 +369,7 @@ def em_pass(
     structure: str,
     chunk: int,
 ) -> tuple[float, RawStats]:
-    """One fused E+M pass with the fastest available kernel."""
+    """One fused E+M pass with the fastest available kernel (numba if present and enabled)."""
+    if _numba_kernels() is not None:
+        return em_pass_numba(X, sample_weight, weights, means, expanded, structure, chunk)
     return em_pass_numpy(X, sample_weight, weights, means, expanded, structure, chunk)

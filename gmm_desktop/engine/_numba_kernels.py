@@ -1,0 +1,254 @@
+"""Fused EM kernels compiled with numba (optional; imported lazily by :mod:`._em`).
+
+One call runs, over a range of rows and block by block, the E-step (Mahalanobis terms,
+log-sum-exp, responsibilities) and the M-step's raw statistics (``Σ r``, ``Σ r d`` and
+``Σ r d dᵀ`` with ``d = x − previous mean``), so each row is read from memory once per
+iteration and every temporary stays in cache.
+
+Layout, chosen so LLVM vectorises without ``fastmath`` (no reassociation is needed):
+
+* E-step on a *transposed* copy of the block (features × rows): every inner loop runs
+  along the rows and writes a separate output per row;
+* M-step as dot products along the rows, each summed in eight interleaved running
+  sums (a fixed order, so results are deterministic, and one LLVM can vectorise).
+
+All arithmetic is float64 whatever the data's dtype (float32 rows are widened on load).
+Responsibilities whose log lies below ``LOG_RESP_FLOOR`` are set to exactly zero: the CPU
+then never meets subnormal numbers, and the M-step skips those (row, component) pairs.
+Their total effect on any sum is below ``e**-354 ≈ 1e-154`` relative, and a component
+with no responsibility at all in a block skips that block's M-step.
+
+The functions are ``nogil``: the caller may run several row ranges in threads and add
+the statistics. Compiled code is cached on disk (``cache=True``); where the package
+directory is not writable numba falls back to its user cache directory or compiles
+again.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+#: Responsibilities below exp(LOG_RESP_FLOOR) (about 1.5e-154) are treated as zero.
+LOG_RESP_FLOOR = -354.0
+
+
+def _jit(**options):
+    """``njit(nogil=True, fastmath=False)``, cached on disk when a cache directory is usable.
+
+    numba caches next to this file (``__pycache__``) or, where that is read-only, in its
+    user cache directory (``NUMBA_CACHE_DIR``); if neither works, compile in memory.
+    """
+
+    def decorate(func):
+        try:
+            return njit(cache=True, nogil=True, fastmath=False, **options)(func)
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            return njit(cache=False, nogil=True, fastmath=False, **options)(func)
+
+    return decorate
+
+
+@_jit(inline="always")
+def _dot(a, b, n):  # pragma: no cover - compiled
+    """``Σ a[i] b[i]`` over ``i < n`` with eight running sums (vectorisable, deterministic)."""
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    n8 = n - n % 8
+    for i in range(0, n8, 8):
+        a0 += a[i] * b[i]
+        a1 += a[i + 1] * b[i + 1]
+        a2 += a[i + 2] * b[i + 2]
+        a3 += a[i + 3] * b[i + 3]
+        a4 += a[i + 4] * b[i + 4]
+        a5 += a[i + 5] * b[i + 5]
+        a6 += a[i + 6] * b[i + 6]
+        a7 += a[i + 7] * b[i + 7]
+    for i in range(n8, n):
+        a0 += a[i] * b[i]
+    return ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7))
+
+
+@_jit(inline="always")
+def _sum(a, n):  # pragma: no cover - compiled
+    """``Σ a[i]`` over ``i < n`` with eight running sums."""
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    n8 = n - n % 8
+    for i in range(0, n8, 8):
+        a0 += a[i]
+        a1 += a[i + 1]
+        a2 += a[i + 2]
+        a3 += a[i + 3]
+        a4 += a[i + 4]
+        a5 += a[i + 5]
+        a6 += a[i + 6]
+        a7 += a[i + 7]
+    for i in range(n8, n):
+        a0 += a[i]
+    return ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7))
+
+
+@_jit()
+def _responsibilities(L, top, tot, w, b0, B, weighted):  # pragma: no cover - compiled
+    """In place: log-probabilities L (K × B) → weighted responsibilities; returns Σ w log p."""
+    K = L.shape[0]
+    for i in range(B):
+        top[i] = L[0, i]
+    for k in range(1, K):
+        for i in range(B):
+            if L[k, i] > top[i]:
+                top[i] = L[k, i]
+    for i in range(B):
+        tot[i] = 0.0
+    for k in range(K):
+        for i in range(B):
+            v = L[k, i] - top[i]
+            e = math.exp(v) if v > LOG_RESP_FLOOR else 0.0
+            L[k, i] = e
+            tot[i] += e
+    ll = 0.0
+    for i in range(B):
+        log_norm = math.log(tot[i]) + top[i]
+        if weighted:
+            wi = w[b0 + i]
+            ll += wi * log_norm
+            tot[i] = wi / tot[i]
+        else:
+            ll += log_norm
+            tot[i] = 1.0 / tot[i]
+    for k in range(K):
+        for i in range(B):
+            L[k, i] *= tot[i]
+    return ll
+
+
+@_jit()
+def em_full(X, w, means, U, offset, start, stop, block, nk, s, S):  # pragma: no cover
+    """Fused E+M pass over rows ``start:stop`` for one matrix per component.
+
+    ``U`` (K, d, d) are the upper-triangular precision Cholesky factors, ``offset`` (K,)
+    is ``log π − d/2 log 2π + log det U``. ``w`` holds the sample weights or is empty.
+    Adds into ``nk`` (K,), ``s`` (K, d) and the *upper triangle* of ``S`` (K, d, d);
+    returns ``Σ w log p(x)`` over the range.
+    """
+    d = X.shape[1]
+    K = means.shape[0]
+    weighted = w.shape[0] > 0
+    Xt = np.empty((d, block))
+    D = np.empty((d, block))
+    RD = np.empty((d, block))
+    y = np.empty(block)
+    L = np.empty((K, block))
+    top = np.empty(block)
+    tot = np.empty(block)
+    ll = 0.0
+    for b0 in range(start, stop, block):
+        B = min(block, stop - b0)
+        for i in range(B):
+            for l in range(d):
+                Xt[l, i] = X[b0 + i, l]
+        # E-step: L[k, i] = offset_k − ½‖(x_i − μ_k) U_k‖².
+        for k in range(K):
+            for l in range(d):
+                m = means[k, l]
+                for i in range(B):
+                    D[l, i] = Xt[l, i] - m
+            for i in range(B):
+                L[k, i] = 0.0
+            for j in range(d):
+                u = U[k, 0, j]
+                for i in range(B):
+                    y[i] = D[0, i] * u
+                for l in range(1, j + 1):
+                    u = U[k, l, j]
+                    for i in range(B):
+                        y[i] += D[l, i] * u
+                for i in range(B):
+                    L[k, i] += y[i] * y[i]
+            c = offset[k]
+            for i in range(B):
+                L[k, i] = c - 0.5 * L[k, i]
+        ll += _responsibilities(L, top, tot, w, b0, B, weighted)
+        # M-step statistics about the previous means, as dot products along the rows.
+        for k in range(K):
+            r = L[k]
+            mass = _sum(r, B)
+            if mass == 0.0:
+                continue
+            nk[k] += mass
+            for l in range(d):
+                m = means[k, l]
+                xr = Xt[l]
+                dr = D[l]
+                rdr = RD[l]
+                for i in range(B):
+                    v = xr[i] - m
+                    dr[i] = v
+                    rdr[i] = v * r[i]
+            for l in range(d):
+                rdr = RD[l]
+                s[k, l] += _sum(rdr, B)
+                for j in range(l, d):
+                    S[k, l, j] += _dot(rdr, D[j], B)
+    return ll
+
+
+@_jit()
+def em_diag(X, w, means, P, offset, start, stop, block, nk, s, S):  # pragma: no cover
+    """Fused E+M pass over rows ``start:stop`` for diagonal precisions.
+
+    ``P`` (K, d) are the *squared* precision Cholesky diagonals (the precisions);
+    otherwise as :func:`em_full`, with ``S`` of shape (K, d).
+    """
+    d = X.shape[1]
+    K = means.shape[0]
+    weighted = w.shape[0] > 0
+    Xt = np.empty((d, block))
+    D = np.empty(block)
+    RD = np.empty(block)
+    L = np.empty((K, block))
+    top = np.empty(block)
+    tot = np.empty(block)
+    ll = 0.0
+    for b0 in range(start, stop, block):
+        B = min(block, stop - b0)
+        for i in range(B):
+            for l in range(d):
+                Xt[l, i] = X[b0 + i, l]
+        for k in range(K):
+            for i in range(B):
+                L[k, i] = 0.0
+            for l in range(d):
+                m = means[k, l]
+                p = P[k, l]
+                for i in range(B):
+                    v = Xt[l, i] - m
+                    L[k, i] += v * v * p
+            c = offset[k]
+            for i in range(B):
+                L[k, i] = c - 0.5 * L[k, i]
+        ll += _responsibilities(L, top, tot, w, b0, B, weighted)
+        for k in range(K):
+            r = L[k]
+            mass = _sum(r, B)
+            if mass == 0.0:
+                continue
+            nk[k] += mass
+            for l in range(d):
+                m = means[k, l]
+                xr = Xt[l]
+                for i in range(B):
+                    v = xr[i] - m
+                    D[i] = v
+                    RD[i] = v * r[i]
+                s[k, l] += _sum(RD, B)
+                S[k, l] += _dot(RD, D, B)
+    return ll
+
+
+def block_rows(n_features: int, n_components: int) -> int:
+    """Rows per block so the kernel's working set (about 128 KiB) stays in L2."""
+    per_row = 8 * (3 * n_features + n_components + 3)
+    rows = (128 * 1024) // per_row
+    return int(max(16, min(2048, rows)) // 8 * 8)
