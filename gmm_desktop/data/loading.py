@@ -27,6 +27,7 @@ text is a text column.  Columns never silently change from numbers to text.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
@@ -52,6 +53,7 @@ from .sniff import MISSING_MARKERS, sniff
 __all__ = ["MISSING_MARKERS", "MOSTLY_NUMERIC", "SUPPORTED_SUFFIXES", "load_table"]
 
 MOSTLY_NUMERIC = 0.9
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}([,.' \u00a0]\d{3})+([.,]\d+)?$")
 """Share of numeric values above which non-numeric entries in a column are an error."""
 
 _TEXT_SUFFIXES = {".csv", ".tsv", ".tab", ".txt", ".dat"}
@@ -195,6 +197,9 @@ def _classify_text_column(
     value = series.iloc[first]
     if share >= MOSTLY_NUMERIC:
         more = f" ({n_bad - 1} more non-numeric value(s) follow)" if n_bad > 1 else ""
+        hint = ""
+        if _THOUSANDS.match(str(value).strip()):
+            hint = "It looks like a number with thousands separators: remove them. "
         raise DataError(
             f"the value {str(value)!r} is not a number, but {share:.1%} of the values in "
             f"this column are numbers{more}.",
@@ -202,7 +207,7 @@ def _classify_text_column(
             column=name,
             row=first,
             row_label=raw.locate(first),
-            remedy="Correct the value in the file, or leave the cell empty (or write NA) "
+            remedy=f"{hint}Correct the value in the file, or leave the cell empty (or write NA) "
             "if it is missing; if such values mean 'missing', load with "
             f"missing_values=[{str(value).strip()!r}]; to keep the column as text (it will "
             f"not be a feature), load with text_columns=[{name!r}].",
@@ -224,7 +229,7 @@ def _classify_text_column(
 
 def _index_like(values: np.ndarray) -> bool:
     n = values.size
-    if n < 3 or values.dtype.kind not in "iu":
+    if n < 5 or values.dtype.kind not in "iu":
         return False
     start = int(values[0])
     if start not in (0, 1) or int(values[-1]) != start + n - 1:

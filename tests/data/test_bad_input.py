@@ -235,3 +235,10 @@ def test_value_beyond_float_range_becomes_inf_and_is_reported(write):
 def test_old_excel_format_is_refused(write):
     with pytest.raises(DataError, match=r"\.xls files are not supported"):
         load_table(write("old.xls", b"\xd0\xcf\x11\xe0" + b"\x00" * 100))
+
+
+def test_thousands_separator_gets_a_specific_hint(write):
+    rows = "\n".join(f"{i}.5" for i in range(40))
+    with pytest.raises(DataError, match="thousands separators") as info:
+        load_table(write("k.csv", f'amount\n"1,234.5"\n{rows}\n'))
+    assert info.value.row_label == "line 2"

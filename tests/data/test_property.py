@@ -18,7 +18,7 @@ from gmm_desktop.data import Dataset, load_table, prepare_features
 from gmm_desktop.errors import GmmDesktopError
 
 SETTINGS = settings(
-    max_examples=60,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
