@@ -3,11 +3,12 @@
 >>> from gmm_desktop.engine import GaussianMixture
 """
 
+from typing import Any
+
+from gmm_desktop.engine import mixture as _mixture
 from gmm_desktop.engine.mixture import (
-    ConvergenceWarning,
     FitProgress,
     GaussianMixture,
-    NotFittedError,
     RestartFailedWarning,
 )
 from gmm_desktop.engine.selection import SelectionCell, SelectionResult, select_models
@@ -40,3 +41,11 @@ __all__ = [
     "save_model",
     "select_models",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # NotFittedError and ConvergenceWarning subclass scikit-learn's and are built on first
+    # use, so importing the engine does not import scikit-learn.
+    if name in ("NotFittedError", "ConvergenceWarning"):
+        return getattr(_mixture, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

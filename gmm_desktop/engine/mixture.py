@@ -3,6 +3,7 @@ types and initializers, weighted fits, progress and cancellation, and robust res
 
 from __future__ import annotations
 
+import functools
 import inspect
 import numbers
 import sys
@@ -30,21 +31,39 @@ from gmm_desktop.errors import (
 from gmm_desktop.plugin_api import CovarianceType, Initialization, Initializer
 from gmm_desktop.registry import get_registry
 
-try:  # Subclass scikit-learn's types when it is installed, so a user who swaps the import
-    # keeps catching (or filtering) the same exception and warning classes. Only the types.
-    from sklearn.exceptions import ConvergenceWarning as _SkConvergenceWarning
-    from sklearn.exceptions import NotFittedError as _SkNotFittedError
-except ImportError:  # pragma: no cover - scikit-learn is a dependency, but not of the numerics
-    _SkNotFittedError = ValueError  # type: ignore[misc,assignment]
-    _SkConvergenceWarning = UserWarning  # type: ignore[misc,assignment]
+
+@functools.cache
+def _sklearn_compatible_types() -> tuple[type[Exception], type[Warning]]:
+    """``(NotFittedError, ConvergenceWarning)``, subclassing scikit-learn's when installed.
+
+    A user who swaps the import keeps catching (or filtering) the same classes. They are
+    built on first use, because importing scikit-learn costs seconds and the engine's
+    numerics do not need it: start-up stays fast, and scikit-learn is imported only when
+    such an error or warning actually happens (or the name is looked up).
+    """
+    try:
+        from sklearn.exceptions import ConvergenceWarning as sk_warning
+        from sklearn.exceptions import NotFittedError as sk_error
+    except ImportError:  # pragma: no cover - scikit-learn is a dependency, not of the numerics
+        sk_error, sk_warning = ValueError, UserWarning
+
+    class NotFittedError(sk_error, ValueError, AttributeError):  # type: ignore[misc,valid-type]
+        """The estimator is used before ``fit`` (a scikit-learn ``NotFittedError``)."""
+
+    class ConvergenceWarning(sk_warning):  # type: ignore[misc,valid-type]
+        """The best restart stopped at ``max_iter`` before the lower bound settled."""
+
+    for cls in (NotFittedError, ConvergenceWarning):
+        cls.__module__ = __name__
+    return NotFittedError, ConvergenceWarning
 
 
-class NotFittedError(_SkNotFittedError, ValueError, AttributeError):
-    """The estimator is used before ``fit`` (a scikit-learn ``NotFittedError``)."""
-
-
-class ConvergenceWarning(_SkConvergenceWarning):
-    """The best restart stopped at ``max_iter`` before the lower bound settled."""
+def __getattr__(name: str) -> Any:
+    if name == "NotFittedError":
+        return _sklearn_compatible_types()[0]
+    if name == "ConvergenceWarning":
+        return _sklearn_compatible_types()[1]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class RestartFailedWarning(UserWarning):
@@ -287,7 +306,7 @@ class GaussianMixture:
 
     def _check_is_fitted(self) -> None:
         if not hasattr(self, "precisions_cholesky_"):
-            raise NotFittedError(
+            raise _sklearn_compatible_types()[0](
                 f"This {type(self).__name__} instance is not fitted yet. Call 'fit' with "
                 "appropriate arguments before using this estimator."
             )
@@ -334,7 +353,8 @@ class GaussianMixture:
     def _fit(self, X: Any, sample_weight: Any, callback: FitCallback | None) -> np.ndarray:
         snapshot = dict(self.__dict__)
         try:
-            return self._fit_unguarded(X, sample_weight, callback)
+            with _em.blas_single_threaded():
+                return self._fit_unguarded(X, sample_weight, callback)
         except BaseException:
             # Cancelled, a plugin failed, or every restart failed: leave the model as it was.
             self.__dict__.clear()
@@ -473,7 +493,7 @@ class GaussianMixture:
             warnings.warn(
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
-                ConvergenceWarning,
+                _sklearn_compatible_types()[1],
                 stacklevel=3,
             )
         self._set_params(best, cov)
