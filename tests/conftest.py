@@ -1,8 +1,16 @@
 """Shared test set-up: headless Qt, and per-test state/settings folders for the GUI."""
 
 import os
+import tempfile
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Never read the developer's own gmm-desktop settings (disabled plugins, plugin files) or
+# GMM_DESKTOP_PLUGIN_PATH: the process-wide plugin registry must see only what is installed.
+os.environ.setdefault(
+    "GMM_DESKTOP_CONFIG_DIR",
+    os.path.join(tempfile.gettempdir(), f"gmm-desktop-test-config-{os.getpid()}"),
+)
+os.environ.pop("GMM_DESKTOP_PLUGIN_PATH", None)
 
 from pathlib import Path
 
