@@ -12,9 +12,11 @@ out-of-core or distributed fit needs.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -358,6 +360,47 @@ def em_pass_numba(
         lower = np.tril_indices(n_features, -1)
         S[:, lower[0], lower[1]] = S[:, lower[1], lower[0]]
     return float(ll), RawStats(nk=nk, centres=centres.copy(), s=s, S=S)
+
+
+_blas_lock = threading.Lock()
+_blas_users = 0
+_blas_limiter: Any = None  # threadpoolctl's context while limited
+_blas_controller: Any = None  # threadpoolctl.ThreadpoolController, built once (~0.1 s)
+
+
+@contextlib.contextmanager
+def blas_single_threaded() -> Iterator[None]:
+    """Limit BLAS/LAPACK to one thread while a fit runs (process-wide, reference-counted).
+
+    A fit calls BLAS only for tiny d × d factorisations; with more than one BLAS thread
+    each of those pays a thread hand-off (milliseconds on a busy machine), and idle
+    OpenBLAS threads spin on the cores the EM threads need. The previous limits come back
+    when the last concurrent fit leaves. A no-op without threadpoolctl, or when
+    ``GMM_DESKTOP_BLAS_THREADS`` is ``"keep"``.
+    """
+    global _blas_users, _blas_limiter, _blas_controller
+    if os.environ.get("GMM_DESKTOP_BLAS_THREADS", "").strip().lower() == "keep":
+        yield
+        return
+    with _blas_lock:
+        if _blas_users == 0:
+            try:
+                if _blas_controller is None:
+                    from threadpoolctl import ThreadpoolController
+
+                    _blas_controller = ThreadpoolController()
+                _blas_limiter = _blas_controller.limit(limits=1, user_api="blas")
+            except Exception:  # threadpoolctl missing or a library it cannot drive
+                _blas_limiter = None
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0 and _blas_limiter is not None:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
 
 
 def em_pass(
