@@ -158,6 +158,7 @@ class AppController(QObject):
     statusMessage = Signal(str)
     sessionSaved = Signal(str)
     autosaved = Signal(str)
+    warmedUp = Signal()
 
     def __init__(self, parent: QObject | None = None, *, autosave: bool = True) -> None:
         super().__init__(parent)
@@ -194,6 +195,28 @@ class AppController(QObject):
         from gmm_desktop.data import demo_datasets
 
         return dict(demo_datasets())
+
+    def warm_up(self) -> bool:
+        """Import the plugins and compile the engine's kernels in the background.
+
+        The first fit otherwise pays for them: importing scikit-learn's k-means and loading
+        numba's compiled kernels hold the GIL for seconds on a loaded machine, which stalls
+        the event loop. Call once at start-up; ``warmedUp`` is emitted when done.
+        """
+
+        def work(state: TaskState) -> None:
+            registry = get_registry()
+            registry.load_all()
+            rng = np.random.default_rng(0)
+            X = rng.normal(size=(64, 2))
+            for cov in ("full", "diag"):
+                if cov in registry.names("covariance"):
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        GaussianMixture(2, covariance_type=cov, max_iter=2,
+                                        random_state=0).fit(X)
+
+        return self._start("warmup", work, lambda _r: self.warmedUp.emit())
 
     # ------------------------------------------------------------------ state accessors
 
