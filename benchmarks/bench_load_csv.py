@@ -10,7 +10,9 @@ precision, plus an integer ``id`` column if ``--with-id``), then the two readers
 timed alternately in the same process, ``--repeats`` times each, after one untimed
 warm-up each (so both see a warm page cache).  ``load_table`` is timed both without and
 with a progress callback (the GUI always passes one).  The median ratio is compared
-with the target; the exit status is 1 if it is missed.
+with the target; the exit status is 1 if it is missed.  ``--engine`` forces the parser
+``load_table`` uses (by default pyarrow with four or more usable cores, else pandas' C
+engine, see ``gmm_desktop.data.readers.use_arrow_engine``).
 """
 
 from __future__ import annotations
@@ -49,10 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--cols", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument(
+        "--engine", choices=["auto", "pyarrow", "c"], default="auto",
+        help="CSV parser used by load_table (default: chosen from the usable cores)",
+    )
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from gmm_desktop.data import load_table
+    from gmm_desktop.data import load_table, readers
+
+    readers.ENGINE = args.engine
+    engine = "pyarrow" if readers.use_arrow_engine() else "pandas C engine"
+    print(f"load_table CSV parser: {engine} (--engine {args.engine})")
 
     print(f"python {platform.python_version()}, pandas {pd.__version__}, pyarrow {pa.__version__}")
     print(f"cpus: {os.cpu_count()}")

@@ -6,8 +6,15 @@ Supported formats, chosen by the file extension:
   text.  The delimiter (``,`` ``;`` tab ``|`` or runs of blanks), the quote character,
   the header line and the decimal mark (``1,5`` in semicolon-separated European files)
   are detected; a UTF-8 byte-order mark is ignored and non-UTF-8 files are read as
-  Latin-1 with a warning.  The file is parsed by pyarrow's multi-threaded CSV reader;
-  pandas' C engine is the fallback for dialects pyarrow cannot handle.
+  Latin-1 with a warning.  With four or more usable cores the file is parsed by
+  pyarrow's multi-threaded CSV reader (pandas' C engine is then the fallback for
+  dialects pyarrow cannot handle, such as blank-separated columns); with fewer cores
+  pandas' C engine is used, because pyarrow gains little there and is much slower when
+  other processes compete for the cores (see ``readers.use_arrow_engine``).  Either way
+  the parser runs in a helper thread reading through a byte counter, so progress is
+  reported (from the caller's thread) as a share of the file read, and cancelling makes
+  the stream end at once.  Rows with too many or too few fields are errors that name
+  the line.
 * ``.parquet``/``.pq``: Parquet (column types are kept as stored).
 * ``.xlsx``/``.xlsm``: one worksheet of an Excel workbook (``sheet=`` chooses it).
 * ``.npy``: a 1-D or 2-D numeric array or a structured array; ``.npz``: one array of

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -233,38 +234,73 @@ def _read_csv_arrow(
 def _read_csv_pandas(
     path: Path, dialect: Dialect, progress: Progress, extra_missing: Sequence[str]
 ) -> pd.DataFrame:
-    """The C-engine fallback for dialects pyarrow cannot parse (blank-separated columns...)."""
+    """Parse with pandas' C engine (one call, progress from the bytes it has read)."""
     total = path.stat().st_size
     sep = r"\s+" if dialect.delimiter == WHITESPACE else dialect.delimiter
     with open(path, "rb", buffering=0) as raw:
         counter = _CountingReader(raw)
-        chunks = pd.read_csv(
-            io.BufferedReader(counter),
-            sep=sep,
-            decimal=dialect.decimal,
-            header=0 if dialect.header else None,
-            quotechar=dialect.quotechar,
-            na_values=[*NULL_SPELLINGS, *extra_missing],
-            keep_default_na=False,
-            skip_blank_lines=True,
-            encoding=dialect.python_encoding,
-            engine="c",
-            chunksize=100_000,
-        )
-        parts = []
-        with chunks:
-            for chunk in chunks:
-                parts.append(chunk)
-                progress(
-                    READ_SHARE * counter.bytes_read / max(total, 1),
-                    f"Reading {path.name}: {len(parts) * 100_000:,} rows",
-                )
-    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
-    if not dialect.header:
+
+        def work() -> pd.DataFrame:
+            return pd.read_csv(
+                io.BufferedReader(counter, 1 << 20),
+                sep=sep,
+                decimal=dialect.decimal,
+                header=0 if dialect.header else None,
+                quotechar=dialect.quotechar,
+                na_values=[*NULL_SPELLINGS, *extra_missing],
+                keep_default_na=False,
+                skip_blank_lines=True,
+                encoding=dialect.python_encoding,
+                engine="c",
+            )
+
+        frame = _run_with_polling(work, counter, total, progress, path.name)
+    progress(READ_SHARE, f"Converting {path.name}", force=True)
+    names = dialect.first_row
+    if dialect.header and names is not None and len(names) == frame.shape[1]:
+        frame.columns = [c.strip() for c in names]  # as written, not mangled by pandas
+    elif not dialect.header:
         frame.columns = default_names(frame.shape[1])
     else:
         frame.columns = [str(c) for c in frame.columns]
+    if frame.shape[1] > 1 and len(frame) and frame.iloc[:, -1].isna().any():
+        # The C engine pads a row with too few fields with NaN; such a row can only be
+        # one whose last value is missing, so only then is the file checked line by line.
+        error = _short_row_error(path, dialect)
+        if error is not None:
+            raise error
     return frame
+
+
+def _short_row_error(path: Path, dialect: Dialect) -> DataError | None:
+    expected: int | None = None
+    for _line, fields in _records(path, dialect):
+        if expected is None:
+            expected = len(fields)
+        elif len(fields) < expected:
+            return _ragged_error(path, dialect, "")
+    return None
+
+
+def use_arrow_engine() -> bool:
+    """Whether CSV files are parsed with pyarrow (else pandas' C engine).
+
+    pyarrow's parser is multi-threaded: with four or more usable cores it is clearly
+    faster than pandas' C engine.  With fewer cores it gains little when the machine is
+    idle and loses badly when other processes compete for the cores, so the C engine is
+    used there.  :data:`ENGINE` forces the choice (``"pyarrow"`` or ``"c"``).
+    """
+    if ENGINE != "auto":
+        return ENGINE == "pyarrow"
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return cores >= 4
+
+
+ENGINE = "auto"
+"""CSV parser choice: ``"auto"`` (see :func:`use_arrow_engine`), ``"pyarrow"`` or ``"c"``."""
 
 
 def read_csv(
@@ -274,8 +310,7 @@ def read_csv(
     extra_missing: Sequence[str] = (),
 ) -> RawTable:
     """Read a delimited text file whose dialect has been detected."""
-    warnings = list(dialect.warnings)
-    use_arrow = dialect.delimiter != WHITESPACE
+    use_arrow = dialect.delimiter != WHITESPACE and use_arrow_engine()
     frame: pd.DataFrame | None = None
     if use_arrow:
         try:
@@ -284,23 +319,10 @@ def read_csv(
             raise
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
             message = str(exc)
-            ragged = _RAGGED.search(message)
-            if ragged:
+            if _RAGGED.search(message):
                 raise _ragged_error(path, dialect, message) from exc
-            if ("UTF8" in message or isinstance(exc, UnicodeDecodeError)) and (
-                dialect.encoding == "utf-8"
-            ):
-                dialect.encoding = "latin-1"
-                dialect.warnings.append(
-                    DataWarning(
-                        "not-utf8",
-                        f"{path.name} is not UTF-8 text; it was read as Latin-1 "
-                        "(ISO-8859-1).",
-                        remedy="Check that accented letters in text columns look right; "
-                        "if not, save the file as UTF-8.",
-                    )
-                )
-                return read_csv(path, dialect, progress, extra_missing)
+            if "UTF8" in message or isinstance(exc, UnicodeDecodeError):
+                return _retry_as_latin1(path, dialect, progress, extra_missing, exc)
             frame = None  # let the C engine try this dialect
         except (pa.ArrowException, ValueError, OSError):
             frame = None
@@ -309,16 +331,11 @@ def read_csv(
             frame = _read_csv_pandas(path, dialect, progress, extra_missing)
         except GmmDesktopError:
             raise
+        except UnicodeDecodeError as exc:
+            return _retry_as_latin1(path, dialect, progress, extra_missing, exc)
         except pd.errors.ParserError as exc:
-            match = _PANDAS_RAGGED.search(str(exc))
-            if match:
-                raise DataError(
-                    f"this row has {match.group(3)} fields but the others have "
-                    f"{match.group(1)}.",
-                    path=path,
-                    row_label=f"line {match.group(2)}",
-                    remedy="Make every line have the same number of fields.",
-                ) from exc
+            if _PANDAS_RAGGED.search(str(exc)):
+                raise _ragged_error(path, dialect, str(exc)) from exc
             raise _unreadable(path, "a delimited text table", exc) from exc
         except pd.errors.EmptyDataError as exc:
             raise DataError(
@@ -326,7 +343,7 @@ def read_csv(
                 path=path,
                 remedy="Choose a file with a header line and data rows.",
             ) from exc
-        except (ValueError, UnicodeDecodeError, OSError, MemoryError, csv.Error) as exc:
+        except (ValueError, OSError, MemoryError, csv.Error) as exc:
             raise _unreadable(path, "a delimited text table", exc) from exc
     return RawTable(
         frame=frame,
@@ -334,8 +351,29 @@ def read_csv(
         locate=csv_locator(path, dialect),
         text_cells=True,
         decimal=dialect.decimal,
-        warnings=warnings,
+        warnings=list(dialect.warnings),
     )
+
+
+def _retry_as_latin1(
+    path: Path,
+    dialect: Dialect,
+    progress: Progress,
+    extra_missing: Sequence[str],
+    exc: BaseException,
+) -> RawTable:
+    if dialect.encoding != "utf-8":
+        raise _unreadable(path, "a delimited text table", exc) from exc
+    dialect.encoding = "latin-1"
+    dialect.warnings.append(
+        DataWarning(
+            "not-utf8",
+            f"{path.name} is not UTF-8 text; it was read as Latin-1 (ISO-8859-1).",
+            remedy="Check that accented letters in text columns look right; if not, save "
+            "the file as UTF-8.",
+        )
+    )
+    return read_csv(path, dialect, progress, extra_missing)
 
 
 def _unreadable(path: Path, what: str, exc: BaseException) -> DataError:

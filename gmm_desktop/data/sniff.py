@@ -73,6 +73,7 @@ class Dialect:
     decimal: str = "."
     encoding: str = "utf-8"
     has_quotes: bool = False
+    first_row: list[str] | None = None
     warnings: list[DataWarning] = field(default_factory=list)
 
     @property
@@ -314,5 +315,6 @@ def sniff(
         decimal=decimal,
         encoding=encoding,
         has_quotes=quotechar in text,
+        first_row=rows[0] if rows else None,
         warnings=warnings,
     )

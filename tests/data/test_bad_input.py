@@ -6,8 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gmm_desktop.data import DataError, load_table, prepare_features
+from gmm_desktop.data import DataError, load_table, prepare_features, readers
 
+
+@pytest.fixture(autouse=True, params=["pyarrow", "c"])
+def csv_engine(request, monkeypatch):
+    """Run every test with both CSV parsers (the choice depends on the machine)."""
+    monkeypatch.setattr(readers, "ENGINE", request.param)
+    return request.param
 
 def test_missing_file(tmp_path):
     with pytest.raises(DataError) as info:

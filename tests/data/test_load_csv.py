@@ -8,9 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gmm_desktop.data import DataError, load_table
+from gmm_desktop.data import DataError, load_table, readers
 from gmm_desktop.errors import Cancelled, GmmDesktopError
 
+
+@pytest.fixture(autouse=True, params=["pyarrow", "c"])
+def csv_engine(request, monkeypatch):
+    """Run every test with both CSV parsers (the choice depends on the machine)."""
+    monkeypatch.setattr(readers, "ENGINE", request.param)
+    return request.param
 
 def test_plain_csv_keeps_all_columns_and_splits_numeric_from_other(write):
     path = write(
