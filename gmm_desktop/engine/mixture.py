@@ -4,6 +4,7 @@ types and initializers, weighted fits, progress and cancellation, and robust res
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 import numbers
 import sys
@@ -110,6 +111,50 @@ class _Params:
     means: np.ndarray
     covariances: np.ndarray | None
     precisions_cholesky: np.ndarray
+
+
+#: ``em_pass(weights, means, expanded, structure) -> (Σ w·log p, RawStats about means)``.
+EmPass = Callable[[np.ndarray, np.ndarray, np.ndarray, str], "tuple[float, _em.RawStats]"]
+
+
+@dataclass
+class FitData:
+    """What the EM loop needs from the data, wherever the data live.
+
+    The loop of :meth:`GaussianMixture.fit` touches the rows only through these: the
+    sizes, ``em_pass`` (one fused E+M pass over every row, returning summed statistics)
+    and ``init_rows`` (the rows an initializer runs on, called only when an initializer
+    is needed: ``(X, sample_weight, total_weight, chunk)``). In memory they are the data
+    themselves; out of core (:mod:`gmm_desktop.outofcore`) ``em_pass`` sums per-partition
+    statistics on a Dask scheduler and ``init_rows`` is a bounded uniform random sample.
+    """
+
+    n_samples: int
+    n_features: int
+    total_weight: float
+    em_pass: EmPass
+    init_rows: Callable[[], tuple[np.ndarray, np.ndarray | None, float, int]]
+    feature_names: np.ndarray | None = None
+
+
+def is_dask_collection(X: Any) -> bool:
+    """True for a Dask array or DataFrame (duck-typed: no Dask import here)."""
+    return hasattr(X, "__dask_graph__") and callable(getattr(X, "__dask_graph__", None))
+
+
+def _out_of_core() -> Any:
+    """``gmm_desktop.outofcore``, imported only when a Dask collection is fitted.
+
+    Looked up by name so that the engine stays numpy/scipy-only (no static import of
+    Dask, pandas or pyarrow); a clear error says what to install when Dask is missing.
+    """
+    try:
+        return importlib.import_module("gmm_desktop.outofcore")
+    except ImportError as exc:
+        raise ImportError(
+            "fitting a Dask array or DataFrame needs Dask: pip install "
+            f"'gmm-desktop[dask]' ({exc})"
+        ) from exc
 
 
 class GaussianMixture:
@@ -334,6 +379,11 @@ class GaussianMixture:
         integer weights fit the same model as repeating rows. ``callback`` is called after
         every iteration with a :class:`FitProgress`; returning a true value cancels the fit
         (raises :class:`~gmm_desktop.errors.FitCancelled`, and the estimator is unchanged).
+
+        ``X`` may also be a Dask array or DataFrame (bigger than memory): each iteration
+        then sums per-partition statistics on the active Dask scheduler, and the
+        initializer runs on a bounded uniform random sample (see
+        :mod:`gmm_desktop.outofcore`).
         """
         self._fit(X, sample_weight, callback)
         return self
@@ -346,11 +396,18 @@ class GaussianMixture:
         sample_weight: Any = None,
         callback: FitCallback | None = None,
     ) -> np.ndarray:
-        """Fit, then return the most likely component of each row of ``X``."""
+        """Fit, then return the most likely component of each row of ``X``.
+
+        For a Dask collection the components come back as a lazy Dask array.
+        """
         arr = self._fit(X, sample_weight, callback)
+        if arr is None:
+            return _out_of_core().predict(self, X)
         return self._weighted_log_prob(arr).argmax(axis=1)
 
-    def _fit(self, X: Any, sample_weight: Any, callback: FitCallback | None) -> np.ndarray:
+    def _fit(
+        self, X: Any, sample_weight: Any, callback: FitCallback | None
+    ) -> np.ndarray | None:
         snapshot = dict(self.__dict__)
         try:
             with _em.blas_single_threaded():
@@ -363,11 +420,34 @@ class GaussianMixture:
 
     def _fit_unguarded(
         self, X: Any, sample_weight: Any, callback: FitCallback | None
-    ) -> np.ndarray:
+    ) -> np.ndarray | None:
+        """Validate, then run the EM loop; returns the validated array (``None`` for Dask)."""
+        if is_dask_collection(X):
+            data: FitData = _out_of_core().fit_data(self, X, sample_weight)
+            self._run_em(data, X, callback)
+            return None
         name = type(self).__name__
         arr = check_array(X, estimator_name=name, ensure_min_samples=2)
         n_samples, n_features = arr.shape
         weight = check_sample_weight(sample_weight, n_samples)
+        chunk = _em.chunk_rows(n_samples, n_features, self.n_components, self.chunk_size)
+        total_weight = float(n_samples if weight is None else weight.sum())
+
+        def em_pass(
+            weights: np.ndarray, means: np.ndarray, expanded: np.ndarray, structure: str
+        ) -> tuple[float, _em.RawStats]:
+            return _em.em_pass(arr, weight, weights, means, expanded, structure, chunk)
+
+        data = FitData(
+            n_samples, n_features, total_weight, em_pass,
+            lambda: (arr, weight, total_weight, chunk),
+        )
+        self._run_em(data, X, callback)
+        return arr
+
+    def _run_em(self, data: FitData, X: Any, callback: FitCallback | None) -> None:
+        """The EM loop (restarts, callback, convergence), shared by every data source."""
+        n_samples, n_features = data.n_samples, data.n_features
         if n_samples < self.n_components:
             raise ValueError(
                 "Expected n_samples >= n_components "
@@ -375,16 +455,18 @@ class GaussianMixture:
             )
         cov = self._covariance_plugin()
         self._check_parameters(n_features, cov)
-        check_feature_names(self, X, reset=True)
+        if data.feature_names is not None:
+            self.feature_names_in_ = data.feature_names
+        else:
+            check_feature_names(self, X, reset=True)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         if not do_init:
-            check_n_features(self, arr)
+            check_n_features(self, np.empty((0, n_features)))
         self.n_features_in_ = n_features
         n_init = self.n_init if do_init else 1
         k = self.n_components
-        chunk = _em.chunk_rows(n_samples, n_features, k, self.chunk_size)
-        total_weight = float(n_samples if weight is None else weight.sum())
+        total_weight = data.total_weight
         random_state = check_random_state(self.random_state)
         initializer = None
         needs_resp = self.weights_init is None or self.means_init is None
@@ -406,8 +488,13 @@ class GaussianMixture:
             iter_start = init_start
             try:
                 if do_init:
+                    if initializer is not None:
+                        init_X, init_w, init_total, init_chunk = data.init_rows()
+                    else:  # every initial parameter is given: the rows are not needed
+                        init_X, init_w = np.empty((0, n_features)), None
+                        init_total, init_chunk = total_weight, 1
                     params = self._initial_params(
-                        arr, weight, total_weight, random_state, cov, initializer, chunk
+                        init_X, init_w, init_total, random_state, cov, initializer, init_chunk
                     )
                 else:
                     params = _Params(
@@ -423,7 +510,7 @@ class GaussianMixture:
                 for n_iter in range(1, self.max_iter + 1):
                     previous = lower_bound
                     params, lower_bound = self._em_iteration(
-                        arr, weight, total_weight, params, cov, chunk
+                        data.em_pass, total_weight, params, cov
                     )
                     lower_bounds.append(lower_bound)
                     change = lower_bound - previous
@@ -464,7 +551,7 @@ class GaussianMixture:
                 warnings.warn(
                     f"Dropped {message}. The other restarts go on.",
                     RestartFailedWarning,
-                    stacklevel=3,
+                    stacklevel=4,
                 )
                 continue
             if self.verbose:
@@ -494,13 +581,12 @@ class GaussianMixture:
                 "Best performing initialization did not converge. Try different init "
                 "parameters, or increase max_iter, tol, or check for degenerate data.",
                 _sklearn_compatible_types()[1],
-                stacklevel=3,
+                stacklevel=4,
             )
         self._set_params(best, cov)
         self.n_iter_ = best_n_iter
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = best_lower_bounds
-        return arr
 
     def _initial_params(
         self,
@@ -647,21 +733,17 @@ class GaussianMixture:
 
     def _em_iteration(
         self,
-        X: np.ndarray,
-        weight: np.ndarray | None,
+        em_pass: EmPass,
         total_weight: float,
         params: _Params,
         cov: CovarianceType,
-        chunk: int,
     ) -> tuple[_Params, float]:
         k, d = params.means.shape
         expanded = self._call_plugin(
             cov, "expand_precision_cholesky", cov.expand_precision_cholesky,
             params.precisions_cholesky, k, d,
         )
-        ll, raw = _em.em_pass(
-            X, weight, params.weights, params.means, expanded, cov.structure, chunk
-        )
+        ll, raw = em_pass(params.weights, params.means, expanded, cov.structure)
         stats = raw.finalize(total_weight)
         covariances = self._checked_m_step(cov, stats)
         prec_chol = self._call_plugin(
