@@ -78,6 +78,13 @@ def _geo(values: np.ndarray) -> np.ndarray:
     return np.exp(np.mean(np.log(values), axis=-1))
 
 
+def _safe_inverse(values: np.ndarray) -> np.ndarray:
+    """``1/v`` where ``v > 0``, else 0 (a component of zero volume gives no weight)."""
+    out = np.zeros_like(values)
+    np.divide(1.0, values, out=out, where=values > 0)
+    return out
+
+
 def _sym(m: np.ndarray) -> np.ndarray:
     return 0.5 * (m + np.swapaxes(m, -1, -2))
 
@@ -91,7 +98,7 @@ def _eigh_desc(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _compose(orient: np.ndarray, diag: np.ndarray) -> np.ndarray:
     """``D diag(v) Dᵀ`` for stacks (orient (K, d, d) or (d, d); diag (K, d))."""
     orient = np.broadcast_to(orient, diag.shape + diag.shape[-1:])
-    return _sym(np.einsum("kij,kj,klj->kil", orient, diag, orient))
+    return _sym((orient * diag[:, None, :]) @ np.swapaxes(orient, 1, 2))
 
 
 def _objective(scatter: np.ndarray, nk: np.ndarray, covs: np.ndarray) -> float:
@@ -123,11 +130,12 @@ def _mm_orientation(
     d = orient.shape[0]
     eye = np.eye(d)
     # Step 1: tangent of tr(Dᵀ (Wₖ − aₖ I) D Cₖ) at D; minimise the linear part.
-    grad = np.einsum("kij,jl,kl->il", scatter - largest[:, None, None] * eye, orient, inv_diag)
+    shifted = scatter - largest[:, None, None] * eye
+    grad = ((shifted @ orient) * inv_diag[:, None, :]).sum(axis=0)
     orient = _orthogonal_polar(-grad)
     # Step 2: the same with the roles of Wₖ and Cₖ swapped (Cₖ − ωₖ I ≤ 0).
     omega = inv_diag.max(axis=1)
-    grad = np.einsum("kij,jl,kl->il", scatter, orient, inv_diag - omega[:, None])
+    grad = ((scatter @ orient) * (inv_diag - omega[:, None])[:, None, :]).sum(axis=0)
     return _orthogonal_polar(-grad)
 
 
@@ -160,7 +168,14 @@ class MclustCovariance(CovarianceType):
             )
         nk = np.asarray(stats.nk, dtype=float)
         scatter = np.array(stats.scatter, dtype=float, copy=True)
-        covs = self._estimate(scatter, nk)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            covs = self._estimate(scatter, nk)
+        # A component whose maximum-likelihood covariance does not exist (a singular scatter
+        # where the model needs its determinant or its inverse) gets a zero matrix: singular,
+        # so the engine drops the restart unless reg_covar regularises it (mclust's NA).
+        bad = ~np.all(np.isfinite(covs.reshape(covs.shape[0], -1)), axis=1)
+        if np.any(bad):
+            covs[bad] = 0.0
         d = stats.n_features
         if self.structure == "diag":
             return covs + reg_covar
@@ -230,7 +245,7 @@ class VEI(_Diagonal):
         lam = scatter.sum(axis=1) / (nk * d)  # start: the VII volumes
         previous = None
         for _ in range(self.inner_max_iter):
-            s = (scatter / lam[:, None]).sum(axis=0)
+            s = (scatter * _safe_inverse(lam)[:, None]).sum(axis=0)
             shape = s / _geo(s)
             lam = (scatter / shape).sum(axis=1) / (nk * d)
             current = lam[:, None] * shape
@@ -315,7 +330,7 @@ class VEE(_General):
         lam = np.einsum("kii->k", scatter) / (nk * d)  # start: as initial_estimate
         previous = None
         for _ in range(self.inner_max_iter):
-            s = _sym((scatter / lam[:, None, None]).sum(axis=0))
+            s = _sym((scatter * _safe_inverse(lam)[:, None, None]).sum(axis=0))
             _sign, logdet = np.linalg.slogdet(s)
             c = s / np.exp(logdet / d)
             lam = np.einsum("kii->k", np.linalg.solve(c[None], scatter)) / (nk * d)
@@ -335,7 +350,7 @@ class _CommonOrientation(_General):
 
     def _given_orientation(self, scatter, nk, orient):
         """Closed-form eigenvalues ``λₖ Aₖ`` (K, d) given the orientation."""
-        rotated = np.einsum("ji,kjl,li->ki", orient, scatter, orient)  # diag(Dᵀ Wₖ D)
+        rotated = np.sum((scatter @ orient) * orient, axis=1)  # diag(Dᵀ Wₖ D)
         rotated = np.maximum(rotated, np.finfo(float).tiny)
         if self.equal_volume:  # EVE: λ common, Aₖ = Rₖ / geo(Rₖ)
             g = _geo(rotated)
@@ -353,15 +368,17 @@ class _CommonOrientation(_General):
         _, orient = _eigh_desc(scatter.sum(axis=0))  # start: as initial_estimate
         largest = np.linalg.eigvalsh(scatter)[:, -1]
         eig = self._given_orientation(scatter, nk, orient)
-        previous = _compose(orient, eig)
         for _ in range(self.inner_max_iter):
-            orient = _mm_orientation(scatter, 1.0 / eig, orient, largest)
-            eig = self._given_orientation(scatter, nk, orient)
-            current = _compose(orient, eig)
-            if np.max(np.abs(current - previous)) <= self.inner_tol * np.max(np.abs(current)):
+            new_orient = _mm_orientation(scatter, 1.0 / eig, orient, largest)
+            new_eig = self._given_orientation(scatter, nk, new_orient)
+            change = max(
+                float(np.max(np.abs(new_orient - orient))),
+                float(np.max(np.abs(new_eig - eig)) / np.max(new_eig)),
+            )
+            orient, eig = new_orient, new_eig
+            if change <= self.inner_tol:
                 break
-            previous = current
-        return current
+        return _compose(orient, eig)
 
 
 class EVE(_CommonOrientation):
@@ -412,7 +429,7 @@ class VEV(_General):
         lam = omega.sum(axis=1) / (nk * d)  # start: as initial_estimate
         previous = None
         for _ in range(self.inner_max_iter):
-            s = (omega / lam[:, None]).sum(axis=0)
+            s = (omega * _safe_inverse(lam)[:, None]).sum(axis=0)
             shape = s / _geo(s)
             lam = (omega / shape).sum(axis=1) / (nk * d)
             current = lam[:, None] * shape
