@@ -211,10 +211,13 @@ class AppController(QObject):
             X = rng.normal(size=(64, 2))
             for cov in ("full", "diag"):
                 if cov in registry.names("covariance"):
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        GaussianMixture(2, covariance_type=cov, max_iter=2,
-                                        random_state=0).fit(X)
+                    try:
+                        with warnings.catch_warnings():
+                            warnings.simplefilter("ignore")
+                            GaussianMixture(2, covariance_type=cov, max_iter=2,
+                                            random_state=0).fit(X)
+                    except Exception as exc:  # a warm-up never bothers the user
+                        log.warning("warm-up fit (%s) failed: %s", cov, exc)
 
         return self._start("warmup", work, lambda _r: self.warmedUp.emit())
 

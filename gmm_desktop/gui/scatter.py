@@ -16,11 +16,14 @@ import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.functions as fn
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from gmm_desktop.controller import ScatterView
 from gmm_desktop.gui import palette
+
+#: Above this many points, they are rasterised with numpy instead of drawn by QPainter.
+RASTER_THRESHOLD = 150_000
 
 
 def point_width(n: int) -> float:
@@ -29,7 +32,7 @@ def point_width(n: int) -> float:
         return 6.0
     if n <= 50_000:
         return 4.0
-    if n <= 300_000:
+    if n <= RASTER_THRESHOLD:
         return 3.0
     return 2.0
 
@@ -45,7 +48,8 @@ class FastScatterItem(pg.GraphicsObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self._groups: list[tuple[QColor, Any, int]] = []  # colour, QPolygonF, count
+        self._groups: list[tuple[QColor, Any, int]] = []  # colour, QPolygonF or None, count
+        self._arrays: list[tuple[np.ndarray, np.ndarray]] = []  # x, y per group
         self._n = 0
         self._bounds = QRectF()
         self._xr = (0.0, 1.0)
@@ -86,14 +90,20 @@ class FastScatterItem(pg.GraphicsObject):
                 if idx.size:
                     members.append(idx)
                     palette_.append(colours[c % len(colours)])
+        arrays = []
+        raster = n > RASTER_THRESHOLD
         for idx, colour in zip(members, palette_, strict=True):
             px = x if idx is None else x[idx]
             py = y if idx is None else y[idx]
-            poly = fn.create_qpolygonf(px.shape[0])
-            buf = fn.ndarray_from_qpolygonf(poly)
-            buf[:, 0] = px
-            buf[:, 1] = py
+            arrays.append((px, py))
+            poly = None
+            if not raster:
+                poly = fn.create_qpolygonf(px.shape[0])
+                buf = fn.ndarray_from_qpolygonf(poly)
+                buf[:, 0] = px
+                buf[:, 1] = py
             groups.append((colour, poly, int(px.shape[0])))
+        self._arrays = arrays
         self._groups = groups
         self._n = n
         self._width = point_width(n)
@@ -145,6 +155,14 @@ class FastScatterItem(pg.GraphicsObject):
 
     def paint(self, painter: QPainter, option: Any = None, widget: Any = None) -> None:
         started = time.perf_counter()
+        if self._groups and self._groups[0][1] is None:
+            self._paint_raster(painter, widget)
+        else:
+            self._paint_points(painter)
+        self.last_paint_seconds = time.perf_counter() - started
+        self.paint_count += 1
+
+    def _paint_points(self, painter: QPainter) -> None:
         # Map to device pixels first and draw untransformed: round dots stay round under
         # any axis scaling (a cosmetic pen under a non-uniform transform draws ovals).
         transform = painter.transform()  # world transform; Qt adds the high-DPI scale
@@ -158,8 +176,42 @@ class FastScatterItem(pg.GraphicsObject):
             painter.setPen(pen)
             painter.drawPoints(transform.map(poly))
         painter.restore()
-        self.last_paint_seconds = time.perf_counter() - started
-        self.paint_count += 1
+
+    def _paint_raster(self, painter: QPainter, widget: Any) -> None:
+        """Many points: rasterise them with numpy into one image, then one drawImage."""
+        device = painter.device()
+        if device is None:
+            return
+        dpr = float(device.devicePixelRatioF()) if hasattr(device, "devicePixelRatioF") else 1.0
+        if widget is not None:
+            width_px, height_px = widget.width(), widget.height()
+        else:
+            width_px, height_px = device.width() / dpr, device.height() / dpr
+        w = max(1, int(np.ceil(width_px * dpr)))
+        h = max(1, int(np.ceil(height_px * dpr)))
+        t = painter.transform()
+        image = np.zeros((h, w), dtype=np.uint32)
+        dot = max(1, round(self._width * dpr))
+        for (colour, _poly, _count), (x, y) in zip(self._groups, self._arrays, strict=True):
+            fx = (t.m11() * x + t.m21() * y + t.dx()) * dpr
+            fy = (t.m12() * x + t.m22() * y + t.dy()) * dpr
+            ix = fx.astype(np.int64)
+            iy = fy.astype(np.int64)
+            inside = (ix >= 0) & (ix < w) & (iy >= 0) & (iy < h)
+            ix, iy = ix[inside], iy[inside]
+            argb = np.uint32(colour.rgba())  # opaque ARGB, as premultiplied
+            for dy in range(dot):
+                for dx in range(dot):
+                    jx = np.minimum(ix + dx, w - 1)
+                    jy = np.minimum(iy + dy, h - 1)
+                    image[jy, jx] = argb
+        qimage = QImage(image.data, w, h, 4 * w, QImage.Format.Format_ARGB32_Premultiplied)
+        qimage.setDevicePixelRatio(dpr)
+        painter.save()
+        painter.resetTransform()
+        painter.drawImage(0, 0, qimage)
+        painter.restore()
+        self._last_image = image  # keep the buffer alive until Qt has copied it
 
 
 class ScatterPlot(pg.PlotWidget):
