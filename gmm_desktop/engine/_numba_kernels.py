@@ -89,8 +89,55 @@ def _sum(a, n):  # pragma: no cover - compiled
     return ((a0 + a4) + (a1 + a5)) + ((a2 + a6) + (a3 + a7))
 
 
+# exp(v) = 2**k · e**r with k = round(v / ln 2), r = v − k ln 2 (ln 2 in two parts so k ln 2
+# is exact), e**r by its Taylor series to r**13 (|r| ≤ ln2/2: truncation below 2e-16), and
+# 2**k built in the exponent bits. Every step vectorises (AVX2 has no packed double → int64
+# conversion, so k is rounded by adding 1.5·2**52 and read from the low mantissa bits).
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # the low 32 bits are zero: k·_LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+_ROUND = 6755399441055744.0  # 1.5 * 2**52
+_ROUND_BITS = 0x4338000000000000  # its bit pattern
+_C = tuple(1.0 / math.factorial(i) for i in range(14))
+
+
+@_jit(inline="always")
+def _exp_floor(v, T, Ti, P, n):  # pragma: no cover - compiled
+    """In place ``v[i] = exp(v[i])`` for ``v[i] > LOG_RESP_FLOOR``, else 0 (within 1 ulp).
+
+    ``T``/``Ti`` are one buffer seen as float64/int64, ``P`` another; all of length ≥ n.
+    """
+    c2, c3, c4, c5, c6, c7 = _C[2], _C[3], _C[4], _C[5], _C[6], _C[7]
+    c8, c9, c10, c11, c12, c13 = _C[8], _C[9], _C[10], _C[11], _C[12], _C[13]
+    for i in range(n):
+        x = max(v[i], LOG_RESP_FLOOR)
+        t = x * _LOG2E + _ROUND
+        kf = t - _ROUND
+        r = (x - kf * _LN2_HI) - kf * _LN2_LO
+        p = c13 * r + c12
+        p = p * r + c11
+        p = p * r + c10
+        p = p * r + c9
+        p = p * r + c8
+        p = p * r + c7
+        p = p * r + c6
+        p = p * r + c5
+        p = p * r + c4
+        p = p * r + c3
+        p = p * r + c2
+        p = p * r + 1.0
+        p = p * r + 1.0
+        T[i] = t
+        P[i] = p
+    for i in range(n):
+        Ti[i] = ((Ti[i] - _ROUND_BITS) + 1023) << 52
+    for i in range(n):
+        e = P[i] * T[i]
+        v[i] = e if v[i] > LOG_RESP_FLOOR else 0.0
+
+
 @_jit()
-def _responsibilities(L, top, tot, w, b0, B, weighted):  # pragma: no cover - compiled
+def _responsibilities(L, top, tot, T, Ti, P, w, b0, B, weighted):  # pragma: no cover
     """In place: log-probabilities L (K × B) → weighted responsibilities; returns Σ w log p."""
     K = L.shape[0]
     for i in range(B):
@@ -102,11 +149,12 @@ def _responsibilities(L, top, tot, w, b0, B, weighted):  # pragma: no cover - co
     for i in range(B):
         tot[i] = 0.0
     for k in range(K):
+        Lk = L[k]
         for i in range(B):
-            v = L[k, i] - top[i]
-            e = math.exp(v) if v > LOG_RESP_FLOOR else 0.0
-            L[k, i] = e
-            tot[i] += e
+            Lk[i] -= top[i]
+        _exp_floor(Lk, T, Ti, P, B)
+        for i in range(B):
+            tot[i] += Lk[i]
     ll = 0.0
     for i in range(B):
         log_norm = math.log(tot[i]) + top[i]
@@ -142,6 +190,9 @@ def em_full(X, w, means, U, offset, start, stop, block, nk, s, S):  # pragma: no
     L = np.empty((K, block))
     top = np.empty(block)
     tot = np.empty(block)
+    T = np.empty(block)
+    Ti = T.view(np.int64)
+    Pb = np.empty(block)
     ll = 0.0
     for b0 in range(start, stop, block):
         B = min(block, stop - b0)
@@ -169,7 +220,7 @@ def em_full(X, w, means, U, offset, start, stop, block, nk, s, S):  # pragma: no
             c = offset[k]
             for i in range(B):
                 L[k, i] = c - 0.5 * L[k, i]
-        ll += _responsibilities(L, top, tot, w, b0, B, weighted)
+        ll += _responsibilities(L, top, tot, T, Ti, Pb, w, b0, B, weighted)
         # M-step statistics about the previous means, as dot products along the rows.
         for k in range(K):
             r = L[k]
@@ -210,6 +261,9 @@ def em_diag(X, w, means, P, offset, start, stop, block, nk, s, S):  # pragma: no
     L = np.empty((K, block))
     top = np.empty(block)
     tot = np.empty(block)
+    T = np.empty(block)
+    Ti = T.view(np.int64)
+    Pb = np.empty(block)
     ll = 0.0
     for b0 in range(start, stop, block):
         B = min(block, stop - b0)
@@ -228,7 +282,7 @@ def em_diag(X, w, means, P, offset, start, stop, block, nk, s, S):  # pragma: no
             c = offset[k]
             for i in range(B):
                 L[k, i] = c - 0.5 * L[k, i]
-        ll += _responsibilities(L, top, tot, w, b0, B, weighted)
+        ll += _responsibilities(L, top, tot, T, Ti, Pb, w, b0, B, weighted)
         for k in range(K):
             r = L[k]
             mass = _sum(r, B)
