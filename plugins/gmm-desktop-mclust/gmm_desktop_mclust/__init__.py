@@ -11,12 +11,14 @@ Only :mod:`gmm_desktop.plugin_api` is imported from gmm-desktop.
 
 from gmm_desktop_mclust.hc import MclustHierarchical, hierarchical_tree
 from gmm_desktop_mclust.models import MODEL_NAMES, MODELS, MclustCovariance, n_var_params
+from gmm_desktop_mclust.table import bic_grid
 
 __all__ = [
     "MODELS",
     "MODEL_NAMES",
     "MclustCovariance",
     "MclustHierarchical",
+    "bic_grid",
     "hierarchical_tree",
     "n_var_params",
 ]
