@@ -320,7 +320,8 @@ def em_pass_numba(
         + np.log(np.asarray(weights, dtype=np.float64))
     )
     if structure == "full":
-        kernel = kernels.em_full
+        blas = n_features >= kernels.BLAS_MIN_FEATURES
+        kernel = kernels.em_full_blas if blas else kernels.em_full
         prec = np.ascontiguousarray(expanded)
         s_shape: tuple[int, ...] = (n_components, n_features, n_features)
     else:

@@ -60,8 +60,9 @@ def _assert_same(a: tuple[float, _em.RawStats], b: tuple[float, _em.RawStats], r
 @pytest.mark.parametrize("structure", STRUCTURES)
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_numba_pass_equals_numpy_pass(kernels, structure, weighted, dtype):
-    X, weights, means, expanded, sw = _problem(1500, 4, 3, structure)
+@pytest.mark.parametrize("n_features", [4, 17])  # 17: the full structure's BLAS kernel
+def test_numba_pass_equals_numpy_pass(kernels, structure, weighted, dtype, n_features):
+    X, weights, means, expanded, sw = _problem(1500, n_features, 3, structure)
     X = X.astype(dtype)
     sw = sw if weighted else None
     ref = _em.em_pass_numpy(X, sw, weights, means, expanded, structure, 256)
@@ -74,9 +75,10 @@ def test_numba_pass_equals_numpy_pass(kernels, structure, weighted, dtype):
 
 @pytest.mark.parametrize("structure", STRUCTURES)
 @pytest.mark.parametrize("chunk", [1, 7, 64, 102, 103, 104, 5000])
-def test_chunk_boundaries(kernels, structure, chunk):
+@pytest.mark.parametrize("n_features", [3, 17])
+def test_chunk_boundaries(kernels, structure, chunk, n_features):
     """n = 103 rows: a chunk of one row, chunks that do not divide n, n < chunk."""
-    X, weights, means, expanded, sw = _problem(103, 3, 4, structure, seed=2)
+    X, weights, means, expanded, sw = _problem(103, n_features, 4, structure, seed=2)
     ref = _em.em_pass_numpy(X, sw, weights, means, expanded, structure, 50)
     for threads in (1, 2, 3):
         got = _em.em_pass_numba(
