@@ -11,7 +11,6 @@ import argparse
 import importlib
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -212,9 +211,68 @@ def _summary(det: Any, out: Any) -> None:
         print(f"flagged rows: {shown}{more}", file=out)
 
 
+def _is_lazy_source(path: str) -> bool:
+    return any(ch in path for ch in "*?[") or Path(path).is_dir()
+
+
+def _detect_out_of_core(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
+    """``detect`` on data bigger than memory: Dask, every pass partition by partition."""
+    try:
+        from gmm_desktop import outofcore
+    except ImportError as exc:
+        raise UsageError(
+            f"out-of-core detection needs Dask: pip install 'gmm-desktop[dask]' ({exc})"
+        ) from None
+    types = _covariance_types(args.covariance_type)
+    unsupported = []
+    if not isinstance(args.components, int) or len(types) != 1:
+        unsupported.append("a range of components or several covariance types (fit one K)")
+    if args.refit is not None:
+        unsupported.append("--refit")
+    if args.missing != "drop":
+        unsupported.append("--missing median")
+    if getattr(args, "sheet", None) is not None:
+        unsupported.append("--sheet")
+    if unsupported:
+        raise UsageError(
+            "not available out of core (a folder, a glob or --scheduler): "
+            + "; ".join(unsupported)
+        )
+    if args.output and not args.output.lower().endswith((".parquet", ".pq", ".parq")):
+        raise UsageError(
+            "out of core, --output is a Parquet dataset folder: give a name ending in .parquet"
+        )
+    result = outofcore.detect_dataset(
+        args.data, scheduler=args.scheduler, columns=_columns(args.columns),
+        id_column=args.id_column, n_components=int(args.components),
+        covariance_type=types[0], scaling=args.scaling, missing=args.missing,
+        threshold=_threshold(args), n_init=args.n_init, random_state=args.seed,
+        output=args.output, only_flagged=not args.all_rows, model_out=args.model_out,
+        progress=progress,
+    )
+    progress.close()
+    feats, model = result.features, result.model
+    print(
+        f"data: {result.table.name} ({feats.n_rows} rows, {feats.n_used} used; columns "
+        f"{', '.join(feats.columns)}; scaling {feats.scaler.method}; out of core)"
+    )
+    print(f"model: {model.n_components} component(s), {model.covariance_type}; "
+          f"{model.n_iter_} EM iterations, lower bound {model.lower_bound_:.6g}")
+    print(f"threshold: {result.threshold.describe()}")
+    if result.n_flagged is not None:
+        share = 100 * result.n_flagged / max(feats.n_used, 1)
+        print(f"flagged: {result.n_flagged} of {feats.n_used} rows ({share:.1f}%)")
+        print(f"wrote: {result.output}")
+    if result.model_path is not None:
+        print(f"model: saved to {result.model_path}")
+    return EXIT_OK
+
+
 def cmd_detect(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
     from gmm_desktop.detector import Detector, DetectorConfig
 
+    if args.scheduler is not None or _is_lazy_source(args.data):
+        return _detect_out_of_core(args, progress)
     types = _covariance_types(args.covariance_type)
     config = DetectorConfig(
         columns=_columns(args.columns),
@@ -278,15 +336,7 @@ def cmd_select(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
     det = Detector(config, progress=progress)
     _load(det, args)
     feats = det.prepare()
-    from gmm_desktop.engine import select_models
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        relay = det._fit_relay(0.0, 1.0)
-        result = select_models(
-            feats.X, ks, types, criterion=args.criterion, callback=relay, keep_models=False,
-            n_init=args.n_init, random_state=args.seed,
-        )
+    result = det.select(criterion=args.criterion)
     progress.close()
     print(
         f"data: {det.dataset.name} ({feats.X.shape[0]} rows used; columns "
@@ -321,16 +371,10 @@ def cmd_sample(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
-    from gmm_desktop.registry import get_registry
+    from gmm_desktop.registry import format_plugin_table, get_registry, plugin_table
 
-    records = get_registry().load_all()
-    rows = [("name", "kind", "origin", "status", "error")]
-    for rec in sorted(records, key=lambda r: (r.kind, r.name)):
-        rows.append((rec.name, rec.kind, rec.origin, rec.status, _one_line(rec.error or "")))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for row in rows:
-        cells = [row[i].ljust(widths[i]) for i in range(4)] + [row[4]]
-        print("  ".join(cells).rstrip())
+    records = sorted(get_registry().load_all(), key=lambda r: (r.kind, r.name))
+    print(format_plugin_table(plugin_table(records)))
     return EXIT_OK
 
 
@@ -428,6 +472,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write every scored row with a flag column, not only the flagged ones")
     p.add_argument("--model-out", metavar="MODEL.json",
                    help="save the model with its scaler, columns and threshold")
+    p.add_argument("--scheduler", metavar="local|ADDRESS",
+                   help="fit out of core on Dask (data bigger than memory): 'local' starts "
+                   "worker processes on this machine, an address (tcp://host:8786) uses a "
+                   "running cluster. DATA may then be a Parquet dataset folder or a quoted "
+                   "glob of CSV files (a folder or glob is read lazily even without it, on "
+                   "threads); --output writes a Parquet folder")
     _add_fit_options(p)
     p.set_defaults(func=cmd_detect)
 
@@ -478,6 +528,17 @@ def build_parser() -> argparse.ArgumentParser:
 # --------------------------------------------------------------------------- entry
 
 
+#: The headless subcommands; any other first argument opens the application.
+SUBCOMMANDS = ("detect", "score", "select", "sample", "plugins")
+
+
+def _opens_the_application(first: str) -> bool:
+    """True for the application's own arguments: ``--demo`` or an existing file."""
+    if first.split("=")[0] == "--demo":
+        return True
+    return first not in SUBCOMMANDS and not first.startswith("-") and Path(first).exists()
+
+
 def run_gui(argv: Sequence[str]) -> int:
     """Open the desktop application (imported lazily; the CLI never needs Qt)."""
     try:
@@ -497,7 +558,8 @@ def run_gui(argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list:
+    if not args_list or _opens_the_application(args_list[0]):
+        # `gmm-desktop`, `gmm-desktop FILE`, `gmm-desktop --demo NAME`: the application.
         return run_gui(args_list)
     parser = build_parser()
     progress = _ProgressPrinter(False)

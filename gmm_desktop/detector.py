@@ -222,6 +222,25 @@ class Detector:
             "random_state": c.random_state,
         }
 
+    def select(self, *, criterion: str = "bic", exclude: Any = None) -> SelectionResult:
+        """The BIC/AIC table over the configured component counts × covariance types.
+
+        Nothing of the detector changes; see :meth:`fit` to adopt the best model.
+        """
+        feats = self.features or self.prepare()
+        ex = self._row_mask(exclude, "exclude")
+        X = feats.X if ex is None else feats.X[~ex]
+        c = self.config
+        ks = [c.n_components] if isinstance(c.n_components, int | np.integer) else list(
+            c.n_components
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return select_models(
+                X, ks, list(c.covariance_types), criterion=criterion, keep_models=False,
+                callback=self._fit_relay(0.0, 1.0), **self._gmm_params(),
+            )
+
     def fit(self, *, exclude: Any = None) -> GaussianMixture:
         """Fit the mixture (selecting by BIC over a range of counts or several types).
 
@@ -418,7 +437,9 @@ class Detector:
             return out
 
         scores = res.scores
-        cols: dict[str, Any] = {name("row_id"): feats.row_ids}
+        # The row identity: the ID column itself when the table has one (it is already among
+        # the original columns), else the row's position in the file.
+        cols: dict[str, Any] = {} if ds.id_column is not None else {name("row_id"): feats.row_ids}
         extra: dict[str, Any] = {
             name("log_density"): scores.log_density,
             name("component"): scores.component,

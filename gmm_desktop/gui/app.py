@@ -25,6 +25,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("file", nargs="?", help="a data file (CSV, Parquet, Excel...) or a "
                         "saved session (.json) to open")
+    parser.add_argument("--demo", metavar="NAME", help="open a bundled demo dataset "
+                        "('faithful' or 'synthetic') instead of a file")
     return parser
 
 
@@ -91,7 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     if log_path is not None:
         log.info("gmm-desktop started (log file %s)", log_path)
     restored = window.offer_restore()
-    if args.file and not restored:
+    if args.demo and not restored:
+        window.controller.open_demo(args.demo)
+    elif args.file and not restored:
         path = Path(args.file)
         if not path.exists():
             window.show_error("Cannot open", f"{path}: no such file.")

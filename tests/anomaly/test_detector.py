@@ -87,13 +87,13 @@ def test_export_columns_and_sidecar(tmp_path, clean_file, suffix):
     else:
         table = pd.read_excel(out)
     assert list(table.columns) == [
-        "row_id", "sample", "temp", "pressure", "site", "log_density", "component",
+        "sample", "temp", "pressure", "site", "log_density", "component",
         "resp_0", "resp_1", "mahalanobis", "chi2_tail", "flag",
     ]
     assert len(table) == 8 and table["flag"].all()
     flagged = det.result.flags
     np.testing.assert_allclose(table["log_density"], det.result.scores.log_density[flagged])
-    assert list(table["row_id"]) == list(det.features.row_ids[flagged])
+    assert list(table["sample"]) == list(det.features.row_ids[flagged])  # the ID column
     meta = json.loads(sidecar_path(out).read_text())
     assert meta["threshold"]["spec"] == {
         "kind": "contamination", "value": 0.02, "small_component_share": None,
@@ -151,3 +151,20 @@ def test_bic_range_and_manual_labels(tmp_path):
     assert not res.flags[first] and res.flags[5]
     with pytest.raises(DetectorError, match="mask"):
         det.detect(exclude=np.zeros(3, bool))
+
+
+def test_export_with_an_id_column_carries_it_once(tmp_path):
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"key": [f"k{i}" for i in range(120)], "a": rng.randn(120),
+                          "b": rng.randn(120)})
+    frame.loc[0, ["a", "b"]] = [25.0, -25.0]
+    src = tmp_path / "with_id.csv"
+    frame.to_csv(src, index=False)
+    det = Detector(DetectorConfig(n_components=1, id_column="key",
+                                  threshold=ThresholdSpec("contamination", 1 / 120)))
+    det.load(src)
+    det.fit()
+    det.detect(refit=None)
+    table = pd.read_csv(det.export(tmp_path / "out.csv", only_flagged=True))
+    assert "row_id" not in table.columns and list(table.columns).count("key") == 1
+    assert list(table["key"]) == ["k0"]

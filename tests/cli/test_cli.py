@@ -70,11 +70,15 @@ def test_plugins_lists_every_plugin():
     out = run("plugins")
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0].split() == ["name", "kind", "origin", "status", "error"]
-    names = {line.split()[0]: line.split()[1:4] for line in lines[1:]}
-    assert names["iterative-trimming"] == ["refit", "built-in", "loaded"]
-    assert names["noise-component"][0] == "refit"
-    assert names["full"][0] == "covariance" and names["kmeans"][0] == "initializer"
+    assert lines[0].split() == ["KIND", "NAME", "ORIGIN", "STATUS"]
+    rows = [line.split() for line in lines[1:] if not line.startswith(" ")]
+    by_name = {(row[0], row[1]): (row[2], row[-1]) for row in rows}
+    assert by_name[("refit", "iterative-trimming")] == ("built-in", "loaded")
+    assert ("refit", "noise-component") in by_name
+    assert by_name[("covariance", "full")] == ("built-in", "loaded")
+    assert by_name[("initializer", "kmeans")] == ("built-in", "loaded")
+    # Each plugin's description is printed under its row.
+    assert any("trim" in line for line in lines if line.startswith("    "))
 
 
 def test_select_prints_the_table(hbk_csv, capsys):
@@ -128,6 +132,25 @@ def test_no_arguments_opens_the_gui(monkeypatch):
     monkeypatch.setitem(sys.modules, "gmm_desktop.gui.app", fake)
     assert cli.main([]) == 0
     assert calls == [[]]
+
+
+def test_a_file_or_a_demo_opens_the_gui_and_anything_else_is_a_usage_error(
+    monkeypatch, tmp_path, capsys
+):
+    calls = []
+    fake = types.ModuleType("gmm_desktop.gui.app")
+    fake.main = lambda argv: calls.append(argv) or 0
+    monkeypatch.setitem(sys.modules, "gmm_desktop.gui.app", fake)
+    data = tmp_path / "table.csv"
+    data.write_text("a,b\n1,2\n3,4\n")
+    assert cli.main([str(data)]) == 0
+    assert cli.main(["--demo", "synthetic"]) == 0
+    assert cli.main(["--demo=faithful"]) == 0
+    assert calls == [[str(data)], ["--demo", "synthetic"], ["--demo=faithful"]]
+    # Neither a subcommand nor an existing file: argparse's one-line error, status 2.
+    assert cli.main([str(tmp_path / "missing.csv")]) == 2
+    assert "invalid choice" in capsys.readouterr().err
+    assert calls == [[str(data)], ["--demo", "synthetic"], ["--demo=faithful"]]
 
 
 def test_no_gui_module_gives_one_line_and_status_2(monkeypatch, capsys):
