@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> None:
           f"best of {args.repeat}. Memory: peak RSS beyond the data (tracemalloc peak).")
     header = (
         f"{'N':>8} {'D':>3} {'K':>3} {'cov':>5} | {'sklearn':>8} {'sk 1thr':>8} "
-        f"{'numba':>8} {'numpy':>8} | {'nb/sk':>6} {'nb/sk1':>6} {'np/sk':>6} {'np/sk1':>6} | "
+        f"{'numba':>8} {'numpy':>8} | {'sk/nb':>6} {'sk1/nb':>6} {'sk/np':>6} {'sk1/np':>6} | "
         f"{'sk MB':>10} {'numba MB':>9} {'numpy MB':>9} | {'Δlb nb':>8} {'Δlb np':>8}"
     )
     print("times in ms per iteration; ratios are speed-ups (scikit-learn time / ours); "
