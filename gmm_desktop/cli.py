@@ -342,7 +342,10 @@ def cmd_select(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
         f"data: {det.dataset.name} ({feats.X.shape[0]} rows used; columns "
         f"{', '.join(feats.columns)}; scaling {feats.scaler.method})"
     )
-    print(result.to_text())
+    print(result.to_text(mclust_sign=args.mclust))
+    if args.mclust:
+        print()
+        print(result.to_grid(mclust_sign=True))
     best = result.best
     print(
         f"best by {args.criterion.upper()}: {best.n_components} component(s), "
@@ -502,6 +505,9 @@ def build_parser() -> argparse.ArgumentParser:
                    metavar="A-B", help="component counts to try (default: 1-6)")
     p.add_argument("--covariance-type", default="full", metavar="TYPE",
                    help="a type, a comma list, or 'all' (default: full)")
+    p.add_argument("--mclust", action="store_true",
+                   help="show BIC in mclust's convention, 2 logL - p ln n (higher is better), "
+                   "and the components x covariance-types grid as mclust prints it")
     p.add_argument("--criterion", choices=("bic", "aic"), default="bic",
                    help="what picks the best model (default: bic)")
     _add_fit_options(p)

@@ -248,6 +248,9 @@ class CovarianceType(abc.ABC):
     #: Which second moments the M-step needs and which E-step kernel applies:
     #: ``"full"`` (d×d scatter matrices) or ``"diag"`` (their diagonals only).
     structure: ClassVar[Structure] = "full"
+    #: True for a type defined for one feature only (mclust's E and V); the engine then
+    #: refuses data with more than one feature before fitting.
+    univariate: ClassVar[bool] = False
 
     # -- required ----------------------------------------------------------------------
 

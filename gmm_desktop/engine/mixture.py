@@ -454,6 +454,11 @@ class GaussianMixture:
                 f"but got n_components = {self.n_components}, n_samples = {n_samples}"
             )
         cov = self._covariance_plugin()
+        if getattr(cov, "univariate", False) and n_features != 1:
+            raise ValueError(
+                f"the covariance type {cov.name!r} is for one feature only, but X has "
+                f"{n_features}; choose a single feature or another covariance type"
+            )
         self._check_parameters(n_features, cov)
         if data.feature_names is not None:
             self.feature_names_in_ = data.feature_names

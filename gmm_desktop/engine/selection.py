@@ -76,6 +76,14 @@ class SelectionResult:
     def score_of(self, cell: SelectionCell) -> float:
         return _criterion_value(cell, self.criterion)
 
+    def to_grid(self, *, mclust_sign: bool = False, digits: int = 2) -> str:
+        """BIC as a components × covariance-types grid, as mclust prints it.
+
+        ``mclust_sign=True`` shows mclust's ``2·logL − p·ln n`` (higher is better), else
+        scikit-learn's sign (lower is better). Failed cells show ``NA``; ``*`` marks the best.
+        """
+        return _format_grid(self, mclust_sign=mclust_sign, digits=digits)
+
     def to_text(self, *, mclust_sign: bool = False) -> str:
         """A fixed-width table for terminals (mclust's BIC sign if ``mclust_sign``)."""
         bic_label = "BIC(mclust)" if mclust_sign else "BIC"
@@ -94,6 +102,35 @@ class SelectionResult:
                 f"{'yes' if c.converged else 'no':>5} {c.n_iter:>5d}{mark}"
             )
         return "\n".join(lines)
+
+
+def _format_grid(result: SelectionResult, *, mclust_sign: bool, digits: int) -> str:
+    models: list[str] = []
+    ks: list[int] = []
+    values: dict[tuple[str, int], float] = {}
+    for c in result.cells:
+        if c.covariance_type not in models:
+            models.append(c.covariance_type)
+        if c.n_components not in ks:
+            ks.append(c.n_components)
+        bic = math.nan if c.error else float(c.bic)
+        values[(c.covariance_type, c.n_components)] = -bic if mclust_sign else bic
+    best = (result.best.covariance_type, result.best.n_components)
+    width = max(10, max((len(m) for m in models), default=0) + 2, digits + 9)
+    label = (
+        "BIC (mclust: 2 logL - p ln n, higher is better)"
+        if mclust_sign
+        else "BIC (scikit-learn: -2 logL + p ln n, lower is better)"
+    )
+    lines = [label, " " * 3 + "".join(f"{m:>{width}}" for m in models)]
+    for k in sorted(ks):
+        row = f"{k:>3}"
+        for m in models:
+            v = values.get((m, k), math.nan)
+            text = "NA" if math.isnan(v) else f"{v:.{digits}f}"
+            row += f"{text + ('*' if (m, k) == best else ' '):>{width}}"
+        lines.append(row)
+    return "\n".join(lines)
 
 
 def _criterion_value(cell: SelectionCell, criterion: str) -> float:

@@ -81,6 +81,27 @@ def test_plugins_lists_every_plugin():
     assert any("trim" in line for line in lines if line.startswith("    "))
 
 
+def test_select_in_mclusts_bic_convention(hbk_csv, capsys):
+    code = cli.main(
+        ["select", str(hbk_csv), "--columns", "X1", "X2", "X3", "--components", "1-2",
+         "--covariance-type", "full,diag", "--mclust"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "BIC(mclust)" in out and "higher is better" in out
+    grid = out[out.index("BIC (mclust"):].splitlines()
+    assert grid[1].split() == ["full", "diag"] and [r.split()[0] for r in grid[2:4]] == ["1", "2"]
+    # The grid shows the same numbers as the long table's BIC(mclust) column.
+    head = out[: out.index("BIC (mclust")].splitlines()
+    long = {(int(r.split()[0]), r.split()[1]): float(r.split()[4])
+            for r in head if r.strip()[:1].isdigit()}
+    for r in grid[2:4]:
+        k, *cells = r.split()
+        for cov, v in zip(["full", "diag"], cells, strict=True):
+            assert float(v.rstrip("*")) == pytest.approx(long[(int(k), cov)], abs=0.006)
+    assert sum(v.endswith("*") for r in grid[2:4] for v in r.split()[1:]) == 1
+
+
 def test_select_prints_the_table(hbk_csv, capsys):
     code = cli.main(
         ["select", str(hbk_csv), "--columns", "X1", "X2", "X3", "--components", "1-3",

@@ -240,6 +240,23 @@ def test_model_selection_table_and_best_cell():
         select_models(X, range(1, 4), "full", callback=lambda p: p.fraction > 0.3)
 
 
+def test_selection_grid_in_both_bic_conventions():
+    X = blobs(8, n=300)
+    result = select_models(X, [1, 2, 3], ["full", "spherical"], random_state=0)
+    for mclust_sign in (False, True):
+        grid = result.to_grid(mclust_sign=mclust_sign).splitlines()
+        assert ("higher is better" in grid[0]) is mclust_sign
+        assert grid[1].split() == ["full", "spherical"]
+        rows = {int(line.split()[0]): line.split()[1:] for line in grid[2:]}
+        assert sorted(rows) == [1, 2, 3]
+        for cell in result.cells:
+            col = ["full", "spherical"].index(cell.covariance_type)
+            shown = float(rows[cell.n_components][col].rstrip("*"))
+            expected = -cell.bic if mclust_sign else cell.bic
+            assert shown == pytest.approx(expected, abs=0.006)
+            assert rows[cell.n_components][col].endswith("*") == (cell is result.best)
+
+
 def test_selection_rejects_unknown_names_and_bad_data_upfront():
     with pytest.raises(ValueError, match=r"registered: .*'full'"):
         select_models(blobs(0), [1, 2], ["full", "no-such-type"])

@@ -45,9 +45,17 @@ def _objective(scatter, nk, full):
 # --------------------------------------------------------------------------- conformance
 
 
-@pytest.mark.parametrize("name", MULTIVARIATE)
+@pytest.mark.parametrize("name", list(MODELS))
 def test_conformance_kit(name):
+    # E and V declare univariate = True: the kit checks them on one feature.
     check_covariance_type(MODELS[name])
+
+
+def test_the_engine_refuses_several_features_for_a_univariate_model():
+    X, _ = _blobs(0, d=2)
+    for name in ("E", "V"):
+        with pytest.raises(ValueError, match=rf"'{name}' is for one feature only, but X has 2"):
+            GaussianMixture(2, covariance_type=name).fit(X)
 
 
 def test_univariate_models_refuse_several_features_with_a_clear_message():
