@@ -136,6 +136,9 @@ class Detector:
         self.columns: list[str] | None = None
         self.source: dict[str, Any] | None = None
         self.refit_record: dict[str, Any] | None = None
+        #: Per feature column, the median of the rows the model was fitted on (original
+        #: units): what ``missing="median"`` fills in when new data is scored.
+        self.medians: dict[str, float] | None = None
 
     # ------------------------------------------------------------------ progress
 
@@ -177,7 +180,11 @@ class Detector:
         """Extract and scale the feature columns (a saved model's scaler when there is one)."""
         ds = self._need_dataset()
         if self.scaler is not None and self.model is not None and self.columns is not None:
-            raw = prepare_features(ds, self.columns, self.config.missing, "none")
+            # A fitted or loaded model: its columns, its scaler, and its training medians
+            # for any value to impute, so new data is prepared exactly as its data was.
+            raw = prepare_features(
+                ds, self.columns, self.config.missing, "none", medians=self.medians
+            )
             X = self.scaler.transform(raw.X)
             self.features = PreparedFeatures(
                 X, raw.row_ids, raw.row_index, raw.columns, self.scaler, raw.report, raw.warnings
@@ -273,6 +280,11 @@ class Detector:
         self.model = model
         self.scaler = feats.scaler
         self.columns = list(feats.columns)
+        fitted_rows = feats.scaler.inverse_transform(X)
+        self.medians = {
+            col: float(v) for col, v in zip(self.columns, np.median(fitted_rows, axis=0),
+                                            strict=True)
+        }
         self.threshold = None
         self.refit_record = None
         self.result = None
@@ -375,6 +387,7 @@ class Detector:
             EXTRA_KEY: {
                 "columns": list(self.columns),
                 "scaler": self.scaler.to_dict(),
+                "medians": self.medians,
                 "threshold": None if self.threshold is None else self.threshold.to_dict(),
                 "source": self.source,
                 "config": self.config.to_dict(),
@@ -405,6 +418,10 @@ class Detector:
         try:
             det.scaler = Scaler.from_dict(info["scaler"])
             det.columns = [str(c) for c in info["columns"]]
+            medians = info.get("medians")
+            det.medians = None if medians is None else {
+                str(k): float(v) for k, v in dict(medians).items()
+            }
             det.threshold = (
                 None if info.get("threshold") is None else Threshold.from_dict(info["threshold"])
             )

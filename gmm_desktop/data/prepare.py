@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -245,6 +245,8 @@ def prepare_features(
     columns: Sequence[str] | None = None,
     missing: str = "drop",
     scaling: str = "none",
+    *,
+    medians: Mapping[str, float] | None = None,
 ) -> PreparedFeatures:
     """Extract, clean and scale the feature columns of ``ds``.
 
@@ -257,6 +259,10 @@ def prepare_features(
             many rows and which columns were affected.
         scaling: ``"none"`` (default), ``"standardize"`` (z-score) or ``"robust"``
             (median and interquartile range).
+        medians: with ``missing="median"``, the values to fill in per column instead of
+            this table's own medians: the medians of the data a saved model was fitted on,
+            so that new data is imputed exactly as the training data was. Columns not
+            listed use this table's median.
 
     Raises:
         DataError: an unknown or non-numeric column, an unknown policy, a column without
@@ -311,11 +317,14 @@ def prepare_features(
         X_raw = raw.copy()
         for j, name in enumerate(chosen):
             if bad[:, j].any():
-                col = raw[:, j]
-                finite = col[np.isfinite(col)]
-                # The median of values near the float64 limit must not overflow.
-                m = float(np.max(np.abs(finite))) or 1.0
-                median = float(np.median(finite / m)) * m
+                if medians is not None and name in medians:
+                    median = float(medians[name])
+                else:
+                    col = raw[:, j]
+                    finite = col[np.isfinite(col)]
+                    # The median of values near the float64 limit must not overflow.
+                    m = float(np.max(np.abs(finite))) or 1.0
+                    median = float(np.median(finite / m)) * m
                 X_raw[bad[:, j], j] = median
                 imputed_values[name] = median
         row_index = np.arange(n_total)

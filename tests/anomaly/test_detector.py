@@ -168,3 +168,24 @@ def test_export_with_an_id_column_carries_it_once(tmp_path):
     table = pd.read_csv(det.export(tmp_path / "out.csv", only_flagged=True))
     assert "row_id" not in table.columns and list(table.columns).count("key") == 1
     assert list(table["key"]) == ["k0"]
+
+
+def test_scoring_imputes_with_the_training_medians(tmp_path, clean_file):
+    det = _fitted(clean_file, missing="median", threshold=ThresholdSpec("contamination", 0.01))
+    train = pd.read_csv(clean_file)
+    model_file = det.save_model(tmp_path / "model.json")
+    # New data whose own median is far from the training one, with one missing value.
+    rng = np.random.RandomState(1)
+    new = pd.DataFrame({"sample": [f"n{i}" for i in range(50)],
+                        "temp": rng.normal(60.0, 1.0, 50), "pressure": rng.normal(1000, 5, 50),
+                        "site": "south"})
+    new.loc[7, "temp"] = np.nan
+    new_file = tmp_path / "new.csv"
+    new.to_csv(new_file, index=False)
+    scorer = Detector.from_model_file(model_file)
+    scorer.load(new_file)
+    feats = scorer.prepare()
+    filled = scorer.scaler.inverse_transform(feats.X)[7, 0]
+    assert filled == pytest.approx(np.median(train["temp"]), rel=1e-9)
+    assert abs(filled - np.nanmedian(new["temp"])) > 30
+    assert feats.report.rows_imputed == 1
