@@ -16,7 +16,7 @@ Typical use::
 """
 
 from .dataset import Dataset
-from .demo import DEMO_FILES, demo_datasets, demo_path
+from .demo import DEMO_FILES, DEMO_OPTIONS, demo_datasets, demo_options, demo_path
 from .errors import DataError, DataWarning, ScalerFormatError
 from .loading import MISSING_MARKERS, MOSTLY_NUMERIC, SUPPORTED_SUFFIXES, load_table
 from .prepare import (
@@ -31,6 +31,7 @@ from .writing import WRITABLE_SUFFIXES, sidecar_path, write_table_atomic
 
 __all__ = [
     "DEMO_FILES",
+    "DEMO_OPTIONS",
     "MISSING_MARKERS",
     "MISSING_POLICIES",
     "MOSTLY_NUMERIC",
@@ -45,6 +46,7 @@ __all__ = [
     "Scaler",
     "ScalerFormatError",
     "demo_datasets",
+    "demo_options",
     "demo_path",
     "load_table",
     "prepare_features",

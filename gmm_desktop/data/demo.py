@@ -15,13 +15,21 @@ from pathlib import Path
 
 from .errors import DataError
 
-__all__ = ["DEMO_FILES", "demo_datasets", "demo_path"]
+__all__ = ["DEMO_FILES", "DEMO_OPTIONS", "demo_datasets", "demo_options", "demo_path"]
 
 DEMO_FILES: dict[str, str] = {
     "faithful": "faithful.csv",
     "synthetic": "synthetic.csv",
 }
 """Name of each bundled dataset → its file in ``gmm_desktop/resources``."""
+
+DEMO_OPTIONS: dict[str, dict[str, object]] = {
+    "faithful": {"id_column": None, "columns": ["eruptions", "waiting"]},
+    # ``id`` identifies the rows; ``cluster`` and ``is_injected_outlier`` are the ground
+    # truth, never features.
+    "synthetic": {"id_column": "id", "columns": ["x", "y"]},
+}
+"""How each bundled dataset is meant to be opened: its ID column and feature columns."""
 
 _stack = contextlib.ExitStack()
 atexit.register(_stack.close)
@@ -64,3 +72,14 @@ def demo_path(name: str) -> Path:
             remedy="Choose one of: " + ", ".join(repr(n) for n in DEMO_FILES) + ".",
         )
     return _resolve(DEMO_FILES[key])
+
+
+def demo_options(name: str) -> dict[str, object]:
+    """``{"id_column": ..., "columns": [...]}`` for the bundled dataset ``name``."""
+    key = name.removesuffix(".csv") if isinstance(name, str) else name
+    if key not in DEMO_OPTIONS:
+        raise DataError(
+            f"there is no bundled dataset called {name!r}.",
+            remedy="Choose one of: " + ", ".join(repr(n) for n in DEMO_OPTIONS) + ".",
+        )
+    return {k: (list(v) if isinstance(v, list) else v) for k, v in DEMO_OPTIONS[key].items()}

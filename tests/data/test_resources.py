@@ -81,3 +81,15 @@ def test_resources_readme_documents_origin_and_licence():
     text = (TOP / "README.md").read_text(encoding="utf-8")
     for needle in ("faithful.csv", "synthetic.csv", "Licence", "Origin", "make_synthetic.py"):
         assert needle in text
+
+
+def test_demo_options_name_real_columns_and_exclude_the_ground_truth():
+    from gmm_desktop.data import demo_options, demo_path, load_table, prepare_features
+
+    for name in ("faithful", "synthetic"):
+        opts = demo_options(name)
+        ds = load_table(demo_path(name), id_column=opts["id_column"])
+        prep = prepare_features(ds, opts["columns"])
+        assert prep.columns == opts["columns"]
+        assert "is_injected_outlier" not in prep.columns and "id" not in prep.columns
+    assert load_table(demo_path("synthetic"), id_column="id").row_ids[0] == 1
