@@ -21,6 +21,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from gmm_desktop.controller import geometry
+from gmm_desktop.controller.analysis import AnalysisMixin
+from gmm_desktop.controller.anomaly_tools import DensityIndex
 from gmm_desktop.controller.session import (
     CrashGuard,
     SessionFileError,
@@ -51,6 +53,7 @@ from gmm_desktop.engine import (
     save_model,
     select_models,
 )
+from gmm_desktop.engine.anomaly import Scores, score_rows
 from gmm_desktop.errors import GmmDesktopError
 from gmm_desktop.registry import get_registry
 
@@ -92,6 +95,8 @@ class _Fitted:
     bic: float
     aic: float
     warnings: tuple[str, ...] = ()
+    scores: Any = None  # engine.anomaly.Scores of every row of the current data
+    density: DensityIndex | None = None  # sorted log-densities and their histogram
 
 
 def _messages(items: Any) -> tuple[str, ...]:
@@ -139,7 +144,40 @@ def _criteria(model: GaussianMixture, X: np.ndarray) -> tuple[float, float]:
     return -2 * loglik + p * math.log(n), -2 * loglik + 2 * p
 
 
-class AppController(QObject):
+def _derive(
+    model: GaussianMixture, data: _Data, warnings_: tuple[str, ...] = (), scores: Any = None
+) -> _Fitted:
+    """Every per-row result of ``model`` on ``data`` (in a worker): anomaly scores,
+    labels, uncertainty, criteria, and the sorted log-densities for threshold dragging."""
+    X = data.X
+    n = X.shape[0]
+    if scores is None:
+        parts = [score_rows(model, X[s : s + 200_000]) for s in range(0, max(n, 1), 200_000)]
+    if scores is not None:
+        pass
+    elif len(parts) == 1:
+        scores = parts[0]
+    else:
+        scores = Scores(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in (
+                "log_density", "component", "responsibilities", "mahalanobis",
+                "tail_probability", "mahalanobis_all")),
+            n_features=parts[0].n_features,
+        )
+    k = model.n_components
+    labels = scores.component.astype(np.uint8 if k < 256 else np.int16)
+    unc = (1.0 - scores.responsibilities.max(axis=1)).astype(np.float32)
+    loglik = float(np.sum(scores.log_density))
+    p = model.n_parameters()
+    bic = -2 * loglik + p * math.log(max(n, 1))
+    aic = -2 * loglik + 2 * p
+    return _Fitted(
+        model, data.columns, data.missing, data.scaling, frozen_array(labels),
+        frozen_array(unc), bic, aic, warnings_, scores, DensityIndex.build(scores.log_density),
+    )
+
+
+class AppController(AnalysisMixin, QObject):
     """Application state and background work, independent of any widget."""
 
     datasetChanged = Signal(object)  # DatasetView | None
@@ -159,6 +197,13 @@ class AppController(QObject):
     sessionSaved = Signal(str)
     autosaved = Signal(str)
     warmedUp = Signal()
+    anomalyChanged = Signal(object)  # AnomalyView | None
+    selectionChanged = Signal(object)  # SelectionView
+    refitStarted = Signal(str)
+    refitProgress = Signal(object)  # dict: fraction, stage
+    refitFinished = Signal(object)  # RefitView (pending: accept or keep the old model)
+    refitClosed = Signal(bool)  # accepted?
+    exportFinished = Signal(str)  # path written
 
     def __init__(self, parent: QObject | None = None, *, autosave: bool = True) -> None:
         super().__init__(parent)
@@ -178,6 +223,7 @@ class AppController(QObject):
         self._autosave_timer = QTimer(self)
         self._autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
         self._autosave_timer.timeout.connect(self._on_autosave_timer)
+        self._init_analysis()
 
     # ------------------------------------------------------------------ plugin choices
 
@@ -268,39 +314,74 @@ class AppController(QObject):
         if kind in self._tasks:
             self.statusMessage.emit(f"A {kind} is already running; cancel it first.")
             return False
+        holder: dict[str, TaskState] = {}
+
+        def live() -> bool:  # still the current task of its kind (not cancelled)
+            st = holder.get("state")
+            return st is not None and not st.cancelled and self._tasks.get(kind) is st
 
         def failed(failure: TaskFailure) -> None:
-            title = {"load": "Cannot open", "fit": "Fit failed", "sweep": "Model selection failed"}
+            if not live():
+                return
+            title = {"load": "Cannot open", "fit": "Fit failed", "sweep": "Model selection failed",
+                     "refit": "Refit failed", "export": "Export failed"}
             self.errorOccurred.emit(title.get(kind, "Error"), failure.message)
 
+        def succeeded(result: Any) -> None:
+            if live():
+                on_success(result)
+
         def cancelled(message: str) -> None:
+            st = holder.get("state")
+            if st is not None and getattr(st, "cancel_reported", False):
+                return  # the controller already returned to idle when it was cancelled
             if on_cancel is not None:
                 on_cancel(message)
             self.statusMessage.emit(message)
 
+        def progress(payload: Any) -> None:
+            if on_progress is not None and live():
+                on_progress(payload)
+
         def done() -> None:
-            self._tasks.pop(kind, None)
-            self.busyChanged.emit(kind, False)
+            if self._tasks.get(kind) is holder.get("state"):
+                self._tasks.pop(kind, None)
+                self.busyChanged.emit(kind, False)
 
         state = self.runner.start(
             kind,
             fn,
-            on_success=on_success,
+            on_success=succeeded,
             on_failure=failed,
             on_cancel=cancelled,
-            on_progress=on_progress,
+            on_progress=progress,
             on_done=done,
         )
+        state.on_cancel = on_cancel  # type: ignore[attr-defined]
+        holder["state"] = state
         self._tasks[kind] = state
         self.busyChanged.emit(kind, True)
         return True
 
     @Slot()
     def cancel(self, kind: str | None = None) -> None:
-        """Ask running work (all of it, or one kind) to stop; it stops within an iteration."""
+        """Stop running work (all of it, or one kind) at once, as far as the user sees.
+
+        The worker is asked to stop (it polls the flag within an EM iteration); the
+        controller returns to idle immediately, keeps the previous model and discards
+        whatever the worker returns later.
+        """
         for name, state in list(self._tasks.items()):
             if kind is None or name == kind:
                 state.cancel()
+                state.cancel_reported = True  # type: ignore[attr-defined]
+                self._tasks.pop(name, None)
+                message = f"{name} cancelled"
+                on_cancel = getattr(state, "on_cancel", None)
+                if on_cancel is not None:
+                    on_cancel(message)
+                self.statusMessage.emit(message)
+                self.busyChanged.emit(name, False)
 
     def wait(self, msecs: int = -1) -> bool:
         return self.runner.wait(msecs)
@@ -395,6 +476,7 @@ class AppController(QObject):
         self._data = data
         if new_dataset:
             self._selection = None
+            self._on_new_dataset()
             self.datasetChanged.emit(self._dataset_view(data))
         cols = data.columns
         v = self._view
@@ -467,19 +549,27 @@ class AppController(QObject):
             )
             return False
 
+        keep = self.fit_keep_mask()
+        if keep is not None and int(keep.sum()) < max(2, params.n_components):
+            self.errorOccurred.emit(
+                "Cannot fit",
+                f"Only {int(keep.sum())} rows are left after the rows marked outlier or "
+                "excluded; clear some labels (Edit ▸ Undo, or the selection panel).",
+            )
+            return False
+
         def work(state: TaskState) -> _Fitted:
             model = GaussianMixture(**params.to_dict())
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                model.fit(data.X, callback=state.fit_callback)
+                model.fit(data.X if keep is None else data.X[keep],
+                          callback=state.fit_callback)
             if state.cancelled:
                 raise GmmDesktopError("fit cancelled")  # pragma: no cover - engine raises
-            labels, unc = _posterior(model, data.X)
-            bic, aic = _criteria(model, data.X)
             notes = tuple(dict.fromkeys(str(w.message) for w in caught))
-            return _Fitted(
-                model, data.columns, data.missing, data.scaling, labels, unc, bic, aic, notes
-            )
+            return _derive(model, data, notes)
+
+        fit_ex_ids = np.union1d(self.label_ids("outlier"), self.label_ids("excluded"))
 
         def success(fitted: _Fitted) -> None:
             if self._data is None or self._data.generation != data.generation:
@@ -487,6 +577,7 @@ class AppController(QObject):
                     "The features changed during the fit; its result was not used."
                 )
                 return
+            self._next_fit_excluded = fit_ex_ids
             self._adopt(fitted)
             for note in fitted.warnings:
                 self.statusMessage.emit(note)
@@ -519,6 +610,7 @@ class AppController(QObject):
             else None,
         )
         self._dirty = True
+        self._on_model_adopted()
         self.modelChanged.emit(self._summary())
         self._rebuild_scatter()
 
@@ -549,9 +641,7 @@ class AppController(QObject):
 
     def _derive_async(self, model: GaussianMixture, data: _Data) -> None:
         def work(state: TaskState) -> _Fitted:
-            labels, unc = _posterior(model, data.X)
-            bic, aic = _criteria(model, data.X)
-            return _Fitted(model, data.columns, data.missing, data.scaling, labels, unc, bic, aic)
+            return _derive(model, data)
 
         def success(fitted: _Fitted) -> None:
             if self._data is not None and self._data.generation == data.generation:
@@ -652,6 +742,7 @@ class AppController(QObject):
     def _rebuild_scatter(self) -> None:
         self._scatter = self._build_scatter()
         self.scatterChanged.emit(self._scatter)
+        self._on_scatter_rebuilt()
 
     def _build_scatter(self) -> ScatterView | None:
         data = self._data
@@ -879,6 +970,7 @@ class AppController(QObject):
         doc["fit_params"] = self._fit_params.to_dict()
         doc["model"] = self.model_document()
         doc["view"] = self._view.to_dict()
+        doc["analysis"] = self.analysis_document()
         return doc
 
     def save_session(self, path: str | os.PathLike[str]) -> bool:
@@ -916,6 +1008,7 @@ class AppController(QObject):
         feats = doc.get("features") or {}
 
         def after_data() -> None:
+            self.restore_analysis(doc.get("analysis"))
             if model is not None:
                 self._install_model(model, extra, source)
             self.statusMessage.emit(f"Session restored from {source}")

@@ -179,3 +179,86 @@ class SweepView:
     curves: tuple[tuple[str, tuple[int, ...], tuple[float, ...]], ...]
     best: tuple[int, str]
     table_text: str
+
+
+@dataclass(frozen=True)
+class AnomalyView:
+    """The anomaly panel and the scatter overlay: histogram, threshold, flags, contour."""
+
+    n_rows: int
+    n_flagged: int
+    kind: str  # "contamination", "log_density", "sigma", "chi2"
+    value: float
+    small_component_share: float | None
+    cutoff: float | None  # log-density cut-off (None for the Mahalanobis gates)
+    share_at_cutoff: float  # share of rows below the cut-off (contamination box)
+    description: str
+    hist_counts: np.ndarray
+    hist_edges: np.ndarray
+    flags: np.ndarray  # bool per plotted point
+    flagged_rows: tuple[tuple[int, str, float, int], ...]  # (index, row id, log-density, comp)
+    contour_x: np.ndarray
+    contour_y: np.ndarray
+    contour_note: str
+    from_refit: str | None = None  # the accepted refit strategy whose flags these are
+
+    @property
+    def share(self) -> float:
+        return self.n_flagged / self.n_rows if self.n_rows else 0.0
+
+
+@dataclass(frozen=True)
+class SelectionView:
+    """The selected rows (a set of row identities) and their table."""
+
+    n_selected: int
+    indices: np.ndarray  # positions of the selected rows among the plotted points
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]  # at most TABLE_LIMIT rows
+    component: int | None  # a component selected from the legend/parameters (highlight)
+    n_outliers: int  # manual labels, over the whole data
+    n_normal: int
+    n_excluded: int
+
+
+@dataclass(frozen=True)
+class RefitView:
+    """A refit waiting for the user: before and after."""
+
+    strategy: str
+    params: tuple[tuple[str, Any], ...]
+    history: tuple[tuple[int, int, int, float, str], ...]  # round, flagged, changed, logL, note
+    info: tuple[tuple[str, str], ...]
+    old_ellipse_x: np.ndarray
+    old_ellipse_y: np.ndarray
+    new_ellipse_x: np.ndarray
+    new_ellipse_y: np.ndarray
+    old_flags: np.ndarray
+    new_flags: np.ndarray
+    description: str
+
+    @property
+    def n_old(self) -> int:
+        return int(self.old_flags.sum())
+
+    @property
+    def n_new(self) -> int:
+        return int(self.new_flags.sum())
+
+    @property
+    def n_both(self) -> int:
+        return int((self.old_flags & self.new_flags).sum())
+
+
+@dataclass(frozen=True)
+class ParamField:
+    """One parameter of a plugin, for a generic editor (from the plugin's ParamSpec)."""
+
+    name: str
+    type: str  # int, float, bool, choice, str
+    default: Any
+    help: str
+    minimum: float | None
+    maximum: float | None
+    choices: tuple[str, ...]
+    label: str
