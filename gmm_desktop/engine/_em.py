@@ -8,6 +8,17 @@ uncentred ``E[x²] − E[x]²`` form fails at offsets of 1e8; this one does not)
 
 Reduced statistics (:class:`RawStats`) add across chunks or partitions, which is what an
 out-of-core or distributed fit needs.
+
+Backends: :func:`em_pass` runs the fused numba kernels of :mod:`._numba_kernels` when numba
+imports (the optional ``fast`` extra), else the numpy code here; both compute in float64
+whatever the data's dtype and agree to about 1e-14. Environment switches:
+
+``GMM_DESKTOP_DISABLE_NUMBA=1``
+    use the numpy path even where numba is installed;
+``GMM_DESKTOP_NUM_THREADS=n``
+    threads per numba pass (default: the usable cores, at most 8; small passes use one);
+``GMM_DESKTOP_BLAS_THREADS=keep``
+    do not hold BLAS to one thread during a fit (see :func:`blas_single_threaded`).
 """
 
 from __future__ import annotations
