@@ -95,6 +95,6 @@ def test_gmm_desktop_plugins_lists_it(eei_site, config_dir):
                           text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
     lines = [line.split() for line in proc.stdout.splitlines()]
-    eei = [line for line in lines if line and line[0] == "eei"]
-    assert eei == [["eei", "covariance", "package", "gmm-desktop-eei", "0.1.0", "loaded"]]
-    assert ["full", "covariance", "built-in", "loaded"] in lines
+    eei = [line for line in lines if len(line) > 1 and line[1] == "eei"]
+    assert eei == [["covariance", "eei", "package", "gmm-desktop-eei", "0.1.0", "loaded"]]
+    assert ["covariance", "full", "built-in", "loaded"] in lines
