@@ -10,6 +10,7 @@ old file exactly as it was and no temporary file behind.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import stat
@@ -18,7 +19,7 @@ from os import PathLike
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text"]
+__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "read_json"]
 
 
 def _temp_path_for(target: Path) -> Path:
@@ -132,3 +133,25 @@ def atomic_write_bytes(path: str | PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_write(path, "wb") as handle:
         handle.write(data)
+
+
+def read_json(path: str | PathLike[str], *, what: str, error: type[Exception]) -> Any:
+    """The JSON document in ``path``, or ``error`` with a message a user can act on.
+
+    ``what`` names the kind of file in messages ("model", "session"). A missing file, an
+    unreadable one and invalid (e.g. truncated) JSON each get their own message.
+    """
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{source}: no such {what} file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{source}: cannot be read as a {what} file ({exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(
+            f"{source}: not a gmm-desktop {what} (invalid JSON at line {exc.lineno}: "
+            f"{exc.msg}); the file may be truncated or corrupt"
+        ) from None

@@ -13,7 +13,7 @@ from typing import Any
 
 from gmm_desktop import __version__
 from gmm_desktop.errors import GmmDesktopError
-from gmm_desktop.fileio import atomic_write_text
+from gmm_desktop.fileio import atomic_write_text, read_json
 
 SESSION_FORMAT = "gmm-desktop/session"
 SESSION_FORMAT_VERSION = 1
@@ -61,19 +61,7 @@ def write_session(path: str | os.PathLike[str], doc: dict[str, Any]) -> None:
 def read_session(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read and check a session document; raises :class:`SessionFileError`."""
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SessionFileError(f"{source}: no such session file.") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SessionFileError(f"{source}: cannot be read ({exc}).") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise SessionFileError(
-            f"{source}: not a gmm-desktop session (invalid JSON at line {exc.lineno}: "
-            f"{exc.msg}); the file may be truncated."
-        ) from None
+    doc = read_json(path, what="session", error=SessionFileError)
     if not isinstance(doc, dict) or doc.get("format") != SESSION_FORMAT:
         raise SessionFileError(
             f"{source}: not a gmm-desktop session file (expected format {SESSION_FORMAT!r})."

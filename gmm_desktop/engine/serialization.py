@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ import numpy as np
 from gmm_desktop import __version__
 from gmm_desktop.engine.mixture import GaussianMixture
 from gmm_desktop.errors import ModelFileError, NotPositiveDefiniteError, PluginError
-from gmm_desktop.fileio import atomic_write_text
+from gmm_desktop.fileio import atomic_write_text, read_json
 from gmm_desktop.registry import get_registry
 
 MODEL_FORMAT = "gmm-desktop/gaussian-mixture"
@@ -172,19 +171,7 @@ def load_model(
 ) -> GaussianMixture | tuple[GaussianMixture, dict[str, Any]]:
     """Read a model saved by :func:`save_model`; ``with_extra`` also returns its extra data."""
     source = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelFileError(f"{source}: no such model file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{source}: cannot be read as a model file ({exc})") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(
-            f"{source}: not a gmm-desktop model (invalid JSON at line {exc.lineno}: {exc.msg}); "
-            "the file may be truncated or corrupt"
-        ) from None
+    doc = read_json(path, what="model", error=ModelFileError)
     model = model_from_dict(doc, source)
     if with_extra:
         extra = doc.get("extra") if isinstance(doc.get("extra"), dict) else {}
