@@ -699,13 +699,17 @@ class AppController(AnalysisMixin, QObject):
             cells = sorted((c for c in result.cells if c.covariance_type == t),
                            key=lambda c: c.n_components)
             ks = tuple(c.n_components for c in cells)
-            vals = tuple(float(result.score_of(c)) if not c.error else math.nan for c in cells)
+            mclust = result.criterion == "bic_mclust"
+            vals = tuple(
+                math.nan if c.error else float(c.bic_mclust if mclust else result.score_of(c))
+                for c in cells
+            )
             curves.append((t, ks, vals))
         return SweepView(
             criterion=result.criterion,
             curves=tuple(curves),
             best=(result.best.n_components, result.best.covariance_type),
-            table_text=result.to_text(),
+            table_text=result.to_text(mclust_sign=result.criterion == "bic_mclust"),
         )
 
     def adopt_sweep_model(self, n_components: int, covariance_type: str) -> bool:

@@ -26,12 +26,16 @@ from PySide6.QtWidgets import (
 )
 
 from gmm_desktop.controller import AppController, ScatterView
+from gmm_desktop.gui.analysis_panels import AnomalyPanel, PluginsDialog, SelectionPanel
 from gmm_desktop.gui.panels import DatasetPanel, ModelPanel, ParametersView, SweepPanel
 from gmm_desktop.gui.scatter import ScatterPlot
 
 DATA_FILTER = (
     "Data files (*.csv *.tsv *.txt *.parquet *.xlsx *.xls *.npy *.npz);;All files (*)"
 )
+TABLE_FILTER = "CSV (*.csv);;Parquet (*.parquet);;Excel (*.xlsx);;All files (*)"
+PLOT_FILTER = "PNG image (*.png);;SVG drawing (*.svg)"
+SCRIPT_FILTER = "Python script (*.py)"
 SESSION_FILTER = "gmm-desktop sessions (*.json);;All files (*)"
 MODEL_FILTER = "gmm-desktop models (*.json);;All files (*)"
 MAX_RECENT = 8
@@ -84,8 +88,14 @@ class ViewControls(QToolBar):
         self.mass.setEnabled(False)
         self.reset = QPushButton("Reset view")
         self.reset.setToolTip("Show all points (Ctrl+0)")
+        self.tool = QComboBox()
+        for key, text in (("pan", "Pan/zoom"), ("lasso", "Lasso select"),
+                          ("rect", "Rectangle select"), ("click", "Click select")):
+            self.tool.addItem(text, key)
+        self.tool.setToolTip("Mouse tool: Shift adds to the selection, Ctrl removes, Esc clears")
+        self.tool.currentIndexChanged.connect(lambda: plot.set_tool(self.tool.currentData()))
         for w in (QLabel(" X "), self.x_axis, QLabel(" Y "), self.y_axis, self.pca,
-                  self.colour, self.ellipses, self.mass, self.reset):
+                  self.colour, self.ellipses, self.mass, self.reset, self.tool):
             self.addWidget(w)
         self._updating = False
         self.x_axis.currentTextChanged.connect(self._axes_changed)
@@ -185,6 +195,26 @@ class MainWindow(QMainWindow):
         self.model_dock.raise_()
         self.parameters_dock = self._dock("Parameters", self.parameters,
                                           Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.anomaly_panel = AnomalyPanel(self.controller)
+        from PySide6.QtWidgets import QScrollArea
+
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.anomaly_panel)
+        scroll.setMinimumWidth(120)
+        self.anomaly_dock = self._dock("Anomalies", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.anomaly_dock.setMinimumWidth(120)
+        self.tabifyDockWidget(self.model_dock, self.anomaly_dock)
+        self.model_dock.raise_()
+        self.selection_panel = SelectionPanel(self.controller)
+        sel_scroll = QScrollArea()
+        sel_scroll.setWidgetResizable(True)
+        sel_scroll.setWidget(self.selection_panel)
+        sel_scroll.setMinimumSize(100, 60)
+        self.selection_dock = self._dock("Selection", sel_scroll,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.model_dock, self.selection_dock)
+        self.model_dock.raise_()
 
         self.status_label = QLabel("")
         self.busy_bar = QProgressBar()
@@ -242,17 +272,37 @@ class MainWindow(QMainWindow):
         self._action(file, "&Load model…", self.load_model_dialog)
         self._action(file, "Save &model…", self.save_model_dialog)
         file.addSeparator()
+        self._action(file, "Export &flagged rows…", lambda: self.export_table_dialog(True))
+        self._action(file, "Export all rows with their &flag…",
+                     lambda: self.export_table_dialog(False))
+        self._action(file, "Export &plot (PNG, SVG)…", self.export_plot_dialog)
+        self._action(file, "Export as &script…", self.export_script_dialog)
+        self._action(file, "Save synthetic sa&mple…", self.sample_dialog)
+        file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         model = bar.addMenu("&Model")
         self.fit_action = self._action(model, "&Fit", self.model_panel.fit, "Ctrl+R",
                                        "Fit the model in the background")
-        self.cancel_action = self._action(model, "&Cancel", lambda: self.controller.cancel(),
-                                          "Esc", "Stop the running fit or model selection")
+        self.cancel_action = self._action(model, "&Cancel", self.escape,
+                                          "Esc", "Stop the running work, or clear the selection")
         self._action(model, "Run model &selection", self._run_sweep, "Ctrl+Shift+R")
+        edit = bar.addMenu("&Edit")
+        self.undo_action = self.controller.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
+        self.redo_action = self.controller.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        edit.addAction(self.undo_action)
+        edit.addAction(self.redo_action)
+        edit.addSeparator()
+        self._action(edit, "Select &flagged rows", self.controller.select_flagged)
+        self._action(edit, "&Clear selection", self.controller.clear_selection)
+        tools = bar.addMenu("&Tools")
+        self._action(tools, "&Plugins…", self.show_plugins)
         view = bar.addMenu("&View")
         self._action(view, "&Reset view", self.plot.reset_view, "Ctrl+0")
         view.addSeparator()
-        for dock in (self.dataset_dock, self.model_dock, self.sweep_dock, self.parameters_dock):
+        for dock in (self.dataset_dock, self.model_dock, self.sweep_dock, self.parameters_dock,
+                     self.anomaly_dock, self.selection_dock):
             view.addAction(dock.toggleViewAction())
         self._refresh_recent()
 
@@ -269,6 +319,20 @@ class MainWindow(QMainWindow):
         c.sessionSaved.connect(lambda p: self._remember_folder(p))
         self.dataset_panel.demoRequested.connect(c.open_demo)
         self.plot.pointHovered.connect(self._hover)
+        self.plot.selectionDrawn.connect(lambda idx, mode: c.select_indices(idx, mode))
+        c.anomalyChanged.connect(self._show_anomaly)
+        c.selectionChanged.connect(self._show_selection)
+        c.refitFinished.connect(lambda v: self.plot.set_comparison(
+            (v.old_ellipse_x, v.old_ellipse_y), (v.new_ellipse_x, v.new_ellipse_y)))
+        c.refitClosed.connect(lambda _a: self.plot.set_comparison(None, None))
+        c.exportFinished.connect(lambda p: self.show_status(f"Wrote {p}"))
+        a = self.anomaly_panel
+        a.focusRequested.connect(self.plot.focus_point)
+        a.exportRequested.connect(self.export_table_dialog)
+        a.show_flags.toggled.connect(self._toggle_flags)
+        a.show_contour.toggled.connect(self._toggle_contour)
+        self.selection_panel.exportRequested.connect(self.export_selection_dialog)
+        self.parameters.cellClicked.connect(lambda row, _col: c.select_component(row))
 
     # -- slots -------------------------------------------------------------------------------
 
@@ -276,6 +340,154 @@ class MainWindow(QMainWindow):
         self.plot.set_view(view)
         if view is not None:
             self.view_controls.sync()
+
+    def _show_anomaly(self, view) -> None:
+        self.plot.set_flags(None if view is None else view.flags)
+        if view is None:
+            self.plot.set_contour([], [])
+        else:
+            self.plot.set_contour(view.contour_x, view.contour_y)
+
+    def _show_selection(self, view) -> None:
+        self.plot.set_selected(view.indices)
+        self.plot.highlight_component(view.component)
+
+    def _toggle_flags(self, on: bool) -> None:
+        self.plot.show_flags = on
+        self.plot._draw_flags()
+
+    def _toggle_contour(self, on: bool) -> None:
+        self.plot.show_contour = on
+        self.plot.contour_item.setVisible(on)
+
+    def escape(self) -> None:
+        """Esc: stop running work; when nothing runs, clear the selection."""
+        if self.controller.is_busy():
+            self.controller.cancel()
+        else:
+            self.controller.clear_selection()
+
+    def show_plugins(self) -> PluginsDialog:
+        dialog = PluginsDialog(self.controller, self)
+        dialog.open()
+        self.plugins_dialog = dialog
+        return dialog
+
+    # -- exports -------------------------------------------------------------------------------
+
+    def _save_name(self, title: str, name: str, filters: str) -> str:
+        path, _ = QFileDialog.getSaveFileName(self, title, str(Path(self._last_folder()) / name),
+                                              filters)
+        if path:
+            self._remember_folder(path)
+        return path
+
+    def export_table_dialog(self, only_flagged: bool = True) -> None:
+        path = self._save_name("Export flagged rows" if only_flagged else "Export all rows",
+                               "flagged.csv" if only_flagged else "scored.csv", TABLE_FILTER)
+        if path:
+            self.controller.export_flagged(path, only_flagged=only_flagged)
+
+    def export_selection_dialog(self) -> None:
+        path = self._save_name("Export selection", "selection.csv", TABLE_FILTER)
+        if path:
+            self.controller.export_selection(path)
+
+    def export_plot(self, path: str | Path, width: int | None = None) -> Path:
+        """Write the scatter plot as PNG or SVG (by extension), atomically.
+
+        ``width`` in pixels (PNG; the height follows the on-screen aspect), else the size
+        on screen.
+        """
+        import pyqtgraph.exporters as exporters
+
+        from gmm_desktop.fileio import atomic_write
+
+        path = Path(path)
+        item = self.plot.getPlotItem()
+        svg = path.suffix.lower() == ".svg"
+        if svg:  # Qt's SVG generator (pyqtgraph's SVG writer trips over some paths)
+            from PySide6.QtGui import QPainter
+            from PySide6.QtSvg import QSvgGenerator
+
+            with atomic_write(path) as tmp:
+                gen = QSvgGenerator()
+                gen.setFileName(str(tmp))
+                gen.setSize(self.plot.size())
+                gen.setViewBox(self.plot.rect())
+                gen.setTitle("gmm-desktop scatter plot")
+                painter = QPainter(gen)
+                try:
+                    self.plot.render(painter)
+                finally:
+                    painter.end()
+            return path
+        exporter = exporters.ImageExporter(item)
+        if width:
+            exporter.parameters()["width"] = int(width)
+        # pyqtgraph's SVG writer cannot parse empty paths: hide the empty overlays meanwhile
+        hidden = []
+        for it in (self.plot.old_ellipses, self.plot.new_ellipses, self.plot.contour_item,
+                   self.plot.path_item):
+            x, _ = it.getData()
+            if it.isVisible() and (x is None or len(x) == 0):
+                it.setVisible(False)
+                hidden.append(it)
+        try:
+            with atomic_write(path) as tmp:
+                target = Path(tmp).with_suffix(path.suffix)
+                exporter.export(str(target))
+                if target != Path(tmp):
+                    os.replace(target, tmp)
+        finally:
+            for it in hidden:
+                it.setVisible(True)
+        return path
+
+    def export_plot_dialog(self) -> None:
+        path = self._save_name("Export plot", "scatter.png", PLOT_FILTER)
+        if not path:
+            return
+        try:
+            self.export_plot(path)
+        except (OSError, ValueError) as exc:
+            self.show_error("Cannot export the plot", f"{path}: {exc}")
+            return
+        self.show_status(f"Wrote {path}")
+
+    def export_script(self, path: str | Path) -> str:
+        """Write the reproduction script; show and return the equivalent command line."""
+        cli = self.controller.export_script(path, output=str(Path(path).with_suffix(".csv")))
+        self.last_command_line = cli
+        return cli
+
+    def export_script_dialog(self) -> None:
+        path = self._save_name("Export as script", "reproduce.py", SCRIPT_FILTER)
+        if not path:
+            return
+        try:
+            cli = self.export_script(path)
+        except (OSError, ValueError) as exc:
+            self.show_error("Cannot export the script", str(exc))
+            return
+        box = QMessageBox(self)
+        box.setWindowTitle("Script written")
+        box.setText(f"Wrote {path}. The same detection on the command line:")
+        box.setDetailedText(cli)
+        box.setInformativeText(cli)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.open()
+
+    def sample_dialog(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        n, ok = QInputDialog.getInt(self, "Synthetic sample", "Rows to draw from the model:",
+                                    1000, 1, 100_000_000)
+        if not ok:
+            return
+        path = self._save_name("Save synthetic sample", "synthetic.csv", TABLE_FILTER)
+        if path:
+            self.controller.save_sample(path, n, seed=0)
 
     def show_error(self, title: str, message: str) -> None:
         """Errors from the data layer or the engine: a dialog and the status bar."""
@@ -297,7 +509,7 @@ class MainWindow(QMainWindow):
         if busy:
             self.busy_bar.setValue(0)
         self.status_label.setText(
-            ", ".join(sorted(k for k in ("load", "fit", "sweep", "derive")
+            ", ".join(sorted(k for k in ("load", "fit", "sweep", "derive", "refit", "export")
                              if self.controller.is_busy(k))) + (" running" if running else "")
         )
 

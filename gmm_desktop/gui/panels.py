@@ -306,6 +306,7 @@ class ModelPanel(QWidget):
         for name in ("left", "bottom"):
             pi.getAxis(name).setPen(fg)
             pi.getAxis(name).setTextPen(fg)
+            pi.getAxis(name).enableAutoSIPrefix(False)
         self.curve = self.curve_plot.plot([], [], pen=pg.mkPen(palette.CATEGORICAL[4], width=2),
                                           connect="finite")
         layout.addWidget(self.curve_plot, 1)
@@ -372,6 +373,17 @@ class ModelPanel(QWidget):
             ys.append(lb)
             last_restart = restart
         self.curve.setData(xs, ys, connect="finite")
+        self._fit_y_range(ys)
+
+    def _fit_y_range(self, ys: list[float]) -> None:
+        """A nearly flat curve gets a sensible range (no ticks 1e-6 apart with long labels)."""
+        finite = [v for v in ys if math.isfinite(v)]
+        if not finite:
+            return
+        lo, hi = min(finite), max(finite)
+        centre = 0.5 * (lo + hi)
+        half = max(0.5 * (hi - lo) * 1.1, 1e-3 * max(abs(centre), 1.0))
+        self.curve_plot.getPlotItem().setYRange(centre - half, centre + half, padding=0.02)
 
     def _cancelled(self, message: str) -> None:
         self.progress.setFormat("cancelled: previous model kept")
@@ -398,6 +410,7 @@ class ModelPanel(QWidget):
         if summary.lower_bounds:
             self.curve.setData(list(range(1, len(summary.lower_bounds) + 1)),
                                list(summary.lower_bounds))
+            self._fit_y_range(list(summary.lower_bounds))
 
 
 class SweepPanel(QWidget):
@@ -429,7 +442,9 @@ class SweepPanel(QWidget):
             item.setCheckState(Qt.CheckState.Checked)
             self.types.addItem(item)
         form.addRow("Covariance types", self.types)
-        self.criterion = _combo((("bic", "BIC"), ("aic", "AIC")))
+        self.criterion = _combo((("bic", "BIC"), ("aic", "AIC"), ("bic_mclust", "BIC (mclust)")))
+        self.criterion.setToolTip("BIC and AIC: lower is better. BIC (mclust) is mclust's "
+                                  "convention 2·logL − p·ln n: higher is better, same winner")
         form.addRow("Criterion", self.criterion)
         layout.addLayout(form)
         buttons = QHBoxLayout()
@@ -498,7 +513,9 @@ class SweepPanel(QWidget):
         self.curves = {}
         colours = palette.categorical(len(view.curves))
         pi = self.plot.getPlotItem()
-        pi.setLabel("left", f"{view.criterion.upper()} (lower is better)",
+        higher = view.criterion == "bic_mclust"
+        name = "BIC (mclust)" if higher else view.criterion.upper()
+        pi.setLabel("left", f"{name} ({'higher' if higher else 'lower'} is better)",
                     color=palette.plot_foreground().name())
         for (name, ks, vals), colour in zip(view.curves, colours, strict=True):
             item = pg.PlotDataItem(
@@ -514,8 +531,13 @@ class SweepPanel(QWidget):
         k, t = view.best
         self.progress.setValue(1000)
         self.progress.setFormat("done")
-        self.info.setText(f"Best by {view.criterion.upper()}: {t}, K={k}. "
-                          "Click a point to use that model.")
+        self.info.setText(f"Best by {name}: {t}, K={k}. Click a point to use that model.")
+        best = [vals[ks.index(k)] for n_, ks, vals in view.curves if n_ == t and k in ks]
+        if best:
+            star = pg.ScatterPlotItem([k], best, symbol="star", size=22,
+                                      brush=pg.mkBrush("#D55E00"), pen=pg.mkPen("k"))
+            self.plot.addItem(star)
+            self.best_marker = star
 
     def _clicked(self, cov_type: str, points: Any) -> None:
         if not len(points):

@@ -66,6 +66,7 @@ class FastScatterItem(pg.GraphicsObject):
         y: np.ndarray,
         colour_index: np.ndarray | None,
         colours: list[QColor],
+        width: float | None = None,
     ) -> None:
         """Points ``(x, y)`` coloured by ``colours[colour_index]`` (one colour if None)."""
         self.prepareGeometryChange()
@@ -95,6 +96,8 @@ class FastScatterItem(pg.GraphicsObject):
         for idx, colour in zip(members, palette_, strict=True):
             px = x if idx is None else x[idx]
             py = y if idx is None else y[idx]
+            if px.shape[0] == 0:
+                continue
             arrays.append((px, py))
             poly = None
             if not raster:
@@ -106,7 +109,7 @@ class FastScatterItem(pg.GraphicsObject):
         self._arrays = arrays
         self._groups = groups
         self._n = n
-        self._width = point_width(n)
+        self._width = point_width(n) if width is None else float(width)
         if finite.any():
             xf, yf = x[finite], y[finite]
             self._xr = (float(xf.min()), float(xf.max()))
@@ -214,13 +217,69 @@ class FastScatterItem(pg.GraphicsObject):
         self._last_image = image  # keep the buffer alive until Qt has copied it
 
 
+class SelectViewBox(pg.ViewBox):
+    """A view box whose left-drag draws a rectangle or a lasso in the select modes."""
+
+    def __init__(self, plot: ScatterPlot | None = None) -> None:
+        super().__init__()
+        self.plot = plot
+        self.mode = "pan"
+        self._path: list[QPointF] = []
+
+    def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:
+        plot = self.plot
+        if self.mode not in ("rect", "lasso") or plot is None \
+                or ev.button() != Qt.MouseButton.LeftButton:
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        p = self.mapSceneToView(ev.scenePos())
+        if ev.isStart():
+            start = self.mapSceneToView(ev.buttonDownScenePos())
+            self._path = [start]
+        self._path.append(p)
+        plot._show_path(self._path, self.mode)
+        if ev.isFinish():
+            plot._finish_path(self._path, self.mode, ev.modifiers())
+            self._path = []
+
+    def mouseClickEvent(self, ev: Any) -> None:
+        plot = self.plot
+        if self.mode != "pan" and plot is not None and ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            p = self.mapSceneToView(ev.scenePos())
+            plot._click_select(p.x(), p.y(), ev.modifiers())
+            return
+        super().mouseClickEvent(ev)
+
+
+def selection_mode(modifiers: Any) -> str:
+    """Shift adds to the selection, Ctrl removes from it, otherwise it is replaced."""
+    if modifiers & Qt.KeyboardModifier.ShiftModifier:
+        return "add"
+    if modifiers & Qt.KeyboardModifier.ControlModifier:
+        return "remove"
+    return "replace"
+
+
+#: Flagged points: a dark ring with a vermillion centre (Okabe-Ito), visible on every
+#: component colour; selected points: a yellow halo underneath.
+FLAG_RING = "#000000"
+FLAG_CORE = "#D55E00"
+SELECT_HALO = "#F0E442"
+
+
 class ScatterPlot(pg.PlotWidget):
     """The main plot: points, component ellipses, means with labels, legend, hover."""
 
     pointHovered = Signal(int)  # index of the plotted point under the mouse, or -1
+    selectionDrawn = Signal(object, str)  # indices of plotted points, mode (replace/add/remove)
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent, background=palette.plot_background())
+        vb = SelectViewBox()
+        super().__init__(parent, background=palette.plot_background(), viewBox=vb)
+        vb.plot = self
+        self.select_box = vb
         fg = palette.plot_foreground()
         self._fg = fg
         item = self.getPlotItem()
@@ -250,6 +309,38 @@ class ScatterPlot(pg.PlotWidget):
         self._hover_timer.timeout.connect(self._do_hover)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.last_set_seconds = 0.0
+        # overlays: selection halo, flagged points, decision contour, refit comparison
+        self.selected_item = FastScatterItem()
+        self.selected_item.setZValue(5)
+        self.flag_ring = FastScatterItem()
+        self.flag_ring.setZValue(6)
+        self.flag_core = FastScatterItem()
+        self.flag_core.setZValue(7)
+        for it in (self.selected_item, self.flag_ring, self.flag_core):
+            self.addItem(it)
+        self.contour_item = pg.PlotCurveItem(
+            connect="finite", pen=pg.mkPen(fg, width=2, style=Qt.PenStyle.DashLine))
+        self.contour_item.setZValue(13)
+        self.addItem(self.contour_item)
+        self.old_ellipses = pg.PlotCurveItem(
+            connect="finite", pen=pg.mkPen("#7F7F7F", width=2, style=Qt.PenStyle.DashLine))
+        self.new_ellipses = pg.PlotCurveItem(connect="finite", pen=pg.mkPen("#0072B2", width=2.5))
+        self.old_ellipses.setZValue(14)
+        self.new_ellipses.setZValue(14)
+        self.addItem(self.old_ellipses)
+        self.addItem(self.new_ellipses)
+        self.path_item = pg.PlotCurveItem(pen=pg.mkPen(fg, width=1.5, style=Qt.PenStyle.DotLine))
+        self.path_item.setZValue(40)
+        self.addItem(self.path_item)
+        self.focus_item = pg.ScatterPlotItem(size=26, symbol="o", brush=None,
+                                             pen=pg.mkPen(FLAG_CORE, width=3))
+        self.focus_item.setZValue(41)
+        self.addItem(self.focus_item)
+        self.show_flags = True
+        self.show_contour = True
+        self._flags: np.ndarray | None = None
+        self._selected: np.ndarray | None = None
+        self._highlight_component: int | None = None
 
     # -- content --------------------------------------------------------------------------
 
@@ -337,11 +428,143 @@ class ScatterPlot(pg.PlotWidget):
         had_model = previous is not None and previous.n_ellipses > 0
         if reset_range or not same_axes or (view.n_ellipses > 0 and not had_model):
             self.reset_view()
+        self._draw_selected()
+        self._draw_flags()
+        self._place_legend()
         self.last_set_seconds = time.perf_counter() - started
 
     def reset_view(self) -> None:
         self.getPlotItem().enableAutoRange()
         self.getPlotItem().autoRange()
+        self._place_legend()
+
+    # -- overlays ----------------------------------------------------------------------------
+
+    def _place_legend(self) -> None:
+        """Put the legend in the corner of the view with the fewest points under it."""
+        view = self.view
+        if view is None or view.n_points == 0:
+            return
+        (x0, x1), (y0, y1) = self.getPlotItem().getViewBox().viewRange()
+        fx, fy = (view.x - x0) / ((x1 - x0) or 1.0), (view.y - y0) / ((y1 - y0) or 1.0)
+        step = max(1, view.n_points // 50_000)
+        fx, fy = fx[::step], fy[::step]
+        w, h = 0.4, 0.3  # the share of the view a legend typically covers
+        corners = {
+            (1, 0): (fx > 1 - w) & (fy > 1 - h),  # top right (y grows upwards)
+            (0, 0): (fx < w) & (fy > 1 - h),
+            (1, 1): (fx > 1 - w) & (fy < h),
+            (0, 1): (fx < w) & (fy < h),
+        }
+        inside = (fx >= 0) & (fx <= 1) & (fy >= 0) & (fy <= 1)
+        best = min(corners, key=lambda k: int((corners[k] & inside).sum()))
+        offset = (-10 if best[0] else 10, -10 if best[1] else 10)
+        self.legend.anchor(itemPos=best, parentPos=best, offset=offset)
+        self.legend_corner = best
+
+    def set_flags(self, flags: np.ndarray | None) -> None:
+        self._flags = flags
+        self._draw_flags()
+
+    def _draw_flags(self) -> None:
+        view, flags = self.view, self._flags
+        if (view is None or flags is None or not self.show_flags
+                or flags.shape[0] != view.n_points):
+            for it in (self.flag_ring, self.flag_core):
+                it.setData(np.empty(0), np.empty(0), None, [])
+            return
+        idx = np.flatnonzero(flags)
+        w = point_width(view.n_points)
+        x, y = view.x[idx], view.y[idx]
+        self.flag_ring.setData(x, y, None, [QColor(FLAG_RING)], width=w + 3.0)
+        self.flag_core.setData(x, y, None, [QColor(FLAG_CORE)], width=w + 0.5)
+
+    def set_selected(self, indices: np.ndarray | None) -> None:
+        self._selected = indices
+        self._draw_selected()
+
+    def _draw_selected(self) -> None:
+        view, idx = self.view, self._selected
+        if view is None or idx is None or idx.size == 0 or (idx.size and idx.max()
+                                                              >= view.n_points):
+            self.selected_item.setData(np.empty(0), np.empty(0), None, [])
+            return
+        w = point_width(view.n_points)
+        self.selected_item.setData(view.x[idx], view.y[idx], None, [QColor(SELECT_HALO)],
+                                   width=w + 6.0)
+
+    def set_contour(self, x: np.ndarray, y: np.ndarray) -> None:
+        self.contour_item.setData(x, y, connect="finite")
+        self.contour_item.setVisible(self.show_contour)
+
+    def set_comparison(self, old: tuple | None, new: tuple | None) -> None:
+        """Refit before/after: the old model's ellipses dashed, the new one's solid."""
+        for item, xy in ((self.old_ellipses, old), (self.new_ellipses, new)):
+            if xy is None:
+                item.setData([], [])
+            else:
+                item.setData(xy[0], xy[1], connect="finite")
+
+    def highlight_component(self, k: int | None) -> None:
+        """Thicken the ellipses of component ``k`` (``None``: none)."""
+        self._highlight_component = k
+        colours = palette.categorical(len(self.ellipse_items))
+        for c, curve in enumerate(self.ellipse_items):
+            pen = curve.opts["pen"]
+            colour = QColor(pen.color()) if pen is not None else colours[c]
+            curve.setPen(pg.mkPen(colour, width=4.5 if c == k else 2))
+
+    def focus_point(self, index: int) -> None:
+        """Centre the view on plotted point ``index`` and ring it."""
+        view = self.view
+        if view is None or not 0 <= index < view.n_points:
+            self.focus_item.setData([], [])
+            return
+        x, y = float(view.x[index]), float(view.y[index])
+        vb = self.getPlotItem().getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        vb.setRange(xRange=(x - (x1 - x0) / 2, x + (x1 - x0) / 2),
+                    yRange=(y - (y1 - y0) / 2, y + (y1 - y0) / 2), padding=0)
+        self.focus_item.setData([x], [y])
+
+    def set_tool(self, mode: str) -> None:
+        """``pan`` (drag moves the view), ``rect``, ``lasso`` or ``click`` (select)."""
+        self.select_box.mode = mode
+        self.select_box.setMouseEnabled(True, True)
+
+    def _show_path(self, pts: list[QPointF], mode: str) -> None:
+        if mode == "rect":
+            a, b = pts[0], pts[-1]
+            xs = [a.x(), b.x(), b.x(), a.x(), a.x()]
+            ys = [a.y(), a.y(), b.y(), b.y(), a.y()]
+        else:
+            xs = [p.x() for p in pts] + [pts[0].x()]
+            ys = [p.y() for p in pts] + [pts[0].y()]
+        self.path_item.setData(xs, ys)
+
+    def _finish_path(self, pts: list[QPointF], mode: str, modifiers: Any) -> None:
+        self.path_item.setData([], [])
+        view = self.view
+        if view is None or len(pts) < 2:
+            return
+        from gmm_desktop.controller.anomaly_tools import points_in_polygon, points_in_rect
+
+        if mode == "rect":
+            a, b = pts[0], pts[-1]
+            idx = points_in_rect(view.x, view.y, a.x(), a.y(), b.x(), b.y())
+        else:
+            idx = points_in_polygon(view.x, view.y, [p.x() for p in pts],
+                                    [p.y() for p in pts])
+        self.selectionDrawn.emit(idx, selection_mode(modifiers))
+
+    def _click_select(self, x: float, y: float, modifiers: Any) -> None:
+        i = self.nearest_point(x, y)
+        mode = selection_mode(modifiers)
+        if i < 0:
+            if mode == "replace":
+                self.selectionDrawn.emit(np.empty(0, dtype=np.int64), "replace")
+            return
+        self.selectionDrawn.emit(np.array([i], dtype=np.int64), mode)
 
     @property
     def n_ellipse_outlines(self) -> int:

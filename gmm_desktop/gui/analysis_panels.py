@@ -1,0 +1,546 @@
+"""Anomaly, selection and plugins panels. They show controller views and call controller
+methods; parameter editors are built from the plugins' declared schemas (no engine here)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gmm_desktop.controller import AppController
+from gmm_desktop.controller.views import AnomalyView, ParamField, RefitView, SelectionView
+from gmm_desktop.gui import palette
+from gmm_desktop.gui.panels import PreviewModel
+
+
+def param_editor(field: ParamField) -> QWidget:
+    """An editor for one declared plugin parameter, with its help as tooltip."""
+    if field.type == "bool":
+        w: Any = QCheckBox()
+        w.setChecked(bool(field.default))
+    elif field.type == "int":
+        w = QSpinBox()
+        w.setRange(int(field.minimum if field.minimum is not None else -(2**31) + 1),
+                   int(field.maximum if field.maximum is not None else 2**31 - 1))
+        w.setValue(int(field.default))
+    elif field.type == "float":
+        w = QDoubleSpinBox()
+        w.setDecimals(6)
+        w.setRange(field.minimum if field.minimum is not None else -1e12,
+                   field.maximum if field.maximum is not None else 1e12)
+        span = (field.maximum or 1.0) - (field.minimum or 0.0)
+        w.setSingleStep(10 ** math.floor(math.log10(max(span, 1e-9))) / 100)
+        w.setValue(float(field.default))
+    elif field.type == "choice":
+        w = QComboBox()
+        w.addItems(list(field.choices))
+        w.setCurrentText(str(field.default))
+    else:
+        w = QLineEdit(str(field.default))
+    w.setToolTip(field.help)
+    w.setObjectName(field.name)
+    return w
+
+
+def editor_value(field: ParamField, w: Any) -> Any:
+    if field.type == "bool":
+        return bool(w.isChecked())
+    if field.type == "int":
+        return int(w.value())
+    if field.type == "float":
+        return float(w.value())
+    if field.type == "choice":
+        return w.currentText()
+    return w.text()
+
+
+def _table(headers: list[str]) -> QTableWidget:
+    t = QTableWidget(0, len(headers))
+    t.setHorizontalHeaderLabels(headers)
+    t.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    t.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    t.verticalHeader().setVisible(False)
+    t.horizontalHeader().setStretchLastSection(True)
+    return t
+
+
+class AnomalyPanel(QWidget):
+    """Histogram with a draggable threshold, gate choice, flagged table, refit, export."""
+
+    focusRequested = Signal(int)  # plotted point index
+    exportRequested = Signal(bool)  # only flagged?
+
+    def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.view: AnomalyView | None = None
+        self._updating = False
+        layout = QVBoxLayout(self)
+        fg = palette.plot_foreground()
+        self.hist = pg.PlotWidget(background=palette.plot_background())
+        self.hist.setMinimumHeight(150)
+        pi = self.hist.getPlotItem()
+        pi.setLabel("bottom", "log-density", color=fg.name())
+        pi.setLabel("left", "rows", color=fg.name())
+        pi.setMouseEnabled(x=False, y=False)
+        for name in ("left", "bottom"):
+            pi.getAxis(name).setPen(fg)
+            pi.getAxis(name).setTextPen(fg)
+            pi.getAxis(name).enableAutoSIPrefix(False)
+        self.bars = pg.PlotCurveItem(x=[0.0, 1.0], y=[0.0], stepMode="center", fillLevel=0,
+                                     brush=pg.mkBrush(palette.CATEGORICAL[1]),
+                                     pen=pg.mkPen(palette.CATEGORICAL[4]))
+        self.hist.addItem(self.bars)
+        self.line = pg.InfiniteLine(angle=90, movable=True,
+                                    pen=pg.mkPen("#D55E00", width=3),
+                                    hoverPen=pg.mkPen("#D55E00", width=5))
+        self.line.setZValue(10)
+        self.line.setToolTip("Drag the threshold: rows left of the line are flagged")
+        self.hist.addItem(self.line)
+        layout.addWidget(self.hist, 2)
+        self.count = QLabel("No model yet.")
+        self.count.setWordWrap(True)
+        layout.addWidget(self.count)
+
+        gate = QGroupBox("Gate")
+        form = QFormLayout(gate)
+        self.kind = QComboBox()
+        for key, text in (("line", "Log-density threshold (contamination)"),
+                          ("sigma", "Per-component k-sigma"),
+                          ("chi2", "Per-component chi-square gate")):
+            self.kind.addItem(text, key)
+        form.addRow("Rule", self.kind)
+        self.contamination = QDoubleSpinBox()
+        self.contamination.setDecimals(4)
+        self.contamination.setRange(0.0, 0.9999)
+        self.contamination.setSingleStep(0.005)
+        self.contamination.setValue(0.05)
+        self.contamination.setToolTip("Share of the rows flagged (lowest densities)")
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setDecimals(4)
+        self.threshold.setRange(-1e9, 1e9)
+        self.threshold.setSingleStep(0.1)
+        self.threshold.setToolTip("Absolute log-density cut-off: rows below it are flagged")
+        self.sigma = QDoubleSpinBox()
+        self.sigma.setRange(0.1, 100.0)
+        self.sigma.setValue(3.0)
+        self.chi2 = QDoubleSpinBox()
+        self.chi2.setDecimals(4)
+        self.chi2.setRange(0.5, 0.9999)
+        self.chi2.setValue(0.975)
+        self.small = QCheckBox("Small components are anomalous, below share")
+        self.small_share = QDoubleSpinBox()
+        self.small_share.setDecimals(3)
+        self.small_share.setRange(0.001, 0.5)
+        self.small_share.setValue(0.02)
+        form.addRow("Contamination", self.contamination)
+        form.addRow("Threshold (log-density)", self.threshold)
+        form.addRow("k (sigma)", self.sigma)
+        form.addRow("Chi-square probability", self.chi2)
+        row = QHBoxLayout()
+        row.addWidget(self.small)
+        row.addWidget(self.small_share)
+        form.addRow(row)
+        layout.addWidget(gate)
+
+        show = QHBoxLayout()
+        self.show_flags = QCheckBox("Show flagged points")
+        self.show_flags.setChecked(True)
+        self.show_contour = QCheckBox("Show decision boundary")
+        self.show_contour.setChecked(True)
+        show.addWidget(self.show_flags)
+        show.addWidget(self.show_contour)
+        layout.addLayout(show)
+        self.contour_note = QLabel("")
+        self.contour_note.setWordWrap(True)
+        layout.addWidget(self.contour_note)
+
+        self.flagged = _table(["row", "log-density", "component"])
+        self.flagged.setToolTip("Flagged rows, lowest density first; click to show one")
+        layout.addWidget(self.flagged, 2)
+        exports = QHBoxLayout()
+        self.export_flagged = QPushButton("Export flagged…")
+        self.export_all = QPushButton("Export all rows…")
+        exports.addWidget(self.export_flagged)
+        exports.addWidget(self.export_all)
+        layout.addLayout(exports)
+
+        # refit ---------------------------------------------------------------------------
+        refit = QGroupBox("Refit")
+        rl = QVBoxLayout(refit)
+        self.strategy = QComboBox()
+        self.strategy.addItems(controller.refit_strategies())
+        rl.addWidget(self.strategy)
+        self.strategy_help = QLabel("")
+        self.strategy_help.setWordWrap(True)
+        rl.addWidget(self.strategy_help)
+        self.params_box = QWidget()
+        self.params_form = QFormLayout(self.params_box)
+        rl.addWidget(self.params_box)
+        self.editors: dict[str, tuple[ParamField, QWidget]] = {}
+        buttons = QHBoxLayout()
+        self.refit_button = QPushButton("Run refit")
+        self.refit_cancel = QPushButton("Cancel")
+        self.refit_cancel.setEnabled(False)
+        buttons.addWidget(self.refit_button)
+        buttons.addWidget(self.refit_cancel)
+        rl.addLayout(buttons)
+        self.refit_progress = QProgressBar()
+        self.refit_progress.setRange(0, 1000)
+        rl.addWidget(self.refit_progress)
+        self.refit_result = QLabel("")
+        self.refit_result.setWordWrap(True)
+        rl.addWidget(self.refit_result)
+        self.history = _table(["round", "flagged", "changed", "mean logL", "note"])
+        self.history.setMaximumHeight(140)
+        rl.addWidget(self.history)
+        decide = QHBoxLayout()
+        self.accept = QPushButton("Accept new model")
+        self.keep = QPushButton("Keep old model")
+        self.accept.setEnabled(False)
+        self.keep.setEnabled(False)
+        decide.addWidget(self.accept)
+        decide.addWidget(self.keep)
+        rl.addLayout(decide)
+        layout.addWidget(refit)
+
+        self._drag_value: float | None = None
+        self._drag_timer = QTimer(self)
+        self._drag_timer.setSingleShot(True)
+        self._drag_timer.setInterval(0)
+        self._drag_timer.timeout.connect(self._apply_drag)
+        self.line.sigPositionChanged.connect(self._line_moved)
+        self.contamination.valueChanged.connect(self._contamination_changed)
+        self.threshold.valueChanged.connect(self._threshold_changed)
+        for w in (self.sigma, self.chi2, self.small_share):
+            w.valueChanged.connect(self._gate_changed)
+        self.small.toggled.connect(self._gate_changed)
+        self.kind.currentIndexChanged.connect(self._gate_changed)
+        self.flagged.cellClicked.connect(self._flagged_clicked)
+        self.export_flagged.clicked.connect(lambda: self.exportRequested.emit(True))
+        self.export_all.clicked.connect(lambda: self.exportRequested.emit(False))
+        self.strategy.currentTextChanged.connect(self._build_editor)
+        self.refit_button.clicked.connect(self.run_refit)
+        self.refit_cancel.clicked.connect(lambda: controller.cancel("refit"))
+        self.accept.clicked.connect(controller.accept_refit)
+        self.keep.clicked.connect(controller.reject_refit)
+        controller.anomalyChanged.connect(self.show_anomaly)
+        controller.refitStarted.connect(self._refit_started)
+        controller.refitProgress.connect(self._refit_progress)
+        controller.refitFinished.connect(self.show_refit)
+        controller.refitClosed.connect(self._refit_closed)
+        controller.busyChanged.connect(self._busy)
+        self._build_editor(self.strategy.currentText())
+        self._enable_gate()
+
+    # -- gate -----------------------------------------------------------------------------
+
+    def _share(self) -> float | None:
+        return float(self.small_share.value()) if self.small.isChecked() else None
+
+    def _enable_gate(self) -> None:
+        kind = self.kind.currentData()
+        self.contamination.setEnabled(kind == "line")
+        self.threshold.setEnabled(kind == "line")
+        self.line.setMovable(kind == "line")
+        self.sigma.setEnabled(kind == "sigma")
+        self.chi2.setEnabled(kind == "chi2")
+
+    def _gate_changed(self, *_a: Any) -> None:
+        self._enable_gate()
+        if self._updating:
+            return
+        kind = self.kind.currentData()
+        if kind == "sigma":
+            self.controller.set_threshold("sigma", self.sigma.value(), self._share())
+        elif kind == "chi2":
+            self.controller.set_threshold("chi2", self.chi2.value(), self._share())
+        else:
+            self.controller.set_threshold("contamination", self.contamination.value(),
+                                          self._share())
+
+    def _contamination_changed(self, value: float) -> None:
+        if not self._updating:
+            self.controller.set_threshold("contamination", value, self._share())
+
+    def _threshold_changed(self, value: float) -> None:
+        if not self._updating:
+            self.controller.set_threshold("log_density", value, self._share())
+
+    def _line_moved(self, *_a: Any) -> None:
+        if self._updating:
+            return
+        self._drag_value = float(self.line.value())
+        if not self._drag_timer.isActive():
+            self._drag_timer.start()
+
+    def _apply_drag(self) -> None:
+        if self._drag_value is not None:
+            value, self._drag_value = self._drag_value, None
+            self.controller.drag_threshold(value)
+
+    def drag_to(self, value: float) -> None:
+        """Move the line as a drag does (tests and keyboard)."""
+        self.line.setValue(value)
+        self._apply_drag()
+
+    def show_anomaly(self, view: AnomalyView | None) -> None:
+        self.view = view
+        self._updating = True
+        try:
+            if view is None:
+                self.bars.setData([0, 1], [0])
+                self.count.setText("No model yet: fit one to score the rows.")
+                self.flagged.setRowCount(0)
+                return
+            self.bars.setData(np.asarray(view.hist_edges), np.asarray(view.hist_counts))
+            if view.cutoff is not None and math.isfinite(view.cutoff):
+                self.line.setVisible(True)
+                self.line.setValue(view.cutoff)
+                self.threshold.setValue(view.cutoff)
+            else:
+                self.line.setVisible(False)
+            self.contamination.setValue(view.share_at_cutoff if view.cutoff is not None
+                                        else view.share)
+            key = {"sigma": "sigma", "chi2": "chi2"}.get(view.kind, "line")
+            self.kind.setCurrentIndex(self.kind.findData(key))
+            if view.kind == "sigma":
+                self.sigma.setValue(view.value)
+            elif view.kind == "chi2":
+                self.chi2.setValue(view.value)
+            self._enable_gate()
+            src = f" (flags of the accepted {view.from_refit} refit)" if view.from_refit else ""
+            self.count.setText(
+                f"<b>Flagged: {view.n_flagged:,} of {view.n_rows:,} rows "
+                f"({100 * view.share:.2f}%)</b>{src}<br>{view.description}"
+            )
+            self.contour_note.setText(
+                f"Dashed line on the plot: {view.contour_note}." if view.contour_note else "")
+            self._fill_flagged(view)
+        finally:
+            self._updating = False
+
+    def _fill_flagged(self, view: AnomalyView) -> None:
+        rows = view.flagged_rows[:300]
+        t = self.flagged
+        t.setUpdatesEnabled(False)
+        t.setRowCount(len(rows))
+        for r, (index, row_id, ld, comp) in enumerate(rows):
+            for c, text in enumerate((row_id, f"{ld:.5g}", str(comp + 1))):
+                item = QTableWidgetItem(text)
+                item.setData(Qt.ItemDataRole.UserRole, index)
+                t.setItem(r, c, item)
+        t.setUpdatesEnabled(True)
+
+    def _flagged_clicked(self, row: int, _col: int) -> None:
+        item = self.flagged.item(row, 0)
+        if item is not None:
+            self.focusRequested.emit(int(item.data(Qt.ItemDataRole.UserRole)))
+
+    # -- refit -----------------------------------------------------------------------------
+
+    def _build_editor(self, name: str) -> None:
+        while self.params_form.rowCount():
+            self.params_form.removeRow(0)
+        self.editors = {}
+        if not name:
+            return
+        try:
+            fields = self.controller.refit_parameters(name)
+            self.strategy_help.setText(self.controller.refit_description(name))
+        except Exception as exc:  # a broken plugin: say so, keep the panel usable
+            self.strategy_help.setText(f"This strategy cannot be used: {exc}")
+            return
+        for field in fields:
+            w = param_editor(field)
+            self.params_form.addRow(field.label, w)
+            self.editors[field.name] = (field, w)
+
+    def params(self) -> dict[str, Any]:
+        return {name: editor_value(f, w) for name, (f, w) in self.editors.items()}
+
+    def run_refit(self) -> None:
+        self.controller.run_refit(self.strategy.currentText(), self.params())
+
+    def _refit_started(self, name: str) -> None:
+        self.refit_progress.setValue(0)
+        self.refit_progress.setFormat(f"{name}: starting…")
+        self.refit_result.setText("")
+
+    def _refit_progress(self, info: dict) -> None:
+        self.refit_progress.setValue(int(1000 * info.get("fraction", 0.0)))
+        self.refit_progress.setFormat(str(info.get("stage", "")))
+
+    def show_refit(self, view: RefitView) -> None:
+        self.refit_progress.setValue(1000)
+        self.refit_progress.setFormat("done: accept or keep the old model")
+        info = ", ".join(f"{k} {v}" for k, v in view.info)
+        self.refit_result.setText(
+            f"<b>{view.strategy}</b>: flagged before {view.n_old:,}, after {view.n_new:,} "
+            f"({view.n_both:,} in both). Old ellipses dashed grey, new solid blue.<br>"
+            f"{view.description}" + (f"<br>{info}" if info else "")
+        )
+        h = self.history
+        h.setRowCount(len(view.history))
+        for r, (rnd, nflag, nchg, ll, note) in enumerate(view.history):
+            for c, text in enumerate((str(rnd), str(nflag), str(nchg), f"{ll:.5g}", note)):
+                h.setItem(r, c, QTableWidgetItem(text))
+        h.resizeColumnsToContents()
+        self.accept.setEnabled(True)
+        self.keep.setEnabled(True)
+
+    def _refit_closed(self, accepted: bool) -> None:
+        self.accept.setEnabled(False)
+        self.keep.setEnabled(False)
+        self.refit_progress.setFormat("new model accepted" if accepted else "old model kept")
+
+    def _busy(self, kind: str, busy: bool) -> None:
+        if kind == "refit":
+            self.refit_button.setEnabled(not busy)
+            self.refit_cancel.setEnabled(busy)
+            if not busy and self.refit_progress.format().endswith("starting…"):
+                self.refit_progress.setFormat("cancelled: previous model kept")
+
+
+class SelectionPanel(QWidget):
+    """The selected rows: count, table, copy, export, manual labels."""
+
+    exportRequested = Signal()
+
+    def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        layout = QVBoxLayout(self)
+        self.count = QLabel("Nothing selected. Use the lasso, rectangle or click tools; "
+                            "Shift adds, Ctrl removes, Esc clears.")
+        self.count.setWordWrap(True)
+        layout.addWidget(self.count)
+        self.model = PreviewModel()
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        layout.addWidget(self.table, 1)
+        row1 = QHBoxLayout()
+        self.copy = QPushButton("Copy")
+        self.export = QPushButton("Export selection…")
+        self.clear = QPushButton("Clear selection")
+        for b in (self.copy, self.export, self.clear):
+            row1.addWidget(b)
+        layout.addLayout(row1)
+        row2 = QHBoxLayout()
+        self.mark_outlier = QPushButton("Mark as outliers")
+        self.mark_outlier.setToolTip("Left out of the next fit and refit; always flagged")
+        self.mark_normal = QPushButton("Mark as normal")
+        self.mark_normal.setToolTip("Never flagged")
+        self.exclude = QPushButton("Exclude from fit")
+        self.exclude.setToolTip("Left out of the next fit and refit; flagged by the threshold")
+        self.unlabel = QPushButton("Clear labels")
+        for b in (self.mark_outlier, self.mark_normal, self.exclude, self.unlabel):
+            row2.addWidget(b)
+        layout.addLayout(row2)
+        self.labels = QLabel("")
+        layout.addWidget(self.labels)
+        self.copy.clicked.connect(self.copy_to_clipboard)
+        self.export.clicked.connect(self.exportRequested.emit)
+        self.clear.clicked.connect(controller.clear_selection)
+        self.mark_outlier.clicked.connect(lambda: controller.mark_selection("outlier"))
+        self.mark_normal.clicked.connect(lambda: controller.mark_selection("normal"))
+        self.exclude.clicked.connect(lambda: controller.mark_selection("excluded"))
+        self.unlabel.clicked.connect(lambda: controller.mark_selection(None))
+        controller.selectionChanged.connect(self.show_selection)
+
+    def show_selection(self, view: SelectionView) -> None:
+        more = "" if view.n_selected <= len(view.rows) else \
+            f" (the table shows the first {len(view.rows):,})"
+        comp = "" if view.component is None else f" — component {view.component + 1}"
+        self.count.setText(f"<b>{view.n_selected:,} rows selected</b>{comp}{more}")
+        self.model.set_content(view.header, view.rows)
+        self.table.resizeColumnsToContents()
+        self.labels.setText(
+            f"Manual labels: {view.n_outliers:,} outliers, {view.n_normal:,} normal, "
+            f"{view.n_excluded:,} excluded from the fit (Ctrl+Z undoes)"
+        )
+
+    def copy_to_clipboard(self) -> None:
+        QApplication.clipboard().setText(self.controller.selection_text())
+
+
+class PluginsDialog(QDialog):
+    """Every plugin: name, kind, origin, status, error, description; enable/disable."""
+
+    def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Plugins")
+        self.resize(900, 420)
+        self.controller = controller
+        layout = QVBoxLayout(self)
+        self.table = _table(["name", "kind", "origin", "status", "error", "description"])
+        layout.addWidget(self.table, 1)
+        row = QHBoxLayout()
+        self.toggle = QPushButton("Disable")
+        self.toggle.setEnabled(False)
+        self.note = QLabel("Built-in plugins cannot be disabled.")
+        self.note.setWordWrap(True)
+        row.addWidget(self.toggle)
+        row.addWidget(self.note, 1)
+        layout.addLayout(row)
+        self.rows: list[dict[str, Any]] = []
+        self.table.itemSelectionChanged.connect(self._selected)
+        self.toggle.clicked.connect(self._toggle)
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.rows = self.controller.plugin_rows()
+        t = self.table
+        t.setRowCount(len(self.rows))
+        for r, row in enumerate(self.rows):
+            for c, key in enumerate(("name", "kind", "origin", "status", "error",
+                                     "description")):
+                t.setItem(r, c, QTableWidgetItem(str(row.get(key) or "")))
+        t.resizeColumnsToContents()
+
+    def _current(self) -> dict[str, Any] | None:
+        r = self.table.currentRow()
+        return self.rows[r] if 0 <= r < len(self.rows) else None
+
+    def _selected(self) -> None:
+        row = self._current()
+        builtin = row is None or row.get("origin") == "built-in"
+        self.toggle.setEnabled(not builtin)
+        if row is not None:
+            self.toggle.setText("Enable" if row.get("status") == "disabled" else "Disable")
+
+    def _toggle(self) -> None:
+        row = self._current()
+        if row is None:
+            return
+        try:
+            msg = self.controller.set_plugin_enabled(row["kind"], row["name"],
+                                                     row.get("status") == "disabled")
+        except ValueError as exc:
+            msg = str(exc)
+        self.note.setText(msg)
+        self.refresh()
