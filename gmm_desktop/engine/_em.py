@@ -282,12 +282,14 @@ def n_threads() -> int:
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
+    """A shared pool (threads start on first use); a bigger one replaces it if needed.
+
+    A replaced pool is not shut down: a concurrent fit may still be submitting to it.
+    """
     global _pool
     with _pool_lock:
         if _pool is None or _pool._max_workers < workers:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gmm-em")
+            _pool = ThreadPoolExecutor(max_workers=max(8, workers), thread_name_prefix="gmm-em")
         return _pool
 
 
