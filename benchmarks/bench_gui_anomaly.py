@@ -14,8 +14,8 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("GMM_DESKTOP_CONFIG_DIR", tempfile.mkdtemp())
 
-import numpy as np  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+import numpy as np
+from PySide6.QtWidgets import QApplication
 
 
 def main(n: int = 1_000_000) -> None:
