@@ -261,3 +261,28 @@ def test_blas_limit_is_reference_counted_and_restored():
             assert all(n == 1 for _, n in blas_threads())
         assert all(n == 1 for _, n in blas_threads())  # the outer fit still runs
     assert blas_threads() == before
+
+
+def test_concurrent_fits_in_threads_agree_with_a_lone_fit(kernels):
+    """Two fits at once share the EM thread pool and the BLAS limit; neither is disturbed."""
+    import threading
+
+    X, *_ = _problem(40_000, 3, 4, "full", seed=10)  # big enough for threaded passes
+    kwargs = dict(covariance_type="full", max_iter=5, tol=0, random_state=0)
+
+    def fit() -> GaussianMixture:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return GaussianMixture(4, **kwargs).fit(X)
+
+    alone = fit()
+    results: list[GaussianMixture] = []
+    workers = [threading.Thread(target=lambda: results.append(fit())) for _ in range(2)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    assert len(results) == 2
+    for model in results:
+        assert model.lower_bound_ == pytest.approx(alone.lower_bound_, rel=1e-12)
+        np.testing.assert_allclose(model.means_, alone.means_, rtol=1e-12)
