@@ -858,17 +858,26 @@ class AppController(AnalysisMixin, QObject):
         if f is None:
             return None
         m = f.model
-        covs = m.full_covariances()
+        means, covs = m.means_, m.full_covariances()
+        units = "data units" if f.scaling == "none" else f"scaled ({f.scaling})"
+        d = self._data
+        scaler = getattr(d.prepared, "scaler", None) if d is not None else None
+        if scaler is not None and f.scaling != "none" and (
+            tuple(d.columns) == tuple(f.columns) and d.scaling == f.scaling
+        ):
+            # The model lives in scaled units; the analyst reads the data's own units.
+            means = scaler.inverse_transform(means)
+            covs = scaler.covariance_to_original(covs, "full")
+            units = "data units"
         comps = tuple(
             ComponentRow(
                 index=c,
                 weight=float(m.weights_[c]),
-                mean=tuple(float(v) for v in m.means_[c]),
+                mean=tuple(float(v) for v in means[c]),
                 covariance=tuple(tuple(float(v) for v in row) for row in covs[c]),
             )
             for c in range(m.n_components)
         )
-        units = "data units" if f.scaling == "none" else f"scaled ({f.scaling})"
         return ModelSummary(
             n_components=int(m.n_components),
             covariance_type=str(m.covariance_type),

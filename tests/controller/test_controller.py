@@ -353,3 +353,18 @@ def test_choices_come_from_the_plugin_registry(qtbot, controller):
     assert AppController.covariance_types() == get_registry().names("covariance")
     assert "spherical" in AppController.covariance_types()
     assert "k-means++" in AppController.initializers()
+
+
+def test_parameters_view_is_in_data_units_when_the_model_is_scaled(qtbot, controller, blobs_csv):
+    c = controller
+    open_and_wait(qtbot, c, blobs_csv, scaling="standardize")
+    fit_and_wait(qtbot, c, FitParams(n_components=1, random_state=0))
+    summary = c.model_summary()
+    assert summary.units == "data units"
+    X = prepare_features(load_table(blobs_csv)).X  # the numeric columns, unscaled
+    # With one component the fitted mean and covariance are the sample's (+ reg_covar,
+    # which is 1e-6 in standardized units, times each column's variance here).
+    np.testing.assert_allclose(summary.components[0].mean, X.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(
+        summary.components[0].covariance, np.cov(X.T, bias=True), rtol=1e-5, atol=1e-8
+    )
