@@ -397,11 +397,13 @@ class AppController(AnalysisMixin, QObject):
         scaling: str = "none",
         then: Any = None,
         demo: str | None = None,
+        id_column: str | None = None,
     ) -> bool:
         """Load ``path`` and prepare its features in the background.
 
         ``columns=None`` selects every numeric column. ``then`` (a callable, GUI thread)
-        runs after the data is in place (used to restore sessions).
+        runs after the data is in place (used to restore sessions). ``id_column`` names
+        the column that identifies the rows (it is never a feature).
         """
         from gmm_desktop.data import load_table
 
@@ -413,7 +415,7 @@ class AppController(AnalysisMixin, QObject):
                 state.report((fraction, message))
                 return state.cancelled
 
-            dataset = load_table(path, progress=progress)
+            dataset = load_table(path, id_column=id_column, progress=progress)
             return self._prepare(dataset, columns, missing, scaling, generation, demo)
 
         def success(data: _Data) -> None:
@@ -434,7 +436,16 @@ class AppController(AnalysisMixin, QObject):
                 + ", ".join(sorted(demos)) + "."
             )
             return False
-        return self.open_file(demos[name], demo=name)
+        from gmm_desktop.data import demo_options
+
+        options = demo_options(name)  # the ID column and the intended features
+        columns = options.get("columns")
+        return self.open_file(
+            demos[name],
+            demo=name,
+            id_column=options.get("id_column"),  # type: ignore[arg-type]
+            columns=list(columns) if columns else None,  # type: ignore[arg-type]
+        )
 
     def set_features(self, columns: list[str], missing: str, scaling: str) -> bool:
         """Prepare the feature matrix again with another column choice or preprocessing."""
@@ -1059,7 +1070,19 @@ class AppController(AnalysisMixin, QObject):
             scaling=feats.get("scaling", "none"),
             then=after_data,
             demo=demo,
+            id_column=self._demo_id_column(demo),
         )
+
+    @staticmethod
+    def _demo_id_column(demo: str | None) -> str | None:
+        if not demo:
+            return None
+        from gmm_desktop.data import demo_options
+
+        try:
+            return demo_options(demo).get("id_column")  # type: ignore[return-value]
+        except GmmDesktopError:
+            return None
 
     # ------------------------------------------------------------------ autosave
 

@@ -355,6 +355,27 @@ def test_choices_come_from_the_plugin_registry(qtbot, controller):
     assert "k-means++" in AppController.initializers()
 
 
+def test_open_demo_uses_its_id_column_and_intended_features(qtbot, controller):
+    import pandas as pd
+
+    from gmm_desktop.data import demo_path
+
+    c = controller
+    with qtbot.waitSignal(c.featuresChanged, timeout=TIMEOUT) as blocker:
+        assert c.open_demo("synthetic")
+    qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
+    assert c.feature_columns == ("x", "y")
+    assert blocker.args[0].columns == ("x", "y")
+    raw = pd.read_csv(demo_path("synthetic"))
+    # the ground truth and the ID are never features; rows are named by the `id` column
+    assert c.point_info(0).row_id == str(raw["id"].iloc[0])
+    last = len(raw) - 1
+    assert c.point_info(last).row_id == str(raw["id"].iloc[last])
+    assert dict(c.point_info(3).values) == pytest.approx(
+        {"x": raw["x"].iloc[3], "y": raw["y"].iloc[3]}
+    )
+
+
 def test_parameters_view_is_in_data_units_when_the_model_is_scaled(qtbot, controller, blobs_csv):
     c = controller
     open_and_wait(qtbot, c, blobs_csv, scaling="standardize")

@@ -155,9 +155,11 @@ def test_analyst_path(qtbot, window, tmp_path):
     back = pd.read_csv(out)
     assert (tmp_path / "flagged.csv.json").exists()
     assert len(back) == c.anomaly.n_flagged
-    assert set(np.flatnonzero(inside)) <= set(back["row_id"])
-    injected_ids = set(np.flatnonzero(inj))
-    found = injected_ids & set(back["row_id"])
+    # rows are named by the demo's `id` column (demo_options), not by position
+    ids = frame["id"].to_numpy()
+    assert set(ids[inside]) <= set(back["id"])
+    injected_ids = set(ids[inj])
+    found = injected_ids & set(back["id"])
     assert len(found) / len(injected_ids) >= 0.9  # the refit finds the injected outliers
     assert back["is_injected_outlier"].mean() >= 0.3
 
@@ -179,7 +181,7 @@ def test_analyst_path(qtbot, window, tmp_path):
                          text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     again = pd.read_csv(tmp_path / "reproduce.csv")
-    assert sorted(again["row_id"]) == sorted(back["row_id"])
+    assert sorted(again["id"]) == sorted(back["id"])
     shot(w, "06-exported")
 
 
@@ -194,14 +196,15 @@ def test_script_and_command_line_reproduce_the_flags(qtbot, window, tmp_path):
         w.anomaly_panel.run_refit()
     idle(qtbot, w)
     c.accept_refit()
-    gui_ids = sorted(np.flatnonzero(c.anomaly.flags).tolist())
+    ids = truth(w)["id"].to_numpy()
+    gui_ids = sorted(ids[np.flatnonzero(c.anomaly.flags)].tolist())
     script = tmp_path / "repro.py"
     cli = w.export_script(script)
     assert "not expressible" not in cli, cli
     run = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    assert sorted(pd.read_csv(tmp_path / "repro.csv")["row_id"]) == gui_ids
+    assert sorted(pd.read_csv(tmp_path / "repro.csv")["id"]) == gui_ids
     import shlex
 
     args = shlex.split(cli)
@@ -210,7 +213,7 @@ def test_script_and_command_line_reproduce_the_flags(qtbot, window, tmp_path):
     run = subprocess.run([sys.executable, "-m", "gmm_desktop", *args[1:]], cwd=tmp_path,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr + run.stdout
-    assert sorted(pd.read_csv(tmp_path / "cli.csv")["row_id"]) == gui_ids
+    assert sorted(pd.read_csv(tmp_path / "cli.csv")["id"]) == gui_ids
 
 
 def test_plugins_dialog_and_mclust_bic(qtbot, window):
