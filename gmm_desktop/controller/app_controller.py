@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from gmm_desktop.controller import geometry
 from gmm_desktop.controller.analysis import AnalysisMixin
 from gmm_desktop.controller.anomaly_tools import DensityIndex
+from gmm_desktop.controller.bigdata import BigDataMixin
 from gmm_desktop.controller.session import (
     CrashGuard,
     SessionFileError,
@@ -177,7 +178,7 @@ def _derive(
     )
 
 
-class AppController(AnalysisMixin, QObject):
+class AppController(BigDataMixin, AnalysisMixin, QObject):
     """Application state and background work, independent of any widget."""
 
     datasetChanged = Signal(object)  # DatasetView | None
@@ -204,6 +205,7 @@ class AppController(AnalysisMixin, QObject):
     refitFinished = Signal(object)  # RefitView (pending: accept or keep the old model)
     refitClosed = Signal(bool)  # accepted?
     exportFinished = Signal(str)  # path written
+    bigDataChanged = Signal(bool)  # big-data (Dask, out-of-core) mode on/off
 
     def __init__(self, parent: QObject | None = None, *, autosave: bool = True) -> None:
         super().__init__(parent)
@@ -224,6 +226,7 @@ class AppController(AnalysisMixin, QObject):
         self._autosave_timer.setInterval(AUTOSAVE_INTERVAL_MS)
         self._autosave_timer.timeout.connect(self._on_autosave_timer)
         self._init_analysis()
+        self._init_big()
 
     # ------------------------------------------------------------------ plugin choices
 
@@ -324,7 +327,8 @@ class AppController(AnalysisMixin, QObject):
             if not live():
                 return
             title = {"load": "Cannot open", "fit": "Fit failed", "sweep": "Model selection failed",
-                     "refit": "Refit failed", "export": "Export failed"}
+                     "refit": "Refit failed", "export": "Export failed",
+                     "threshold": "Threshold failed", "derive": "Scoring failed"}
             self.errorOccurred.emit(title.get(kind, "Error"), failure.message)
 
         def succeeded(result: Any) -> None:
@@ -419,6 +423,7 @@ class AppController(AnalysisMixin, QObject):
             return self._prepare(dataset, columns, missing, scaling, generation, demo)
 
         def success(data: _Data) -> None:
+            self._leave_big()
             self._set_data(data, new_dataset=True)
             self.statusMessage.emit(f"Opened {data.dataset.name}: {data.dataset.n_rows:,} rows")
             if then is not None:
@@ -451,6 +456,8 @@ class AppController(AnalysisMixin, QObject):
         """Prepare the feature matrix again with another column choice or preprocessing."""
         if self._data is None:
             return False
+        if self._big is not None:
+            return self._set_features_big(list(columns), scaling)
         dataset = self._data.dataset
         demo = self._data.demo
         generation = self._generation + 1
@@ -513,7 +520,7 @@ class AppController(AnalysisMixin, QObject):
         return DatasetView(
             name=str(ds.name),
             path=str(ds.path),
-            n_rows=len(frame),
+            n_rows=int(ds.n_rows) if self._big is not None else len(frame),
             n_columns=int(frame.shape[1]),
             columns=tuple(str(c) for c in frame.columns),
             numeric_columns=tuple(str(c) for c in ds.numeric_columns),
@@ -535,7 +542,7 @@ class AppController(AnalysisMixin, QObject):
             columns=data.columns,
             missing=data.missing,
             scaling=data.scaling,
-            n_rows=int(data.X.shape[0]),
+            n_rows=self._big.n_rows if self._big is not None else int(data.X.shape[0]),
             n_rows_total=int(data.dataset.n_rows),
             messages=tuple(messages),
         )
@@ -551,6 +558,8 @@ class AppController(AnalysisMixin, QObject):
         if data is None:
             self.errorOccurred.emit("Cannot fit", "Open a dataset first (File ▸ Open).")
             return False
+        if self._big is not None:
+            return self._fit_big(params)
         if data.X.shape[0] < max(2, params.n_components):
             self.errorOccurred.emit(
                 "Cannot fit",
@@ -651,6 +660,10 @@ class AppController(AnalysisMixin, QObject):
         self._derive_async(f.model, d)
 
     def _derive_async(self, model: GaussianMixture, data: _Data) -> None:
+        if self._big is not None:
+            self._derive_big_async(model, data)
+            return
+
         def work(state: TaskState) -> _Fitted:
             return _derive(model, data)
 
@@ -843,6 +856,8 @@ class AppController(AnalysisMixin, QObject):
             means=frozen_array(means2),
             mean_labels=mean_labels,
             settings=v,
+            note="" if self._big is None else
+            f"uniform sample: {data.X.shape[0]:,} of {self._big.n_rows:,} rows",
         )
 
     def point_info(self, index: int) -> PointInfo | None:
@@ -1126,6 +1141,7 @@ class AppController(AnalysisMixin, QObject):
         self._autosave_timer.stop()
         self.cancel()
         self.runner.wait(5000)
+        self.disconnect_dask()
         if self.guard is not None:
             self.guard.disarm()
 

@@ -145,6 +145,7 @@ class ScatterView:
     means: np.ndarray  # (K, 2)
     mean_labels: tuple[str, ...]
     settings: ViewSettings = field(default_factory=ViewSettings)
+    note: str = ""  # e.g. "uniform sample: 200,000 of 31,000,000 rows" (big-data mode)
 
     @property
     def n_points(self) -> int:
@@ -201,6 +202,8 @@ class AnomalyView:
     contour_y: np.ndarray
     contour_note: str
     from_refit: str | None = None  # the accepted refit strategy whose flags these are
+    approximate: bool = False  # n_flagged is an estimate (the pass over every row is pending)
+    sample_rows: int | None = None  # big-data mode: flags/flagged_rows are of this sample
 
     @property
     def share(self) -> float:

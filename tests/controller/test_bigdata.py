@@ -1,0 +1,119 @@
+"""Big-data mode of the controller (Dask, out of core) on a small Parquet folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gmm_desktop.controller import AppController, FitParams
+from gmm_desktop.controller.bigdata import check_scheduler
+
+TIMEOUT = 120_000
+
+
+def make_parquet_folder(folder: Path, n_files: int = 3, rows: int = 20_000, seed: int = 0):
+    """Two Gaussian blobs plus 1 % uniform background, split over Parquet files."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir()
+    frames = []
+    for f in range(n_files):
+        n_bg = rows // 100
+        a = rng.normal([0.0, 0.0], [1.0, 0.5], size=((rows - n_bg) // 2, 2))
+        b = rng.normal([6.0, 3.0], [0.7, 1.2], size=(rows - n_bg - a.shape[0], 2))
+        bg = rng.uniform([-15, -15], [20, 20], size=(n_bg, 2))
+        X = np.vstack([a, b, bg])
+        frame = pd.DataFrame({"key": np.arange(f * rows, (f + 1) * rows) + 1_000_000,
+                              "u": X[:, 0], "v": X[:, 1],
+                              "is_bg": np.r_[np.zeros(rows - n_bg), np.ones(n_bg)]})
+        frame.to_parquet(folder / f"part-{f}.parquet", index=False)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture
+def controller(qtbot, gmm_state_dir, monkeypatch, tmp_path):
+    monkeypatch.setenv("GMM_DESKTOP_CONFIG_DIR", str(tmp_path / "config"))
+    c = AppController(autosave=False)
+    yield c
+    c.shutdown()
+
+
+def idle(qtbot, c):
+    qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
+
+
+def test_scheduler_setting_is_checked_and_persisted(controller, qtbot):
+    c = controller
+    assert c.dask_scheduler() == "threads"
+    assert check_scheduler(" tcp://10.0.0.2:8786 ") == "tcp://10.0.0.2:8786"
+    with pytest.raises(ValueError, match="tcp://host:8786"):
+        check_scheduler("my cluster")
+    errors = []
+    c.errorOccurred.connect(lambda t, m: errors.append(m))
+    assert not c.set_dask_scheduler("nonsense")
+    assert errors and "threads" in errors[0]
+    assert c.set_dask_scheduler("local")
+    from gmm_desktop.settings import Settings, get_settings
+
+    assert Settings(get_settings().path).get("bigdata.scheduler") == "local"  # on disk
+    assert c.dask_scheduler() == "local"
+
+
+def test_big_data_fit_histogram_threshold_export(controller, qtbot, tmp_path):
+    c = controller
+    truth = make_parquet_folder(tmp_path / "big")
+    n = len(truth)
+    changed = []
+    c.bigDataChanged.connect(changed.append)
+    with qtbot.waitSignal(c.featuresChanged, timeout=TIMEOUT):
+        assert c.open_big(str(tmp_path / "big"), columns=["u", "v"], id_column="key",
+                          sample_size=5_000)
+    idle(qtbot, c)
+    assert changed == [True] and c.big_data_mode
+    assert c.big_data_sample == (5_000, n)
+    assert c.scatter.n_points == 5_000
+    assert c.scatter.note == f"uniform sample: 5,000 of {n:,} rows"
+    # the sample's rows are real rows of the table, named by their key
+    info = c.point_info(7)
+    row = truth.loc[truth["key"] == int(info.row_id)].iloc[0]
+    assert dict(info.values) == pytest.approx({"u": row["u"], "v": row["v"]})
+
+    progress = []
+    c.fitProgress.connect(progress.append)
+    with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT) as blocker:
+        assert c.fit(FitParams(n_components=2, covariance_type="full", random_state=0))
+    idle(qtbot, c)
+    summary = blocker.args[0]
+    assert progress and progress[-1]["fraction"] <= 1.0
+    means = np.array([r.mean for r in summary.components])  # shown in data units
+    means = means[np.argsort(means[:, 0])]
+    np.testing.assert_allclose(means, [[0.0, 0.0], [6.0, 3.0]], atol=0.15)
+    a = c.anomaly
+    assert a.n_rows == n
+    assert int(np.sum(a.hist_counts)) == n  # the histogram is over every row
+    assert a.sample_rows == 5_000 and a.flags.shape == (5_000,)
+
+    assert c.set_threshold("contamination", 0.01)
+    qtbot.waitUntil(lambda: not c.anomaly.approximate, timeout=TIMEOUT)
+    idle(qtbot, c)
+    assert c.anomaly.n_flagged == round(0.01 * n)  # exact over every row
+
+    out = tmp_path / "scores"
+    with qtbot.waitSignal(c.exportFinished, timeout=TIMEOUT):
+        assert c.export_flagged(out, only_flagged=False)
+    idle(qtbot, c)
+    back = pd.read_parquet(out)
+    assert len(back) == n and int(back["flag"].sum()) == round(0.01 * n)
+    assert set(back["row_id"]) == set(truth["key"])
+    # the flags are the lowest-density rows: mostly the uniform background
+    flagged = truth.set_index("key").loc[back.loc[back["flag"], "row_id"], "is_bg"]
+    assert flagged.mean() > 0.8
+    # features that need every row in memory are refused, with the reason
+    errors = []
+    c.errorOccurred.connect(lambda t, m: errors.append(m))
+    c.select_indices([1, 2, 3])
+    assert errors and "big-data mode" in errors[-1]
+    assert not c.run_refit("trim-and-refit", {})
