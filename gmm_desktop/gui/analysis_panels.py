@@ -88,6 +88,27 @@ def _table(headers: list[str]) -> QTableWidget:
     return t
 
 
+def robust_range(counts: np.ndarray, edges: np.ndarray, cutoff: float | None = None,
+                 quantile: float = 0.01, margin: float = 0.25) -> tuple[float, float, int]:
+    """``(low, high, rows below low)`` for a histogram's view: from the ``quantile`` of the
+    rows minus ``margin`` × (high − that quantile), never hiding the threshold ``cutoff``."""
+    total = int(counts.sum())
+    lo_all, hi = float(edges[0]), float(edges[-1])
+    if total == 0 or counts.size == 0:
+        return lo_all, hi, 0
+    cum = np.cumsum(counts)
+    i = int(np.searchsorted(cum, quantile * total, side="left"))
+    q = float(edges[min(i, counts.size - 1)])
+    lo = q - margin * (hi - q)
+    if cutoff is not None and math.isfinite(cutoff) and cutoff < lo:
+        lo = cutoff - 0.05 * (hi - cutoff)
+    if lo <= lo_all:
+        return lo_all, hi, 0
+    j = int(np.searchsorted(edges, lo, side="right")) - 1  # the bin holding lo
+    below = int(cum[j - 1]) if j > 0 else 0  # whole bins left of lo's bin
+    return edges[j], hi, below
+
+
 class AnomalyPanel(QWidget):
     """Histogram with a draggable threshold, gate choice, flagged table, refit, export."""
 
@@ -121,6 +142,11 @@ class AnomalyPanel(QWidget):
         self.line.setZValue(10)
         self.line.setToolTip("Drag the threshold: rows left of the line are flagged")
         self.hist.addItem(self.line)
+        # a few extreme rows must not stretch the axis: the view is clipped, with a note
+        self.range_note = pg.TextItem("", color=fg, anchor=(0, 0))
+        self.range_note.setParentItem(pi.getViewBox())
+        self.range_note.setPos(4, 2)
+        self.n_below_range = 0
         layout.addWidget(self.hist, 2)
         self.count = QLabel("No model yet.")
         self.count.setWordWrap(True)
@@ -191,6 +217,7 @@ class AnomalyPanel(QWidget):
 
         # refit ---------------------------------------------------------------------------
         refit = QGroupBox("Refit")
+        self.refit_box = refit
         rl = QVBoxLayout(refit)
         self.strategy = QComboBox()
         self.strategy.addItems(controller.refit_strategies())
@@ -318,6 +345,7 @@ class AnomalyPanel(QWidget):
                 self.flagged.setRowCount(0)
                 return
             self.bars.setData(np.asarray(view.hist_edges), np.asarray(view.hist_counts))
+            self._clip_range(view)
             if view.cutoff is not None and math.isfinite(view.cutoff):
                 self.line.setVisible(True)
                 self.line.setValue(view.cutoff)
@@ -334,15 +362,29 @@ class AnomalyPanel(QWidget):
                 self.chi2.setValue(view.value)
             self._enable_gate()
             src = f" (flags of the accepted {view.from_refit} refit)" if view.from_refit else ""
+            about = "≈ " if view.approximate else ""
+            sample = ""
+            if view.sample_rows is not None:
+                sample = (f"<br>On the plot and in the table below: the flagged rows of the "
+                          f"uniform sample of {view.sample_rows:,} rows.")
             self.count.setText(
-                f"<b>Flagged: {view.n_flagged:,} of {view.n_rows:,} rows "
-                f"({100 * view.share:.2f}%)</b>{src}<br>{view.description}"
+                f"<b>Flagged: {about}{view.n_flagged:,} of {view.n_rows:,} rows "
+                f"({100 * view.share:.2f}%)</b>{src}<br>{view.description}{sample}"
             )
             self.contour_note.setText(
                 f"Dashed line on the plot: {view.contour_note}." if view.contour_note else "")
             self._fill_flagged(view)
         finally:
             self._updating = False
+
+    def _clip_range(self, view: AnomalyView) -> None:
+        """Show the histogram from a robust low end (the 1st percentile minus a margin of a
+        quarter of the range above it); say how many rows are below the shown range."""
+        lo, hi, below = robust_range(np.asarray(view.hist_counts), np.asarray(view.hist_edges),
+                                     view.cutoff)
+        self.n_below_range = below
+        self.hist.getPlotItem().setXRange(lo, hi, padding=0.02)
+        self.range_note.setText(f"{below:,} rows below the shown range" if below else "")
 
     def _fill_flagged(self, view: AnomalyView) -> None:
         rows = view.flagged_rows[:300]

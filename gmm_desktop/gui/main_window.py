@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from gmm_desktop.controller import AppController, ScatterView
 from gmm_desktop.gui.analysis_panels import AnomalyPanel, PluginsDialog, SelectionPanel
+from gmm_desktop.gui.bigdata import OpenBigDialog, SchedulerDialog
 from gmm_desktop.gui.panels import DatasetPanel, ModelPanel, ParametersView, SweepPanel
 from gmm_desktop.gui.scatter import ScatterPlot
 
@@ -252,6 +253,9 @@ class MainWindow(QMainWindow):
         file = bar.addMenu("&File")
         self.open_action = self._action(file, "&Open data…", self.open_dialog,
                                         QKeySequence.StandardKey.Open)
+        self.open_big_action = self._action(
+            file, "Open &big dataset…", self.open_big_dialog,
+            tip="A Parquet file or folder, or CSV files, read in parts with Dask")
         self.recent_menu = file.addMenu("Open &recent")
         self.demo_menu = file.addMenu("&Demo datasets")
         try:
@@ -276,7 +280,8 @@ class MainWindow(QMainWindow):
         self._action(file, "Export all rows with their &flag…",
                      lambda: self.export_table_dialog(False))
         self._action(file, "Export &plot (PNG, SVG)…", self.export_plot_dialog)
-        self._action(file, "Export as &script…", self.export_script_dialog)
+        self.export_script_action = self._action(file, "Export as &script…",
+                                                 self.export_script_dialog)
         self._action(file, "Save synthetic sa&mple…", self.sample_dialog)
         file.addSeparator()
         self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
@@ -294,10 +299,13 @@ class MainWindow(QMainWindow):
         edit.addAction(self.undo_action)
         edit.addAction(self.redo_action)
         edit.addSeparator()
-        self._action(edit, "Select &flagged rows", self.controller.select_flagged)
+        self.select_flagged_action = self._action(edit, "Select &flagged rows",
+                                                  self.controller.select_flagged)
         self._action(edit, "&Clear selection", self.controller.clear_selection)
         tools = bar.addMenu("&Tools")
         self._action(tools, "&Plugins…", self.show_plugins)
+        self._action(tools, "&Big data (Dask)…", self.show_scheduler,
+                     tip="The Dask scheduler for big datasets: threads, local or an address")
         view = bar.addMenu("&View")
         self._action(view, "&Reset view", self.plot.reset_view, "Ctrl+0")
         view.addSeparator()
@@ -322,10 +330,11 @@ class MainWindow(QMainWindow):
         self.plot.selectionDrawn.connect(lambda idx, mode: c.select_indices(idx, mode))
         c.anomalyChanged.connect(self._show_anomaly)
         c.selectionChanged.connect(self._show_selection)
-        c.refitFinished.connect(lambda v: self.plot.set_comparison(
-            (v.old_ellipse_x, v.old_ellipse_y), (v.new_ellipse_x, v.new_ellipse_y)))
-        c.refitClosed.connect(lambda _a: self.plot.set_comparison(None, None))
+        c.refitFinished.connect(self._show_refit)
+        c.refitClosed.connect(self._refit_closed)
+        self.plot.legendClicked.connect(self._legend_clicked)
         c.exportFinished.connect(lambda p: self.show_status(f"Wrote {p}"))
+        c.bigDataChanged.connect(self._big_data_mode)
         a = self.anomaly_panel
         a.focusRequested.connect(self.plot.focus_point)
         a.exportRequested.connect(self.export_table_dialog)
@@ -352,6 +361,25 @@ class MainWindow(QMainWindow):
         self.plot.set_selected(view.indices)
         self.plot.highlight_component(view.component)
 
+    def _show_refit(self, v) -> None:
+        """Before/after: old ellipses dashed grey, new solid blue; the rows whose flag
+        changes are marked (flagged only before: hollow grey; only after: solid blue)."""
+        self.plot.set_comparison((v.old_ellipse_x, v.old_ellipse_y),
+                                 (v.new_ellipse_x, v.new_ellipse_y))
+        self.plot.set_flag_change(v.old_flags, v.new_flags)
+
+    def _refit_closed(self, _accepted: bool) -> None:
+        self.plot.set_comparison(None, None)
+        self.plot.set_flag_change(None, None)
+
+    def _legend_clicked(self, k: int) -> None:
+        """A component's legend entry: select its rows and highlight its ellipses."""
+        if self.controller.big_data_mode:  # no row selection there: highlight only
+            self.plot.highlight_component(k)
+            return
+        self.controller.select_component(k)
+        self.selection_dock.raise_()
+
     def _toggle_flags(self, on: bool) -> None:
         self.plot.show_flags = on
         self.plot._draw_flags()
@@ -366,6 +394,36 @@ class MainWindow(QMainWindow):
             self.controller.cancel()
         else:
             self.controller.clear_selection()
+
+    def show_scheduler(self) -> SchedulerDialog:
+        dialog = SchedulerDialog(self.controller, self)
+        dialog.open()
+        self.scheduler_dialog = dialog
+        return dialog
+
+    def open_big_dialog(self) -> OpenBigDialog:
+        dialog = OpenBigDialog(self.controller, self._last_folder(), self)
+        dialog.open()
+        self.open_big = dialog
+        return dialog
+
+    def _big_data_mode(self, on: bool) -> None:
+        """Turn off what needs every row in memory, saying why (tooltips)."""
+        from gmm_desktop.controller.bigdata import BIG_DATA_REASON
+
+        reason = BIG_DATA_REASON if on else ""
+        if on:
+            self.view_controls.tool.setCurrentIndex(self.view_controls.tool.findData("pan"))
+        for w in (self.view_controls.tool, self.selection_panel, self.anomaly_panel.refit_box):
+            w.setEnabled(not on)
+            w.setToolTip(reason or w.property("normalTip") or "")
+        for action in (self.select_flagged_action, self.export_script_action):
+            action.setEnabled(not on)
+            action.setToolTip(reason or action.text().replace("&", ""))
+        self.selection_dock.setToolTip(reason)
+        if on:
+            self.show_status("Big-data mode: " + BIG_DATA_REASON.split(": ", 1)[1]
+                             .replace("it needs", "the selection, labels and refits need"))
 
     def show_plugins(self) -> PluginsDialog:
         dialog = PluginsDialog(self.controller, self)
@@ -383,6 +441,14 @@ class MainWindow(QMainWindow):
         return path
 
     def export_table_dialog(self, only_flagged: bool = True) -> None:
+        if self.controller.big_data_mode:  # every row, as a Parquet dataset folder
+            path = self._save_name(
+                "Export flagged rows (Parquet folder)" if only_flagged
+                else "Export all rows (Parquet folder)",
+                "flagged" if only_flagged else "scored", "Parquet dataset folder (*)")
+            if path:
+                self.controller.export_flagged(path, only_flagged=only_flagged)
+            return
         path = self._save_name("Export flagged rows" if only_flagged else "Export all rows",
                                "flagged.csv" if only_flagged else "scored.csv", TABLE_FILTER)
         if path:
@@ -509,7 +575,8 @@ class MainWindow(QMainWindow):
         if busy:
             self.busy_bar.setValue(0)
         self.status_label.setText(
-            ", ".join(sorted(k for k in ("load", "fit", "sweep", "derive", "refit", "export")
+            ", ".join(sorted(k for k in ("load", "fit", "sweep", "derive", "refit", "export",
+                                       "threshold")
                              if self.controller.is_busy(k))) + (" running" if running else "")
         )
 

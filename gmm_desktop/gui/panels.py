@@ -359,9 +359,13 @@ class ModelPanel(QWidget):
 
     def _progress(self, info: dict) -> None:
         self.progress.setValue(int(1000 * info.get("fraction", 0.0)))
-        self.progress.setFormat(
-            f"restart {info['restart'] + 1}/{info['n_restarts']}, iteration {info['iteration']}"
-        )
+        if "text" in info:  # big-data mode: the pass over the partitions says where it is
+            self.progress.setFormat(str(info["text"])[:80])
+        else:
+            self.progress.setFormat(
+                f"restart {info['restart'] + 1}/{info['n_restarts']}, "
+                f"iteration {info['iteration']}"
+            )
         xs: list[float] = []
         ys: list[float] = []
         last_restart = None

@@ -266,6 +266,8 @@ def selection_mode(modifiers: Any) -> str:
 #: component colour; selected points: a yellow halo underneath.
 FLAG_RING = "#000000"
 FLAG_CORE = "#D55E00"
+OLD_ONLY = "#7F7F7F"  # refit comparison: the colour of the old ellipses
+NEW_ONLY = "#0072B2"  # and of the new ones
 SELECT_HALO = "#F0E442"
 
 
@@ -274,6 +276,7 @@ class ScatterPlot(pg.PlotWidget):
 
     pointHovered = Signal(int)  # index of the plotted point under the mouse, or -1
     selectionDrawn = Signal(object, str)  # indices of plotted points, mode (replace/add/remove)
+    legendClicked = Signal(int)  # the colour index of a clicked legend entry (a component)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         vb = SelectViewBox()
@@ -299,6 +302,7 @@ class ScatterPlot(pg.PlotWidget):
         self.legend = item.addLegend(offset=(-10, 10), labelTextColor=fg,
                                      brush=pg.mkBrush(_translucent(palette.plot_background())))
         self.legend.setZValue(30)
+        self.legend.sigSampleClicked.connect(self._legend_sample_clicked)
         self._legend_samples: list[Any] = []
         self.view: ScatterView | None = None
         self.hover_text = ""
@@ -316,7 +320,18 @@ class ScatterPlot(pg.PlotWidget):
         self.flag_ring.setZValue(6)
         self.flag_core = FastScatterItem()
         self.flag_core.setZValue(7)
-        for it in (self.selected_item, self.flag_ring, self.flag_core):
+        # refit before/after: flagged only by the old model (hollow grey), only by the new
+        self.old_only_ring = FastScatterItem()
+        self.old_only_core = FastScatterItem()
+        self.new_only_ring = FastScatterItem()
+        self.new_only_core = FastScatterItem()
+        for z, it in enumerate((self.old_only_ring, self.old_only_core, self.new_only_ring,
+                                self.new_only_core)):
+            it.setZValue(8 + 0.1 * z)
+        self._change_samples: list[Any] = []
+        self._change_counts: tuple[int, int] | None = None
+        for it in (self.selected_item, self.flag_ring, self.flag_core, self.old_only_ring,
+                   self.old_only_core, self.new_only_ring, self.new_only_core):
             self.addItem(it)
         self.contour_item = pg.PlotCurveItem(
             connect="finite", pen=pg.mkPen(fg, width=2, style=Qt.PenStyle.DashLine))
@@ -336,6 +351,13 @@ class ScatterPlot(pg.PlotWidget):
                                              pen=pg.mkPen(FLAG_CORE, width=3))
         self.focus_item.setZValue(41)
         self.addItem(self.focus_item)
+        # a note pinned to the top left of the view (big-data mode: the sample's size)
+        self.note_item = pg.TextItem("", color=fg, anchor=(0, 0),
+                                     fill=pg.mkBrush(_translucent(palette.plot_background())))
+        self.note_item.setParentItem(vb)
+        self.note_item.setPos(6, 4)
+        self.note_item.setZValue(35)
+        self.note_item.setVisible(False)
         self.show_flags = True
         self.show_contour = True
         self._flags: np.ndarray | None = None
@@ -362,6 +384,9 @@ class ScatterPlot(pg.PlotWidget):
         self.ellipse_items, self.halo_items, self.mean_labels = [], [], []
         self.legend.clear()
         self._legend_samples = []
+        note = getattr(view, "note", "") if view is not None else ""
+        self.note_item.setText(note)
+        self.note_item.setVisible(bool(note))
         if view is None:
             self.points.setData(np.empty(0), np.empty(0), None, [])
             self.mean_item.setData([], [])
@@ -412,12 +437,18 @@ class ScatterPlot(pg.PlotWidget):
                 self.mean_labels.append(text)
         else:
             self.mean_item.setData([], [])
+        self._legend_entries: dict[int, int] = {}
         for entry in view.legend:
             sample = pg.ScatterPlotItem(
                 size=10, symbol="o", pen=None, brush=pg.mkBrush(colours[entry.colour_index])
             )
             self._legend_samples.append(sample)
+            self._legend_entries[id(sample)] = entry.colour_index
             self.legend.addItem(sample, entry.label)
+            if view.colour_kind == "component":  # the label is clickable too
+                _, label = self.legend.items[-1]
+                label.mouseClickEvent = (lambda ev, s=sample: self._legend_label_clicked(ev, s))
+                label.setToolTip("Click: select this component's rows")
         if view.ellipse_labels:
             sample = pg.PlotDataItem(pen=pg.mkPen(self._fg, width=2))
             self._legend_samples.append(sample)
@@ -430,6 +461,7 @@ class ScatterPlot(pg.PlotWidget):
             self.reset_view()
         self._draw_selected()
         self._draw_flags()
+        self._draw_flag_change()
         self._place_legend()
         self.last_set_seconds = time.perf_counter() - started
 
@@ -456,6 +488,8 @@ class ScatterPlot(pg.PlotWidget):
             (1, 1): (fx > 1 - w) & (fy < h),
             (0, 1): (fx < w) & (fy < h),
         }
+        if self.note_item.isVisible():
+            corners.pop((0, 0))  # the note is pinned there
         inside = (fx >= 0) & (fx <= 1) & (fy >= 0) & (fy <= 1)
         best = min(corners, key=lambda k: int((corners[k] & inside).sum()))
         offset = (-10 if best[0] else 10, -10 if best[1] else 10)
@@ -478,6 +512,66 @@ class ScatterPlot(pg.PlotWidget):
         x, y = view.x[idx], view.y[idx]
         self.flag_ring.setData(x, y, None, [QColor(FLAG_RING)], width=w + 3.0)
         self.flag_core.setData(x, y, None, [QColor(FLAG_CORE)], width=w + 0.5)
+
+    def _legend_sample_clicked(self, item: Any) -> None:
+        item.setVisible(True)  # pyqtgraph toggles the sample's item: keep the swatch drawn
+        k = getattr(self, "_legend_entries", {}).get(id(item))
+        if k is not None and self.view is not None and self.view.colour_kind == "component":
+            self.legendClicked.emit(int(k))
+
+    def _legend_label_clicked(self, ev: Any, sample: Any) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            self._legend_sample_clicked(sample)
+
+    def set_flag_change(self, old: np.ndarray | None, new: np.ndarray | None) -> None:
+        """Refit before/after: ``old``/``new`` flags of the plotted points (``None``: off).
+
+        Rows flagged only by the old model are drawn hollow grey, rows flagged only by the
+        new model solid blue (the colours of the old and new ellipses); rows flagged by
+        both keep the usual flag marker.
+        """
+        if old is None or new is None:
+            self._flag_change = None
+        else:
+            old, new = np.asarray(old, bool), np.asarray(new, bool)
+            self._flag_change = (old & ~new, new & ~old)
+        self._draw_flag_change()
+
+    def _draw_flag_change(self) -> None:
+        view = self.view
+        change = getattr(self, "_flag_change", None)
+        for sample in self._change_samples:
+            self.legend.removeItem(sample)
+        self._change_samples = []
+        items = (self.old_only_ring, self.old_only_core, self.new_only_ring,
+                 self.new_only_core)
+        if view is None or change is None or change[0].shape[0] != view.n_points:
+            for it in items:
+                it.setData(np.empty(0), np.empty(0), None, [])
+            self._change_counts = None
+            return
+        w = point_width(view.n_points)
+        bg = palette.plot_background()
+        old_only, new_only = change
+        io, inew = np.flatnonzero(old_only), np.flatnonzero(new_only)
+        self.old_only_ring.setData(view.x[io], view.y[io], None, [QColor(OLD_ONLY)],
+                                   width=w + 4.0)
+        self.old_only_core.setData(view.x[io], view.y[io], None, [QColor(bg)], width=w)
+        self.new_only_ring.setData(view.x[inew], view.y[inew], None, [QColor(bg)],
+                                   width=w + 4.0)
+        self.new_only_core.setData(view.x[inew], view.y[inew], None, [QColor(NEW_ONLY)],
+                                   width=w + 2.0)
+        self._change_counts = (int(io.size), int(inew.size))
+        for text, pen, brush in (
+            (f"flagged before the refit only ({io.size:,})", pg.mkPen(OLD_ONLY, width=2.5),
+             pg.mkBrush(bg)),
+            (f"flagged after the refit only ({inew.size:,})", pg.mkPen(bg, width=1),
+             pg.mkBrush(NEW_ONLY)),
+        ):
+            sample = pg.ScatterPlotItem(size=10, symbol="o", pen=pen, brush=brush)
+            self._change_samples.append(sample)
+            self.legend.addItem(sample, text)
 
     def set_selected(self, indices: np.ndarray | None) -> None:
         self._selected = indices

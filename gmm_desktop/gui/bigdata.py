@@ -1,0 +1,132 @@
+"""Big-data (Dask) dialogs: the scheduler setting and opening a table lazily."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gmm_desktop.controller import AppController
+
+SCHEDULER_HELP = (
+    "Where the big-data passes (fit, histogram, threshold, export) run:<br>"
+    "<b>threads</b> — in this process, on every core (the default);<br>"
+    "<b>local</b> — start a local Dask cluster of worker processes;<br>"
+    "<b>tcp://host:8786</b> — the address of a running Dask scheduler."
+)
+
+
+class SchedulerDialog(QDialog):
+    """Settings ▸ Big data (Dask): the scheduler, persisted in the settings file."""
+
+    def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Big data (Dask)")
+        self.controller = controller
+        layout = QVBoxLayout(self)
+        help_label = QLabel(SCHEDULER_HELP)
+        help_label.setWordWrap(True)
+        layout.addWidget(help_label)
+        form = QFormLayout()
+        self.scheduler = QComboBox()
+        self.scheduler.setEditable(True)
+        self.scheduler.addItems(["threads", "local"])
+        self.scheduler.setCurrentText(controller.dask_scheduler())
+        self.scheduler.lineEdit().setPlaceholderText("threads, local or tcp://host:8786")
+        form.addRow("Scheduler", self.scheduler)
+        layout.addLayout(form)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.apply)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+    def apply(self) -> None:
+        if self.controller.set_dask_scheduler(self.scheduler.currentText()):
+            self.accept()
+
+
+class OpenBigDialog(QDialog):
+    """File ▸ Open big dataset: a Parquet file or folder, or a CSV glob, opened lazily."""
+
+    def __init__(self, controller: AppController, folder: str = "",
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Open big dataset")
+        self.controller = controller
+        self.folder = folder
+        layout = QVBoxLayout(self)
+        note = QLabel(
+            "The table is read in parts and never loaded whole: the plot shows a uniform "
+            "random sample of the rows, while the fit, the histogram of log-density, the "
+            "threshold and the export use every row, on the Dask scheduler "
+            f"(<b>{controller.dask_scheduler()}</b>; change it in Tools ▸ Big data).")
+        note.setWordWrap(True)
+        layout.addWidget(note)
+        form = QFormLayout()
+        row = QHBoxLayout()
+        self.path = QLineEdit()
+        self.path.setPlaceholderText("data/part-*.parquet, a Parquet folder, or logs/*.csv")
+        self.file_button = QPushButton("File…")
+        self.folder_button = QPushButton("Folder…")
+        row.addWidget(self.path, 1)
+        row.addWidget(self.file_button)
+        row.addWidget(self.folder_button)
+        form.addRow("Data", row)
+        self.columns = QLineEdit()
+        self.columns.setPlaceholderText("every numeric column")
+        self.columns.setToolTip("Feature columns, separated by commas (empty: every numeric)")
+        form.addRow("Feature columns", self.columns)
+        self.id_column = QLineEdit()
+        self.id_column.setPlaceholderText("none: the row number")
+        form.addRow("ID column", self.id_column)
+        self.scaling = QComboBox()
+        for key in ("standardize", "robust", "none"):
+            self.scaling.addItem(key, key)
+        form.addRow("Scaling", self.scaling)
+        layout.addLayout(form)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.open_now)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self.file_button.clicked.connect(self._pick_file)
+        self.folder_button.clicked.connect(self._pick_folder)
+
+    def _pick_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Big dataset file", self.folder,
+            "Parquet or CSV (*.parquet *.pq *.csv *.tsv *.csv.gz);;All files (*)")
+        if path:
+            self.path.setText(path)
+
+    def _pick_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Parquet dataset or CSV folder",
+                                                self.folder)
+        if path:
+            self.path.setText(path)
+
+    def open_now(self) -> bool:
+        text = self.path.text().strip()
+        if not text:
+            self.controller.errorOccurred.emit(
+                "Cannot open", "Give a Parquet file or folder, or a CSV glob such as "
+                "logs/*.csv.")
+            return False
+        cols = [c.strip() for c in self.columns.text().split(",") if c.strip()]
+        ok = self.controller.open_big(
+            text, columns=cols or None, scaling=self.scaling.currentData(),
+            id_column=self.id_column.text().strip() or None)
+        if ok:
+            self.accept()
+        return ok

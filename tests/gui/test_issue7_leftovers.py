@@ -1,0 +1,109 @@
+"""Issue 7 leftovers: a legend click selects a component, the refit's before/after flags,
+and the anomaly histogram's view clipped to a robust range (with the rows left out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from gmm_desktop.gui.analysis_panels import robust_range
+from gmm_desktop.gui.main_window import MainWindow
+
+TIMEOUT = 60_000
+SHOTS = Path("/tmp/gmm-shots")
+
+
+@pytest.fixture
+def window(qtbot, gmm_state_dir, gmm_settings_dir):
+    w = MainWindow(ask_restore=lambda path: False)
+    qtbot.addWidget(w)
+    w.resize(1500, 950)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.controller.cancel()
+    w.controller.wait(20_000)
+
+
+def idle(qtbot, w):
+    qtbot.waitUntil(lambda: not w.controller.is_busy(), timeout=TIMEOUT)
+    qtbot.wait(50)
+
+
+def shot(w, name):
+    SHOTS.mkdir(exist_ok=True)
+    assert w.grab().save(str(SHOTS / f"issue-8-{name}.png"))
+
+
+def test_robust_range_counts_the_rows_left_out():
+    rng = np.random.default_rng(3)
+    ld = np.r_[rng.normal(-3, 1, 10_000), rng.uniform(-400, -60, 25)]
+    counts, edges = np.histogram(ld, bins=200)
+    lo, hi, below = robust_range(counts, edges)
+    assert hi == edges[-1]
+    assert -12 < lo < -5  # about the 1st percentile (≈ -5.3) minus a margin
+    assert below == int((ld < lo).sum()) == 25  # exactly the extreme rows
+    # the threshold line is never hidden
+    lo2, _, below2 = robust_range(counts, edges, cutoff=-100.0)
+    assert lo2 <= -100.0 and below2 == int((ld < lo2).sum())
+    # nothing extreme: the whole histogram, nothing left out
+    c3, e3 = np.histogram(rng.normal(size=5000), bins=50)
+    assert robust_range(c3, e3)[2] == 0
+
+
+def test_legend_click_refit_before_after_and_clipped_histogram(qtbot, window):
+    w = window
+    c = w.controller
+    with qtbot.waitSignal(c.featuresChanged, timeout=TIMEOUT):
+        c.open_demo("synthetic")
+    idle(qtbot, w)
+    w.model_panel.n_components.setValue(4)
+    w.model_panel.seed.setValue(0)
+    with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT):
+        qtbot.mouseClick(w.model_panel.fit_button, Qt.MouseButton.LeftButton)
+    idle(qtbot, w)
+
+    # a real click on the third legend entry's label
+    k = 2
+    _sample, label = w.plot.legend.items[k]
+    centre = label.mapToScene(label.boundingRect().center())
+    pos = w.plot.mapFromScene(centre)
+    qtbot.mouseClick(w.plot.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(pos.x(), pos.y()))
+    qtbot.waitUntil(lambda: c.selection_view().component == k, timeout=5000)
+    labels = c._fitted.labels
+    assert c.selection_view().n_selected == int((labels == k).sum())
+    widths = [curve.opts["pen"].widthF() for curve in w.plot.ellipse_items]
+    assert widths[k] > max(widths[:k] + widths[k + 1:])  # its ellipse is highlighted
+    c.clear_selection()
+
+    # the histogram: a few extreme rows do not stretch the axis; the note counts them
+    a = c.anomaly
+    ld = c._fitted.scores.log_density
+    (x0, _x1), _ = w.anomaly_panel.hist.getPlotItem().getViewBox().viewRange()
+    below = w.anomaly_panel.n_below_range
+    lo, _hi, n_below = robust_range(np.asarray(a.hist_counts), np.asarray(a.hist_edges),
+                                    a.cutoff)
+    assert below == n_below == int((ld < lo).sum()) > 0
+    assert x0 > ld.min() + 0.5 * (lo - ld.min())  # the view starts well right of the minimum
+    assert w.anomaly_panel.range_note.toPlainText() == f"{below:,} rows below the shown range"
+
+    # refit: rows flagged only before / only after are marked apart
+    w.anomaly_panel.strategy.setCurrentText("trim-and-refit")
+    with qtbot.waitSignal(c.refitFinished, timeout=TIMEOUT) as blocker:
+        w.anomaly_panel.run_refit()
+    idle(qtbot, w)
+    v = blocker.args[0]
+    old_only = int((v.old_flags & ~v.new_flags).sum())
+    new_only = int((v.new_flags & ~v.old_flags).sum())
+    assert w.plot._change_counts == (old_only, new_only)
+    assert w.plot.old_only_ring.n_points == old_only
+    assert w.plot.new_only_core.n_points == new_only
+    legend_text = [lab.text for _s, lab in w.plot.legend.items]
+    assert any("before the refit only" in t for t in legend_text)
+    w.anomaly_dock.raise_()
+    shot(w, "03-refit-before-after")
+    w.anomaly_panel.keep.click()
+    assert w.plot._change_counts is None
