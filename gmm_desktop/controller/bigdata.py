@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import threading
 import warnings
 from dataclasses import dataclass, replace
@@ -38,6 +39,7 @@ DEFAULT_SCHEDULER = "threads"
 PLOT_SAMPLE_SIZE = 200_000
 HIST_BINS = 200
 THRESHOLD_DEBOUNCE_MS = 250
+_ITERATION = re.compile(r"iteration (\d+)/\d+ of restart (\d+)/\d+, lower bound (\S+)")
 #: Why a feature is off in big-data mode (tooltips and messages).
 BIG_DATA_REASON = (
     "Not available in big-data mode: it needs every row in memory, and the plot shows "
@@ -93,12 +95,14 @@ class _BigThreshold:
     n_flagged: int | None  # exact over every row (None: a Mahalanobis gate, not counted)
 
 
-def _ld_stats(ld: np.ndarray) -> tuple[float, float, float]:
+def _ld_stats(ld: np.ndarray, low: float) -> tuple[float, float, float, int, int]:
+    """Sum, min, max of the finite log-densities, their count, and how many are < ``low``."""
     ld = np.asarray(ld, dtype=float)
     fin = ld[np.isfinite(ld)]
     if fin.size == 0:
-        return 0.0, math.inf, -math.inf
-    return float(fin.sum()), float(fin.min()), float(fin.max())
+        return 0.0, math.inf, -math.inf, 0, 0
+    return (float(fin.sum()), float(fin.min()), float(fin.max()), int(fin.size),
+            int((fin < low).sum()))
 
 
 def _count_flags(ld: np.ndarray, comp: Any, cutoff: float, small: tuple[int, ...]) -> int:
@@ -338,35 +342,58 @@ class BigDataMixin:
 
     # ------------------------------------------------------------------ every-row passes
 
-    def _score_every_row(self, model: Any, big: _Big, state: Any, span=(0.0, 1.0)):
-        """Total log-likelihood and the histogram of log-density over every row."""
+    def _score_every_row(self, model: Any, big: _Big, sample_ld: np.ndarray, state: Any,
+                         span=(0.0, 1.0)):
+        """Total log-likelihood and the histogram of log-density over every row.
+
+        The fine bins span the bulk of the rows (from the plotted sample's 1 % quantile,
+        minus half the range above it); one wide first bin holds the rows below it, so
+        the counts add up to every row and a few extreme rows do not make the bins coarse.
+        """
         from dask import delayed
 
         from gmm_desktop import outofcore
 
         X = big.features.X
         start, width = span
+        fin = sample_ld[np.isfinite(sample_ld)]
+        low = -math.inf
+        if fin.size:
+            q, top = float(np.quantile(fin, 0.01)), float(fin.max())
+            low = q - 0.5 * max(top - q, 1e-9)
         ld = outofcore.score_samples(model, X)
-        parts = [delayed(_ld_stats, pure=True)(b) for b in ld.to_delayed().ravel()]
+        parts = [delayed(_ld_stats, pure=True)(b, low) for b in ld.to_delayed().ravel()]
         stats = outofcore.compute_parts(
             parts, stage="log-density of every row",
             progress=self._fit_like_progress(state, start, width / 2))
         total = sum(s[0] for s in stats)
         lo, hi = min(s[1] for s in stats), max(s[2] for s in stats)
+        n_finite, n_low = sum(s[3] for s in stats), sum(s[4] for s in stats)
         if not (math.isfinite(lo) and math.isfinite(hi)):
             raise ValueError("no row has a finite log-density under this model")
         if hi <= lo:
             hi = lo + 1.0
+        split = n_low > 0 and low > lo
         counts, edges = outofcore.log_density_histogram(
-            model, X, HIST_BINS, (lo, hi),
+            model, X, HIST_BINS, (low, hi) if split else (lo, hi),
             progress=self._fit_like_progress(state, start + width / 2, width / 2))
-        return _BigScores(model, np.asarray(counts), np.asarray(edges), float(total),
-                          int(np.sum(counts)))
+        counts, edges = np.asarray(counts, dtype=np.int64), np.asarray(edges, dtype=float)
+        if split:  # rows below the fine bins, in one wide bin
+            counts = np.r_[n_finite - int(counts.sum()), counts]
+            edges = np.r_[lo, edges]
+        return _BigScores(model, counts, edges, float(total), int(counts.sum()))
 
     @staticmethod
     def _fit_like_progress(state: Any, start: float, width: float) -> Any:
         def progress(stage: str, fraction: float) -> bool:
-            state.report({"fraction": start + width * float(fraction), "text": str(stage)})
+            m = _ITERATION.search(str(stage))
+            if m is not None:  # the log-likelihood curve of the model panel
+                it, restart, lb = int(m[1]), int(m[2]) - 1, float(m[3])
+                if math.isfinite(lb) and (not state.history or state.history[-1][:2]
+                                          != (restart, it)):
+                    state.history.append((restart, it, lb))
+            state.report({"fraction": start + width * float(fraction), "text": str(stage),
+                          "history": tuple(state.history)})
             return state.cancelled
 
         return progress
@@ -399,7 +426,8 @@ class BigDataMixin:
 
         fitted = _derive(model, data, notes)  # the plotted sample
         start, width = span
-        scores = self._score_every_row(model, big, state, (start, 0.6 * width))
+        scores = self._score_every_row(model, big, fitted.scores.log_density, state,
+                                       (start, 0.6 * width))
         n = max(scores.n, 1)
         p = model.n_parameters()
         fitted = replace(fitted, bic=-2 * scores.loglik + p * math.log(n),
@@ -424,7 +452,8 @@ class BigDataMixin:
                 warnings.simplefilter("always")
                 outofcore.fit(model, big.features.X,
                               progress=self._fit_like_progress(state, 0.0, 0.8))
-            notes = tuple(dict.fromkeys(str(w.message) for w in caught))
+            notes = tuple(dict.fromkeys(  # the engine's own (not the readers' deprecations)
+                str(w.message) for w in caught if "gmm_desktop" in str(w.filename)))
             return self._big_fitted(model, data, big, spec, state, notes, (0.8, 0.2))
 
         def success(result: Any) -> None:

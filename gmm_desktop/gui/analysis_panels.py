@@ -143,7 +143,10 @@ class AnomalyPanel(QWidget):
         self.line.setToolTip("Drag the threshold: rows left of the line are flagged")
         self.hist.addItem(self.line)
         # a few extreme rows must not stretch the axis: the view is clipped, with a note
-        self.range_note = pg.TextItem("", color=fg, anchor=(0, 0))
+        bg = palette.plot_background()
+        self.range_note = pg.TextItem("", color=fg, anchor=(0, 0),
+                                      fill=pg.mkBrush(bg.red(), bg.green(), bg.blue(), 210))
+        self.range_note.setZValue(20)
         self.range_note.setParentItem(pi.getViewBox())
         self.range_note.setPos(4, 2)
         self.n_below_range = 0
