@@ -1001,6 +1001,9 @@ class AppController(BigDataMixin, AnalysisMixin, QObject):
             "path": str(Path(d.dataset.path).resolve()),
             "demo": d.demo,
         }
+        if d is not None and self._big is not None:  # reopened lazily, in big-data mode
+            doc["dataset"]["big_data"] = {"id_column": self._big.table.id_column,
+                                          "sample_size": self._big.n_sample}
         doc["features"] = None if d is None else {
             "columns": list(d.columns),
             "missing": d.missing,
@@ -1060,6 +1063,16 @@ class AppController(BigDataMixin, AnalysisMixin, QObject):
             if model is not None:
                 self._install_model(model, extra, source)
             return True
+        big = dataset.get("big_data")
+        if isinstance(big, dict):
+            return self.open_big(
+                str(dataset.get("path", "")),
+                columns=list(feats.get("columns") or []) or None,
+                scaling=feats.get("scaling", "standardize"),
+                id_column=big.get("id_column"),
+                sample_size=int(big.get("sample_size") or 200_000),
+                then=after_data,
+            )
         path = Path(dataset.get("path", ""))
         demo = dataset.get("demo")
         if not path.exists() and demo:

@@ -117,3 +117,48 @@ def test_big_data_fit_histogram_threshold_export(controller, qtbot, tmp_path):
     c.select_indices([1, 2, 3])
     assert errors and "big-data mode" in errors[-1]
     assert not c.run_refit("trim-and-refit", {})
+
+
+def open_big_and_fit(qtbot, c, folder, **fit):
+    with qtbot.waitSignal(c.featuresChanged, timeout=TIMEOUT):
+        assert c.open_big(str(folder), columns=["u", "v"], id_column="key", sample_size=4_000)
+    idle(qtbot, c)
+    with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT):
+        assert c.fit(FitParams(**{"n_components": 2, "random_state": 0, **fit}))
+    idle(qtbot, c)
+
+
+def test_cancel_keeps_the_previous_model_and_session_reopens_big(controller, qtbot, tmp_path):
+    c = controller
+    make_parquet_folder(tmp_path / "big", rows=10_000)
+    open_big_and_fit(qtbot, c, tmp_path / "big")
+    before = c._fitted.model
+    n_before = c.anomaly.n_rows
+    cancelled = []
+    c.fitCancelled.connect(cancelled.append)
+    with qtbot.waitSignal(c.fitProgress, timeout=TIMEOUT):
+        assert c.fit(FitParams(n_components=7, tol=0.0, max_iter=500, n_init=3,
+                               random_state=1))
+    c.cancel("fit")
+    assert cancelled and not c.is_busy("fit")
+    c.wait(TIMEOUT)
+    qtbot.wait(100)
+    assert c._fitted.model is before and c.model_summary().n_components == 2
+    assert c.anomaly.n_rows == n_before
+
+    # a session of big-data mode reopens the table lazily, with its model
+    path = tmp_path / "session.json"
+    assert c.save_session(path)
+    other = AppController(autosave=False)
+    try:
+        with qtbot.waitSignal(other.modelChanged, timeout=TIMEOUT,
+                              check_params_cb=lambda s: s is not None):
+            assert other.open_session(path)
+        qtbot.waitUntil(lambda: not other.is_busy() and other.anomaly is not None,
+                        timeout=TIMEOUT)
+        assert other.big_data_mode and other.big_data_sample == c.big_data_sample
+        np.testing.assert_allclose(other._fitted.model.means_, before.means_)
+        assert other.anomaly.n_rows == n_before
+        assert int(np.sum(other.anomaly.hist_counts)) == n_before
+    finally:
+        other.shutdown()

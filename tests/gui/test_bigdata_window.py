@@ -70,6 +70,8 @@ def test_big_data_mode_in_the_window(qtbot, window, tmp_path):
     dialog = w.show_scheduler()
     assert dialog.scheduler.currentText() == "threads"
     dialog.scheduler.setCurrentText("threads")
+    SHOTS.mkdir(exist_ok=True)
+    assert dialog.grab().save(str(SHOTS / "issue-8-00-scheduler-dialog.png"))
     dialog.apply()
     assert c.dask_scheduler() == "threads"
 
@@ -78,6 +80,7 @@ def test_big_data_mode_in_the_window(qtbot, window, tmp_path):
     opener.path.setText(str(tmp_path / "transactions"))
     opener.columns.setText("amount, latency")
     opener.id_column.setText("txn")
+    assert opener.grab().save(str(SHOTS / "issue-8-00-open-big-dialog.png"))
     with qtbot.waitSignal(c.featuresChanged, timeout=TIMEOUT):
         assert opener.open_now()
     idle(qtbot, w)
