@@ -32,6 +32,7 @@ class SchedulerDialog(QDialog):
     def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Big data (Dask)")
+        self.setMinimumWidth(480)
         self.controller = controller
         layout = QVBoxLayout(self)
         help_label = QLabel(SCHEDULER_HELP)
@@ -63,6 +64,7 @@ class OpenBigDialog(QDialog):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Open big dataset")
+        self.setMinimumWidth(620)
         self.controller = controller
         self.folder = folder
         layout = QVBoxLayout(self)
