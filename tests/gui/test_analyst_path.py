@@ -10,25 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from PySide6.QtCore import QPointF, Qt
-
-from gmm_desktop.gui.main_window import MainWindow
 
 TIMEOUT = 60_000
 SHOTS = Path("/tmp/gmm-shots")
-
-
-@pytest.fixture
-def window(qtbot, gmm_state_dir, gmm_settings_dir):
-    w = MainWindow(ask_restore=lambda path: False)
-    qtbot.addWidget(w)
-    w.resize(1500, 950)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.controller.cancel()
-    w.controller.wait(20_000)
 
 
 def idle(qtbot, w):
