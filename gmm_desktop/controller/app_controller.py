@@ -44,7 +44,6 @@ from gmm_desktop.controller.views import (
     SweepView,
     ViewSettings,
     frozen_array,
-    point_groups,
 )
 from gmm_desktop.engine import (
     GaussianMixture,
@@ -65,9 +64,6 @@ log = logging.getLogger("gmm_desktop.controller")
 UNCERTAINTY_BINS = 8
 AUTOSAVE_INTERVAL_MS = 3 * 60 * 1000
 PREVIEW_ROWS = 200
-#: From this many rows on, the scatter view is built in a worker thread (see
-#: ``AppController._rebuild_scatter``); smaller data is built at once.
-ASYNC_SCATTER_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -224,8 +220,6 @@ class AppController(BigDataMixin, AnalysisMixin, QObject):
         self._session_path: str | None = None
         self._dirty = False
         self._scatter: ScatterView | None = None
-        self._scatter_generation = 0  # newest scatter request; older results are dropped
-        self._scatter_pending: TaskState | None = None  # the newest request's worker
         self.guard: CrashGuard | None = None
         self._autosave_enabled = autosave
         self._autosave_timer = QTimer(self)
@@ -307,10 +301,8 @@ class AppController(BigDataMixin, AnalysisMixin, QObject):
         return self._session_path
 
     def is_busy(self, kind: str | None = None) -> bool:
-        if kind == "scatter":  # the scatter view of big data is being built
-            return self._scatter_pending is not None
         if kind is None:
-            return bool(self._tasks) or self._scatter_pending is not None
+            return bool(self._tasks)
         return kind in self._tasks
 
     def model_document(self) -> dict[str, Any] | None:
@@ -776,50 +768,97 @@ class AppController(BigDataMixin, AnalysisMixin, QObject):
         self._rebuild_scatter()
 
     def _rebuild_scatter(self) -> None:
-        """Build the scatter view for the current data, model and view settings.
-
-        Small data is built at once. From :data:`ASYNC_SCATTER_ROWS` rows on, the view
-        (projection, colours, outlines and the points grouped by colour) is built in a
-        worker and ``scatterChanged`` is emitted when it arrives; a newer request makes
-        any older result stale, and a stale result is dropped.
-        """
-        self._scatter_generation += 1
-        generation = self._scatter_generation
-        data = self._data
-        fitted = self._fitted if self._model_matches_data() else None
-        v = self._view
-        note = "" if self._big is None or data is None else \
-            f"uniform sample: {data.X.shape[0]:,} of {self._big.n_rows:,} rows"
-        if data is None or data.X.shape[0] < ASYNC_SCATTER_ROWS:
-            self._scatter_pending = None
-            self._set_scatter(_build_scatter(data, fitted, v, note))
-            return
-
-        def work(state: TaskState) -> ScatterView | None:
-            return _build_scatter(data, fitted, v, note)
-
-        def success(view: ScatterView | None) -> None:
-            if generation == self._scatter_generation:
-                self._set_scatter(view)
-
-        def failed(err: TaskFailure) -> None:
-            if generation == self._scatter_generation:
-                self.errorOccurred.emit("Cannot draw the data", err.message)
-
-        def done() -> None:
-            if self._scatter_pending is state:
-                self._scatter_pending = None
-
-        if self._scatter_pending is not None:
-            self._scatter_pending.cancel()  # superseded: its result will be dropped
-        state = self.runner.start("scatter", work, on_success=success, on_failure=failed,
-                                  on_done=done)
-        self._scatter_pending = state
-
-    def _set_scatter(self, view: ScatterView | None) -> None:
-        self._scatter = view
-        self.scatterChanged.emit(view)
+        self._scatter = self._build_scatter()
+        self.scatterChanged.emit(self._scatter)
         self._on_scatter_rebuilt()
+
+    def _build_scatter(self) -> ScatterView | None:
+        data = self._data
+        if data is None or data.X.shape[1] == 0:
+            return None
+        v = self._view
+        cols = data.columns
+        show_model = self._model_matches_data()
+        fitted = self._fitted if show_model else None
+        if v.axes == "pca" and len(cols) >= 2:
+            proj = data.pca.project(data.X)
+            x, y = proj[:, 0], proj[:, 1]
+            r = data.pca.explained_ratio
+            x_label = f"PC1 ({100 * r[0]:.1f}% of variance)"
+            y_label = f"PC2 ({100 * r[1]:.1f}% of variance)"
+        else:
+            i = cols.index(v.x_column) if v.x_column in cols else 0
+            j = cols.index(v.y_column) if v.y_column in cols else min(1, len(cols) - 1)
+            x = data.offset[i] + data.scale[i] * data.X[:, i]
+            y = data.offset[j] + data.scale[j] * data.X[:, j]
+            x_label, y_label = cols[i], cols[j]
+        ex = ey = np.empty(0)
+        n_ell = 0
+        legend: tuple[LegendEntry, ...] = ()
+        means2 = np.empty((0, 2))
+        mean_labels: tuple[str, ...] = ()
+        colour_kind, colour_index, n_colours = "none", None, 0
+        ellipse_labels: tuple[str, ...] = ()
+        if fitted is not None:
+            model = fitted.model
+            k = model.n_components
+            if v.axes == "pca" and len(cols) >= 2:
+                means2 = data.pca.project(model.means_)
+                covs2 = data.pca.project_covariances(model.full_covariances())
+            else:
+                means = model.means_[:, [i, j]]
+                s = data.scale[[i, j]]
+                means2 = data.offset[[i, j]] + s * means
+                covs2 = model.marginal_covariances(i, j) * np.outer(s, s)
+            if v.ellipse_mode == "mass":
+                radii = [geometry.radius_for_mass(v.mass)]
+                ellipse_labels = (f"{100 * v.mass:g}% mass",)
+            else:
+                radii = list(v.sigma_levels)
+                ellipse_labels = tuple(f"{r:g} sd" for r in radii)
+            ex, ey = geometry.ellipse_outlines(means2, covs2, radii)
+            n_ell = k * len(radii)
+            mean_labels = tuple(str(c + 1) for c in range(k))
+            if v.colour_by == "uncertainty":
+                top = max(1.0 - 1.0 / k, 1e-9)
+                bins = np.minimum(
+                    (fitted.uncertainty / top * UNCERTAINTY_BINS).astype(np.int32),
+                    UNCERTAINTY_BINS - 1,
+                )
+                colour_kind, colour_index, n_colours = (
+                    "uncertainty", bins.astype(np.uint8), UNCERTAINTY_BINS
+                )
+                edges = np.linspace(0, top, UNCERTAINTY_BINS + 1)
+                shown = (0, UNCERTAINTY_BINS // 2, UNCERTAINTY_BINS - 1)  # keep it compact
+                legend = tuple(
+                    LegendEntry(f"uncertainty {edges[b]:.2f}–{edges[b + 1]:.2f}", b)
+                    for b in shown
+                )
+            else:
+                colour_kind, colour_index, n_colours = "component", fitted.labels, k
+                legend = tuple(
+                    LegendEntry(f"component {c + 1} (weight {model.weights_[c]:.3f})", c)
+                    for c in range(k)
+                )
+        return ScatterView(
+            x=frozen_array(x, float),
+            y=frozen_array(y, float),
+            x_label=x_label,
+            y_label=y_label,
+            colour_kind=colour_kind,
+            colour_index=None if colour_index is None else frozen_array(colour_index),
+            n_colours=n_colours,
+            legend=legend,
+            ellipse_x=frozen_array(ex),
+            ellipse_y=frozen_array(ey),
+            n_ellipses=n_ell,
+            ellipse_labels=ellipse_labels,
+            means=frozen_array(means2),
+            mean_labels=mean_labels,
+            settings=v,
+            note="" if self._big is None else
+            f"uniform sample: {data.X.shape[0]:,} of {self._big.n_rows:,} rows",
+        )
 
     def point_info(self, index: int) -> PointInfo | None:
         """Row identity, values, component and responsibilities of plotted point ``index``."""
@@ -1125,94 +1164,3 @@ def _isna(value: Any) -> bool:
         return bool(value != value) or value is None
     except Exception:
         return False
-
-
-def _build_scatter(
-    data: _Data | None, fitted: _Fitted | None, v: ViewSettings, note: str
-) -> ScatterView | None:
-    """The scatter view of ``data`` (with ``fitted``'s colours and ellipses if given).
-
-    A pure function of immutable inputs, so it may run in a worker thread.
-    """
-    if data is None or data.X.shape[1] == 0:
-        return None
-    cols = data.columns
-    if v.axes == "pca" and len(cols) >= 2:
-        proj = data.pca.project(data.X)
-        x, y = proj[:, 0], proj[:, 1]
-        r = data.pca.explained_ratio
-        x_label = f"PC1 ({100 * r[0]:.1f}% of variance)"
-        y_label = f"PC2 ({100 * r[1]:.1f}% of variance)"
-    else:
-        i = cols.index(v.x_column) if v.x_column in cols else 0
-        j = cols.index(v.y_column) if v.y_column in cols else min(1, len(cols) - 1)
-        x = data.offset[i] + data.scale[i] * data.X[:, i]
-        y = data.offset[j] + data.scale[j] * data.X[:, j]
-        x_label, y_label = cols[i], cols[j]
-    ex = ey = np.empty(0)
-    n_ell = 0
-    legend: tuple[LegendEntry, ...] = ()
-    means2 = np.empty((0, 2))
-    mean_labels: tuple[str, ...] = ()
-    colour_kind, colour_index, n_colours = "none", None, 0
-    ellipse_labels: tuple[str, ...] = ()
-    if fitted is not None:
-        model = fitted.model
-        k = model.n_components
-        if v.axes == "pca" and len(cols) >= 2:
-            means2 = data.pca.project(model.means_)
-            covs2 = data.pca.project_covariances(model.full_covariances())
-        else:
-            means = model.means_[:, [i, j]]
-            s = data.scale[[i, j]]
-            means2 = data.offset[[i, j]] + s * means
-            covs2 = model.marginal_covariances(i, j) * np.outer(s, s)
-        if v.ellipse_mode == "mass":
-            radii = [geometry.radius_for_mass(v.mass)]
-            ellipse_labels = (f"{100 * v.mass:g}% mass",)
-        else:
-            radii = list(v.sigma_levels)
-            ellipse_labels = tuple(f"{r:g} sd" for r in radii)
-        ex, ey = geometry.ellipse_outlines(means2, covs2, radii)
-        n_ell = k * len(radii)
-        mean_labels = tuple(str(c + 1) for c in range(k))
-        if v.colour_by == "uncertainty":
-            top = max(1.0 - 1.0 / k, 1e-9)
-            bins = np.minimum(
-                (fitted.uncertainty / top * UNCERTAINTY_BINS).astype(np.int32),
-                UNCERTAINTY_BINS - 1,
-            )
-            colour_kind, colour_index, n_colours = (
-                "uncertainty", bins.astype(np.uint8), UNCERTAINTY_BINS
-            )
-            edges = np.linspace(0, top, UNCERTAINTY_BINS + 1)
-            shown = (0, UNCERTAINTY_BINS // 2, UNCERTAINTY_BINS - 1)  # keep it compact
-            legend = tuple(
-                LegendEntry(f"uncertainty {edges[b]:.2f}–{edges[b + 1]:.2f}", b)
-                for b in shown
-            )
-        else:
-            colour_kind, colour_index, n_colours = "component", fitted.labels, k
-            legend = tuple(
-                LegendEntry(f"component {c + 1} (weight {model.weights_[c]:.3f})", c)
-                for c in range(k)
-            )
-    return ScatterView(
-        x=frozen_array(x, float),
-        y=frozen_array(y, float),
-        x_label=x_label,
-        y_label=y_label,
-        colour_kind=colour_kind,
-        colour_index=None if colour_index is None else frozen_array(colour_index),
-        n_colours=n_colours,
-        legend=legend,
-        ellipse_x=frozen_array(ex),
-        ellipse_y=frozen_array(ey),
-        n_ellipses=n_ell,
-        ellipse_labels=ellipse_labels,
-        means=frozen_array(means2),
-        mean_labels=mean_labels,
-        settings=v,
-        note=note,
-        groups=point_groups(x, y, colour_index, n_colours),
-    )

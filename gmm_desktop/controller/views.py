@@ -127,56 +127,6 @@ class LegendEntry:
 
 
 @dataclass(frozen=True)
-class PointGroups:
-    """The finite points sorted (stably) by colour index, prepared off the GUI thread.
-
-    Colour ``c`` is ``x[starts[c]:starts[c + 1]]`` (and the same slice of ``y``), in the
-    original row order, so the plot slices these arrays instead of sorting and copying
-    a million points while the event loop waits.
-    """
-
-    x: np.ndarray
-    y: np.ndarray
-    starts: np.ndarray  # int64, one more entry than colour indices
-    x_range: tuple[float, float]
-    y_range: tuple[float, float]
-
-    @property
-    def counts(self) -> np.ndarray:
-        return np.diff(self.starts)
-
-
-def point_groups(
-    x: np.ndarray, y: np.ndarray, colour_index: np.ndarray | None, n_colours: int
-) -> PointGroups:
-    """Group the finite points ``(x, y)`` by ``colour_index`` (one group if ``None``)."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    finite = np.isfinite(x) & np.isfinite(y)
-    if not finite.all():
-        x, y = x[finite], y[finite]
-        if colour_index is not None:
-            colour_index = np.asarray(colour_index)[finite]
-    if colour_index is None or n_colours <= 0:
-        gx, gy = x, y
-        starts = np.array([0, x.shape[0]], dtype=np.int64)
-    else:
-        ci = np.asarray(colour_index)
-        if ci.size and ci.dtype != np.uint8 and 0 <= ci.min() and ci.max() < 256:
-            ci = ci.astype(np.uint8)  # numpy sorts small integers stably by radix sort
-        order = np.argsort(ci, kind="stable")
-        gx, gy = x[order], y[order]
-        counts = np.bincount(ci, minlength=n_colours)
-        starts = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    if gx.size:
-        x_range = (float(gx.min()), float(gx.max()))
-        y_range = (float(gy.min()), float(gy.max()))
-    else:
-        x_range = y_range = (0.0, 1.0)
-    return PointGroups(frozen_array(gx), frozen_array(gy), frozen_array(starts), x_range, y_range)
-
-
-@dataclass(frozen=True)
 class ScatterView:
     """Everything the scatter plot draws, in plot coordinates."""
 
@@ -196,7 +146,6 @@ class ScatterView:
     mean_labels: tuple[str, ...]
     settings: ViewSettings = field(default_factory=ViewSettings)
     note: str = ""  # e.g. "uniform sample: 200,000 of 31,000,000 rows" (big-data mode)
-    groups: PointGroups | None = None  # the points sorted by colour, ready to draw
 
     @property
     def n_points(self) -> int:

@@ -67,23 +67,14 @@ class FastScatterItem(pg.GraphicsObject):
         colour_index: np.ndarray | None,
         colours: list[QColor],
         width: float | None = None,
-        *,
-        groups: Any = None,
     ) -> None:
-        """Points ``(x, y)`` coloured by ``colours[colour_index]`` (one colour if None).
-
-        ``groups`` (a controller ``PointGroups`` made from the same points in a worker)
-        carries the finite points already sorted by colour: the points are then only
-        sliced here, with no sorting or copying of big arrays on the GUI thread.
-        """
+        """Points ``(x, y)`` coloured by ``colours[colour_index]`` (one colour if None)."""
         self.prepareGeometryChange()
-        if groups is not None:
-            self._set_grouped(int(np.shape(x)[0]), colour_index, colours, groups, width)
-            return
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         finite = np.isfinite(x) & np.isfinite(y)
         n = int(x.shape[0])
+        groups = []
         if colour_index is None or not colours:
             members = [np.flatnonzero(finite)] if not finite.all() else [None]
             palette_ = [colours[0] if colours else QColor(palette.NEUTRAL)]
@@ -100,38 +91,11 @@ class FastScatterItem(pg.GraphicsObject):
                 if idx.size:
                     members.append(idx)
                     palette_.append(colours[c % len(colours)])
-        parts = [
-            (colour, x if idx is None else x[idx], y if idx is None else y[idx])
-            for idx, colour in zip(members, palette_, strict=True)
-        ]
-        if finite.any():
-            xf, yf = x[finite], y[finite]
-            ranges = (float(xf.min()), float(xf.max())), (float(yf.min()), float(yf.max()))
-        else:
-            ranges = (0.0, 1.0), (0.0, 1.0)
-        self._store(n, parts, ranges, width)
-
-    def _set_grouped(
-        self, n: int, colour_index: Any, colours: list[QColor], groups: Any, width: float | None
-    ) -> None:
-        """``setData`` from points already grouped by colour: slices only."""
-        starts = np.asarray(groups.starts)
-        counts = np.diff(starts)
-        if colour_index is None or not colours:
-            colour_of = [colours[0] if colours else QColor(palette.NEUTRAL)] * len(counts)
-        else:
-            colour_of = [colours[c % len(colours)] for c in range(len(counts))]
-        parts = []
-        # largest group first, so that small components are drawn on top
-        for c in np.argsort(-counts, kind="stable"):
-            a, b = int(starts[c]), int(starts[c + 1])
-            parts.append((colour_of[c], groups.x[a:b], groups.y[a:b]))
-        self._store(n, parts, (groups.x_range, groups.y_range), width)
-
-    def _store(self, n: int, parts: list, ranges: tuple, width: float | None) -> None:
-        arrays, groups = [], []
+        arrays = []
         raster = n > RASTER_THRESHOLD
-        for colour, px, py in parts:
+        for idx, colour in zip(members, palette_, strict=True):
+            px = x if idx is None else x[idx]
+            py = y if idx is None else y[idx]
             if px.shape[0] == 0:
                 continue
             arrays.append((px, py))
@@ -146,7 +110,12 @@ class FastScatterItem(pg.GraphicsObject):
         self._groups = groups
         self._n = n
         self._width = point_width(n) if width is None else float(width)
-        self._xr, self._yr = ranges
+        if finite.any():
+            xf, yf = x[finite], y[finite]
+            self._xr = (float(xf.min()), float(xf.max()))
+            self._yr = (float(yf.min()), float(yf.max()))
+        else:
+            self._xr = self._yr = (0.0, 1.0)
         w = max(self._xr[1] - self._xr[0], 1e-300)
         h = max(self._yr[1] - self._yr[0], 1e-300)
         self._bounds = QRectF(self._xr[0], self._yr[0], w, h)
@@ -424,8 +393,7 @@ class ScatterPlot(pg.PlotWidget):
             self.last_set_seconds = time.perf_counter() - started
             return
         colours = self.colours_for(view)
-        self.points.setData(view.x, view.y, view.colour_index, colours,
-                            groups=getattr(view, "groups", None))
+        self.points.setData(view.x, view.y, view.colour_index, colours)
         item.setLabel("bottom", view.x_label, color=self._fg.name())
         item.setLabel("left", view.y_label, color=self._fg.name())
         k = len(view.mean_labels)

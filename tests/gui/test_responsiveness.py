@@ -127,29 +127,3 @@ def test_drawing_a_big_scatter_is_quick(qtbot, gmm_state_dir, gmm_settings_dir, 
     print(f"\n{n_rows} points: set + first paint {took:.3f} s "
           f"(paint {plot.points.last_paint_seconds:.3f} s)")
     assert took < 1.5
-
-
-def test_points_grouped_in_a_worker_draw_the_same_as_sorting_here(qtbot):
-    """``FastScatterItem.setData`` with precomputed colour groups makes the same groups
-    (colour, points, order, bounds) as sorting the points itself."""
-    from gmm_desktop.controller.views import point_groups
-    from gmm_desktop.gui import palette
-    from gmm_desktop.gui.scatter import FastScatterItem
-
-    rng = np.random.default_rng(2)
-    n = 300_000  # the raster path
-    x, y = rng.normal(size=n), rng.normal(size=n)
-    x[:7] = np.nan
-    labels = rng.choice(4, n, p=[0.1, 0.5, 0.3, 0.1])
-    colours = palette.categorical(4)
-    plain, grouped = FastScatterItem(), FastScatterItem()
-    plain.setData(x, y, labels, colours)
-    grouped.setData(x, y, labels, colours, groups=point_groups(x, y, labels, 4))
-    assert grouped.n_points == plain.n_points == n - 7
-    assert [c.rgb() for c in grouped.group_colours()] == [c.rgb() for c in plain.group_colours()]
-    for (gx, gy), (px, py) in zip(grouped._arrays, plain._arrays, strict=True):
-        np.testing.assert_array_equal(gx, px)
-        np.testing.assert_array_equal(gy, py)
-    assert grouped.boundingRect() == plain.boundingRect()
-    assert grouped.dataBounds(0) == plain.dataBounds(0)
-    assert grouped.dataBounds(1) == plain.dataBounds(1)
