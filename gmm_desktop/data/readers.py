@@ -451,6 +451,36 @@ def _cell_text(value: Any) -> str:
     return str(value)
 
 
+
+def _choose(names: list[str], wanted: str | int | None, path: Path, *, whole: str,
+            noun: str) -> str:
+    """The one of ``names`` that ``wanted`` picks (a name, a 0-based number, or ``None``
+    when there is only one), or a :class:`DataError` that lists them all."""
+    listing = ", ".join(f"'{n}'" for n in names)
+    if wanted is None:
+        if len(names) > 1:
+            raise DataError(
+                f"{whole} {len(names)} {noun}s: {listing}.",
+                path=path,
+                remedy=f"Choose the {noun} to load, for example sheet='{names[0]}'.",
+            )
+        return names[0]
+    if isinstance(wanted, int) and not isinstance(wanted, bool):
+        if not -len(names) <= wanted < len(names):
+            raise DataError(
+                f"there is no {noun} number {wanted}; the {noun}s are {listing}.",
+                path=path,
+                remedy=f"Choose one of these {noun}s by name.",
+            )
+        return names[wanted]
+    if str(wanted) not in names:
+        raise DataError(
+            f"there is no {noun} named '{wanted}'; the {noun}s are {listing}.",
+            path=path,
+            remedy=f"Choose one of these {noun}s.",
+        )
+    return str(wanted)
+
 def read_excel(path: Path, sheet: str | int | None, progress: Progress) -> RawTable:
     """Read one worksheet of an .xlsx workbook (``sheet`` is its name or 0-based index)."""
     import openpyxl
@@ -465,31 +495,7 @@ def read_excel(path: Path, sheet: str | int | None, progress: Progress) -> RawTa
             raise DataError(
                 "the workbook has no worksheets.", path=path, remedy="Choose another file."
             )
-        listing = ", ".join(f"'{n}'" for n in names)
-        if sheet is None:
-            if len(names) > 1:
-                raise DataError(
-                    f"the workbook has {len(names)} sheets: {listing}.",
-                    path=path,
-                    remedy=f"Choose the sheet to load, for example sheet='{names[0]}'.",
-                )
-            title = names[0]
-        elif isinstance(sheet, int) and not isinstance(sheet, bool):
-            if not -len(names) <= sheet < len(names):
-                raise DataError(
-                    f"there is no sheet number {sheet}; the sheets are {listing}.",
-                    path=path,
-                    remedy="Choose one of these sheets by name.",
-                )
-            title = names[sheet]
-        else:
-            if str(sheet) not in names:
-                raise DataError(
-                    f"there is no sheet named '{sheet}'; the sheets are {listing}.",
-                    path=path,
-                    remedy="Choose one of these sheets.",
-                )
-            title = str(sheet)
+        title = _choose(names, sheet, path, whole="the workbook has", noun="sheet")
         worksheet = book[title]
         expected = worksheet.max_row or 0
         rows: list[tuple] = []
@@ -629,31 +635,9 @@ def read_npz(path: Path, member: str | int | None, progress: Progress) -> RawTab
                     remedy="Rename a single-array file to .npy.",
                 )
             names = list(archive.files)
-            listing = ", ".join(f"'{n}'" for n in names)
             if not names:
                 raise DataError("the archive holds no arrays.", path=path)
-            if member is None:
-                if len(names) > 1:
-                    raise DataError(
-                        f"the archive holds {len(names)} arrays: {listing}.",
-                        path=path,
-                        remedy=f"Choose the array to load, for example sheet='{names[0]}'.",
-                    )
-                member = names[0]
-            elif isinstance(member, int) and not isinstance(member, bool):
-                if not -len(names) <= member < len(names):
-                    raise DataError(
-                        f"there is no array number {member}; the arrays are {listing}.",
-                        path=path,
-                        remedy="Choose one of these arrays by name.",
-                    )
-                member = names[member]
-            elif str(member) not in names:
-                raise DataError(
-                    f"there is no array named '{member}'; the arrays are {listing}.",
-                    path=path,
-                    remedy="Choose one of these arrays.",
-                )
+            member = _choose(names, member, path, whole="the archive holds", noun="array")
             progress(0.1, f"Reading {path.name} [{member}]", force=True)
             try:
                 array = archive[str(member)]
