@@ -19,6 +19,8 @@ from os import PathLike
 from pathlib import Path
 from typing import IO, Any
 
+from gmm_desktop.schema import DEFAULT_MAX_DEPTH, SchemaError, loads
+
 __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "read_json"]
 
 
@@ -135,23 +137,45 @@ def atomic_write_bytes(path: str | PathLike[str], data: bytes) -> None:
         handle.write(data)
 
 
-def read_json(path: str | PathLike[str], *, what: str, error: type[Exception]) -> Any:
+def read_json(
+    path: str | PathLike[str],
+    *,
+    what: str,
+    error: type[Exception],
+    max_depth: int = DEFAULT_MAX_DEPTH,
+) -> Any:
     """The JSON document in ``path``, or ``error`` with a message a user can act on.
 
     ``what`` names the kind of file in messages ("model", "session"). A missing file, an
-    unreadable one and invalid (e.g. truncated) JSON each get their own message.
+    unreadable one, invalid (e.g. truncated) JSON, ``NaN``/``Infinity`` literals and
+    nesting deeper than ``max_depth`` levels each get their own one-line message; the
+    depth is checked by a linear scan before parsing, so no document can exhaust the
+    interpreter's stack (a ``RecursionError``) while being read or used.
     """
     source = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise error(f"{source}: no such {what} file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"{source}: cannot be read as a {what} file ({exc})") from None
+    except IsADirectoryError:
+        raise error(f"{source}: this is a folder, not a {what} file") from None
+    except UnicodeDecodeError:
+        raise error(
+            f"{source}: not a gmm-desktop {what} (the file is not UTF-8 text: it is binary "
+            "or in another encoding)"
+        ) from None
+    except MemoryError:
+        raise error(f"{source}: the file is too large to be a {what} file") from None
+    except OSError as exc:
+        raise error(f"{source}: cannot be read as a {what} file ({exc.strerror or exc})") from None
     try:
-        return json.loads(text)
+        return loads(text, max_depth=max_depth)
     except json.JSONDecodeError as exc:
         raise error(
             f"{source}: not a gmm-desktop {what} (invalid JSON at line {exc.lineno}: "
             f"{exc.msg}); the file may be truncated or corrupt"
         ) from None
+    except SchemaError as exc:
+        raise error(f"{source}: not a usable {what} file: {exc.problem}") from None
+    except MemoryError:
+        raise error(f"{source}: the file is too large to be a {what} file") from None

@@ -56,6 +56,7 @@ __all__ = [
     "RefitStrategy",
     "Structure",
     "SufficientStatistics",
+    "check_symmetric",
     "cholesky_precision_from_covariances",
     "cholesky_precision_from_precisions",
     "clone_model",
@@ -152,6 +153,27 @@ def precisions_from_cholesky(prec_chol: np.ndarray) -> np.ndarray:
     """``Λ = U Uᵀ`` for a stack of precision Cholesky factors (K, d, d)."""
     prec_chol = np.asarray(prec_chol, dtype=float)
     return np.einsum("kij,klj->kil", prec_chol, prec_chol)
+
+
+def check_symmetric(matrices: np.ndarray, rtol: float = 1e-10) -> None:
+    """Raise ``ValueError`` unless every matrix of a ``(..., d, d)`` stack is symmetric.
+
+    Entry ``(i, j)`` may differ from ``(j, i)`` by at most ``rtol·√(Σᵢᵢ Σⱼⱼ)`` (the scale of
+    that entry), which allows round-off and nothing else. A covariance read from a file
+    must pass: Cholesky reads one triangle and sampling the whole matrix, so an asymmetric
+    one would make ``sample`` draw from another distribution than ``score`` uses.
+    """
+    arr = np.asarray(matrices, dtype=float)
+    stack = arr.reshape((-1, *arr.shape[-2:]))
+    for k, matrix in enumerate(stack):
+        scale = np.sqrt(np.abs(np.diagonal(matrix)))
+        bad = np.argwhere(np.abs(matrix - matrix.T) > rtol * np.outer(scale, scale))
+        if bad.size:
+            i, j = (int(v) for v in bad[0])
+            raise ValueError(
+                f"the covariance of component {k} is not symmetric: entry ({i}, {j}) is "
+                f"{matrix[i, j]:.17g} but ({j}, {i}) is {matrix[j, i]:.17g}"
+            )
 
 
 # --------------------------------------------------------------------------- parameters
@@ -354,6 +376,8 @@ class CovarianceType(abc.ABC):
             raise ValueError(f"covariances have shape {arr.shape}, expected {expected}")
         if not np.all(np.isfinite(arr)):
             raise ValueError("covariances contain NaN or infinite values")
+        if self.structure == "full" and arr.ndim >= 2 and arr.shape[-2:] == (n_features,) * 2:
+            check_symmetric(arr)
         return arr
 
     def __repr__(self) -> str:

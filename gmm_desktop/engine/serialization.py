@@ -18,10 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from gmm_desktop import __version__
+from gmm_desktop import __version__, schema
 from gmm_desktop.engine.mixture import GaussianMixture
 from gmm_desktop.errors import ModelFileError, NotPositiveDefiniteError, PluginError
 from gmm_desktop.fileio import atomic_write_text, read_json
+from gmm_desktop.plugin_api import check_symmetric
 from gmm_desktop.registry import get_registry
 
 MODEL_FORMAT = "gmm-desktop/gaussian-mixture"
@@ -76,73 +77,169 @@ def model_to_dict(model: GaussianMixture, extra: dict[str, Any] | None = None) -
     }
 
 
+#: Largest model this version reads: components, features, and values stored for the
+#: covariances (10⁸ float64 values are 800 MB). A file declaring more is damaged.
+MAX_COMPONENTS = 100_000
+MAX_FEATURES = 1_000_000
+MAX_COVARIANCE_VALUES = 100_000_000
+
+
+def _size_rule(value: Any, bound: dict[str, int]) -> str | None:
+    k, d = bound.get("n_components"), bound.get("n_features")
+    if k is not None and d is not None and k * d > MAX_COVARIANCE_VALUES:
+        return (f"{k:,} components × {d:,} features is far more than this version "
+                f"handles: the means alone would hold {k * d:,} values (at most "
+                f"{MAX_COVARIANCE_VALUES:,})")
+    return None
+
+
+_NULLABLE_NUMBERS = {"type": ("numbers", "null"), "max_size": MAX_COVARIANCE_VALUES}
+
+#: The declared shape of a model document (see :mod:`gmm_desktop.schema`). The sizes
+#: ``n_components`` and ``n_features`` are bound by ``params.n_components`` and
+#: ``n_features_in`` and then size the arrays.
+MODEL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ("format", "format_version", "params", "n_features_in", "weights", "means",
+                 "covariances"),
+    "fields": {
+        "library": {"type": "string", "max_length": 200},
+        "library_version": {"type": "string", "max_length": 200},
+        "n_features_in": {"type": "integer", "min": 1, "max": MAX_FEATURES, "bind": "n_features"},
+        "params": {
+            "type": "object",
+            "required": ("n_components", "covariance_type"),
+            "fields": {
+                "n_components": {"type": "integer", "min": 1, "max": MAX_COMPONENTS,
+                                 "bind": "n_components", "check": _size_rule},
+                "covariance_type": {"type": "string", "max_length": 200},
+                "tol": {"type": "number", "min": 0.0},
+                "reg_covar": {"type": "number", "min": 0.0},
+                "max_iter": {"type": "integer", "min": 0},
+                "n_init": {"type": "integer", "min": 1},
+                "init_params": {"type": "string", "max_length": 200},
+                "warm_start": {"type": "boolean"},
+                "verbose": {"type": "integer", "min": 0},
+                "verbose_interval": {"type": "integer", "min": 1},
+                "chunk_size": {"type": ("integer", "null"), "min": 1},
+                "random_state": {"type": ("integer", "null"), "min": 0, "max": 2**32 - 1},
+                "weights_init": {**_NULLABLE_NUMBERS, "shape": ("n_components",), "min": 0.0},
+                "means_init": {**_NULLABLE_NUMBERS, "shape": ("n_components", "n_features")},
+                "precisions_init": _NULLABLE_NUMBERS,
+            },
+            "max_depth": 4,
+        },
+        "feature_names_in": {"type": ("array", "null"), "length": "n_features",
+                             "items": {"type": "string", "max_length": 10_000}},
+        "weights": {"type": "numbers", "shape": ("n_components",), "min": 0.0},
+        "means": {"type": "numbers", "shape": ("n_components", "n_features")},
+        "covariances": {"type": ("array", "object"), "max_depth": 16},
+        "converged": {"type": "boolean"},
+        "n_iter": {"type": "integer", "min": 0},
+        "lower_bound": {"type": ("number", "null")},
+        "lower_bounds": {"type": "numbers", "ndim": 1, "max_size": 10_000_000},
+        "extra": {
+            "type": "object",
+            "fields": {"anomaly": schema.ANOMALY_EXTRA, "features": schema.FEATURES_EXTRA},
+            "max_depth": 16,
+        },
+    },
+    "max_depth": schema.DEFAULT_MAX_DEPTH,
+}
+
 def _fail(source: str, message: str) -> ModelFileError:
     return ModelFileError(f"{source}: {message}")
 
 
+def _check_symmetric(cov: Any, covariances: np.ndarray, k: int, d: int) -> str | None:
+    """Why the covariances of a full-structure type are not symmetric, or None.
+
+    Checked for every covariance type (plugins included) on the matrices the model will
+    use, so that ``sample`` (which reads the whole matrix) and ``score`` (one triangle)
+    can never disagree.
+    """
+    if cov.structure != "full":
+        return None
+    arr = np.asarray(covariances)
+    if not (arr.ndim >= 2 and arr.shape[-2:] == (d, d)):  # stored another way: expand
+        arr = np.asarray(cov.to_full(covariances, k, d))
+    try:
+        check_symmetric(arr)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def model_from_dict(doc: Any, source: str = "model document") -> GaussianMixture:
-    """Rebuild a fitted model from :func:`model_to_dict`'s document, validating everything."""
+    """Rebuild a fitted model from :func:`model_to_dict`'s document, validating everything.
+
+    The document is first checked against :data:`MODEL_SCHEMA` (types, shapes, sizes,
+    nesting), then the numbers: weights a probability vector, every covariance symmetric
+    and positive definite. Anything else raises :class:`ModelFileError` with one line that
+    names the file and the field.
+    """
     if not isinstance(doc, dict):
         raise _fail(source, "not a gmm-desktop model (the document is not a JSON object)")
-    if doc.get("format") != MODEL_FORMAT:
+    fmt = doc.get("format")
+    if fmt != MODEL_FORMAT:
         raise _fail(
             source,
-            f"not a gmm-desktop model (format is {doc.get('format')!r}, expected "
+            f"not a gmm-desktop model (format is {schema.clip(fmt)}, expected "
             f"{MODEL_FORMAT!r})",
         )
     version = doc.get("format_version")
-    if not isinstance(version, int) or version < 1:
-        raise _fail(source, f"format_version {version!r} is not valid")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise _fail(source, f"format_version {schema.clip(version)} is not valid")
     if version > MODEL_FORMAT_VERSION:
         raise _fail(
             source,
-            f"written by a newer gmm-desktop ({doc.get('library_version')}, format "
-            f"{version}); this version reads format {MODEL_FORMAT_VERSION}. Upgrade gmm-desktop.",
+            f"written by a newer gmm-desktop ({schema.clip(doc.get('library_version'))}, "
+            f"format {version}); this version reads format {MODEL_FORMAT_VERSION}. "
+            "Upgrade gmm-desktop.",
         )
-    params = doc.get("params")
-    if not isinstance(params, dict):
-        raise _fail(source, "the 'params' section is missing")
-    known = set(GaussianMixture._get_param_names())
     try:
-        model = GaussianMixture(**{k: v for k, v in params.items() if k in known})
-    except TypeError as exc:
-        raise _fail(source, f"bad parameters: {exc}") from None
+        bound = schema.validate(doc, MODEL_SCHEMA)
+    except schema.SchemaError as exc:
+        raise _fail(source, f"{exc}; the file is damaged or was edited by hand") from None
+    params = doc["params"]
+    known = set(GaussianMixture._get_param_names())
+    model = GaussianMixture(**{k: v for k, v in params.items() if k in known})
     name = model.covariance_type
     try:
         cov = get_registry().create("covariance", name)
     except (ValueError, PluginError) as exc:
-        raise _fail(source, f"the model uses covariance type {name!r}, which is not available "
-                    f"({exc}). Install or enable the plugin that provides it.") from None
+        raise _fail(source, f"the model uses covariance type {schema.clip(name)}, which is not "
+                    f"available ({exc}). Install or enable the plugin that provides it.") from None
+    k, d = bound["n_components"], bound["n_features"]
     try:
-        d = int(doc["n_features_in"])
-        weights = np.asarray(doc["weights"], dtype=float)
-        means = np.asarray(doc["means"], dtype=float)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise _fail(source, f"missing or malformed field ({exc})") from None
-    if weights.ndim != 1 or weights.size < 1:
-        raise _fail(source, f"weights must be a non-empty list, got shape {weights.shape}")
-    k = weights.size
-    if k != model.n_components:
-        raise _fail(source, f"{k} weights but n_components is {model.n_components}")
-    if means.shape != (k, d):
-        raise _fail(source, f"means have shape {means.shape}, expected {(k, d)}")
-    for label, arr in (("weights", weights), ("means", means)):
-        if not np.all(np.isfinite(arr)):
-            raise _fail(source, f"{label} contain NaN or infinite values")
-    if np.any(weights < 0) or not np.isclose(weights.sum(), 1.0, atol=1e-8):
-        raise _fail(source, "weights must be non-negative and sum to 1")
+        stored = math.prod(int(v) for v in cov.covariance_shape(k, d))
+    except Exception as exc:
+        raise _fail(source, f"the covariance type {name!r} failed: {exc}") from None
+    if stored > MAX_COVARIANCE_VALUES:
+        raise _fail(source, f"{k:,} components of {d:,} features would store {stored:,} "
+                    f"covariance values with {name!r}, more than this version handles "
+                    f"({MAX_COVARIANCE_VALUES:,})")
+    weights = np.asarray(doc["weights"], dtype=float)
+    means = np.asarray(doc["means"], dtype=float)
+    if not np.isclose(weights.sum(), 1.0, atol=1e-8):
+        raise _fail(source, f"weights must be non-negative and sum to 1 (they sum to "
+                    f"{weights.sum():.17g})")
     try:
-        covariances = cov.from_json(doc.get("covariances"), k, d)
-    except (TypeError, ValueError) as exc:
-        raise _fail(source, f"covariances are invalid: {exc}") from None
+        covariances = cov.from_json(doc["covariances"], k, d)
+    except Exception as exc:  # a plugin's parser: anything it raises means bad data
+        raise _fail(source, f"covariances are invalid: {schema.clip(str(exc), 300)[1:-1]}; "
+                    "the file is damaged or was edited by hand") from None
+    covariances = np.asarray(covariances, dtype=float)
+    asymmetric = _check_symmetric(cov, covariances, k, d)
+    if asymmetric:
+        raise _fail(source, f"{asymmetric}; a covariance matrix must be symmetric (the file "
+                    "is damaged or was edited by hand)")
     try:
         prec_chol = cov.precision_cholesky(covariances)
     except NotPositiveDefiniteError as exc:
         raise _fail(source, f"covariances are not positive definite: {exc}") from None
     names = doc.get("feature_names_in")
     if names is not None:
-        if not isinstance(names, list) or len(names) != d:
-            raise _fail(source, f"feature_names_in must list {d} names")
         model.feature_names_in_ = np.asarray([str(n) for n in names], dtype=object)
     model.n_features_in_ = d
     model.weights_ = weights
