@@ -10,14 +10,25 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataError, DataWarning
+from .errors import DataError, DataWarning, clip_text
 
 __all__ = ["Dataset"]
 
 
 def _suggest(name: str, choices: list[str]) -> str:
+    if len(choices) > 2_000 or len(name) > 200:  # difflib is quadratic; not worth it here
+        return ""
     close = difflib.get_close_matches(name, choices, n=1)
-    return f" Did you mean '{close[0]}'?" if close else ""
+    return f" Did you mean '{clip_text(close[0])}'?" if close else ""
+
+
+def listing(names: list[str], limit: int = 12) -> str:
+    """``'a', 'b', 'c'`` for a message: at most ``limit`` names, each clipped, then the
+    count of the others (a table of 10,000 columns gives one short line)."""
+    shown = ", ".join(f"'{clip_text(n)}'" for n in names[:limit])
+    if len(names) > limit:
+        shown += f" and {len(names) - limit:,} more"
+    return shown
 
 
 def row_identity(
@@ -30,12 +41,12 @@ def row_identity(
     if id_column is None:
         return np.arange(len(frame), dtype=np.int64)
     columns = [str(c) for c in frame.columns]
-    if id_column not in columns:
+    if id_column not in set(columns):
         raise DataError(
-            f"there is no column named '{id_column}' to use as the row ID."
+            f"there is no column named '{clip_text(id_column)}' to use as the row ID."
             + _suggest(id_column, columns),
             path=path,
-            remedy="Choose one of the columns: " + ", ".join(f"'{c}'" for c in columns) + ".",
+            remedy="Choose one of the columns: " + listing(columns) + ".",
         )
     values = frame[id_column]
     missing = np.flatnonzero(values.isna().to_numpy())
@@ -57,7 +68,7 @@ def row_identity(
         same = np.flatnonzero((values == value).to_numpy())
         n_dup = int(values.duplicated().sum())
         raise DataError(
-            f"ID values must be unique, but {value!r} appears {same.size} times "
+            f"ID values must be unique, but '{clip_text(value)}' appears {same.size} times "
             f"({locate(int(same[0]))} and {locate(int(same[1]))}); "
             f"{n_dup} row(s) repeat an earlier ID.",
             path=path,
@@ -145,7 +156,8 @@ class Dataset:
             self.frame, id_column, self.path, self._locate or (lambda p: f"data row {p + 1}")
         )
         numeric = [c for c in self._candidates if c != id_column]
-        other = [c for c in self.columns if c not in numeric]
+        chosen = set(numeric)
+        other = [c for c in self.columns if c not in chosen]
         return replace(
             self,
             row_ids=row_ids,

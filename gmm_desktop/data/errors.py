@@ -15,7 +15,26 @@ from pathlib import Path
 
 from gmm_desktop.errors import GmmDesktopError, ModelFileError
 
-__all__ = ["DataError", "DataWarning", "ScalerFormatError"]
+__all__ = ["ECHO_LIMIT", "DataError", "DataWarning", "ScalerFormatError", "clip_text"]
+
+ECHO_LIMIT = 80
+"""Most characters of one user-supplied value (a cell, a name, a header) in a message."""
+_MESSAGE_LIMIT = 2_000
+"""Most characters of a whole problem or remedy (a safety net behind :func:`clip_text`)."""
+
+
+def clip_text(value: object, limit: int = ECHO_LIMIT) -> str:
+    """``str(value)`` for a message: at most ``limit`` characters (cut with "…"), with
+    line breaks, tabs and other control characters shown as escapes (``\\n``), so that
+    a message stays one short line whatever the file contains."""
+    text = str(value)
+    cut = len(text) > limit
+    text = text[: limit + 1]
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if cut or len(text) > limit:
+        text = text[: max(limit - 1, 1)] + "…"
+    return text
 
 
 class DataError(GmmDesktopError, ValueError):
@@ -43,22 +62,22 @@ class DataError(GmmDesktopError, ValueError):
         row_label: str | None = None,
         remedy: str | None = None,
     ) -> None:
-        self.problem = problem
+        self.problem = _bounded(problem)
         self.path = Path(path) if path is not None else None
         self.column = column
         self.row = row
         self.row_label = row_label
-        self.remedy = remedy
+        self.remedy = None if remedy is None else _bounded(remedy)
         super().__init__(self._compose())
 
     def _compose(self) -> str:
         where: list[str] = []
         if self.path is not None:
-            where.append(f"'{self.path.name}'")
+            where.append(f"'{clip_text(self.path.name, 200)}'")
         if self.column is not None:
-            where.append(f"column '{self.column}'")
+            where.append(f"column '{clip_text(self.column)}'")
         if self.row_label is not None:
-            where.append(self.row_label)
+            where.append(clip_text(self.row_label))
         elif self.row is not None:
             where.append(f"data row {self.row + 1}")
         text = f"{', '.join(where)}: {self.problem}" if where else self.problem
@@ -77,6 +96,13 @@ class DataError(GmmDesktopError, ValueError):
             "row_label": self.row_label,
             "remedy": self.remedy,
         }
+
+
+def _bounded(text: str) -> str:
+    text = str(text)
+    if len(text) <= _MESSAGE_LIMIT and "\n" not in text and "\r" not in text:
+        return text
+    return clip_text(" ".join(text.split()), _MESSAGE_LIMIT)
 
 
 def _rebuild_data_error(cls: type[DataError], problem: str, kwargs: dict) -> DataError:

@@ -45,8 +45,8 @@ import pandas as pd
 from gmm_desktop.errors import GmmDesktopError
 
 from ._progress import Progress, ProgressCallback
-from .dataset import Dataset, row_identity
-from .errors import DataError, DataWarning
+from .dataset import Dataset, listing, row_identity
+from .errors import DataError, DataWarning, clip_text
 from .readers import (
     RawTable,
     read_csv,
@@ -110,7 +110,7 @@ def _fix_names(names: list[str]) -> tuple[list[str], list[DataWarning]]:
             warnings.append(
                 DataWarning(
                     "unnamed-column",
-                    f"Column {j + 1} has no name in the header; it is called '{name}'.",
+                    f"Column {j + 1} has no name in the header; it is called '{clip_text(name)}'.",
                     column=name,
                     remedy="Give it a name in the file if you refer to it elsewhere.",
                 )
@@ -130,8 +130,8 @@ def _fix_names(names: list[str]) -> tuple[list[str], list[DataWarning]]:
             warnings.append(
                 DataWarning(
                     "duplicate-column-name",
-                    f"The header names '{name}' more than once; this copy is called "
-                    f"'{candidate}'.",
+                    f"The header names '{clip_text(name)}' more than once; this copy is called "
+                    f"'{clip_text(candidate)}'.",
                     column=candidate,
                     remedy="Give every column a distinct name in the file.",
                 )
@@ -166,6 +166,49 @@ def _numeric_view(
     return numbers.astype(np.float64), marker, bad
 
 
+_EXACT_FLOAT = 2.0**53
+"""Whole numbers from this magnitude on are not all exact in float64."""
+_INTEGER_TEXT = r"[+-]?\d+"
+
+
+def _all_integer_text(series: pd.Series, marker: np.ndarray) -> bool:
+    text = series[~marker].astype(str).str.strip()
+    return bool(text.str.fullmatch(_INTEGER_TEXT).all())
+
+
+def _stripped_text(series: pd.Series, marker: np.ndarray) -> pd.Series:
+    text = series.astype(object).where(~marker, None)
+    return text.map(lambda v: v if v is None else str(v).strip()).astype(object)
+
+
+def _exact_integers(series: pd.Series, marker: np.ndarray) -> pd.Series | np.ndarray | None:
+    """The column as exact 64-bit integers, or None if a value is not a whole number
+    written without a decimal point or exponent, or does not fit in int64."""
+    if not _all_integer_text(series, marker):
+        return None
+    values = [int(str(v).strip()) for v in series[~marker]]
+    if not all(-(2**63) <= v < 2**63 for v in values):
+        return None
+    if not marker.any():
+        return np.asarray(values, dtype=np.int64)
+    out = pd.array([None] * len(series), dtype="Int64")
+    out[~marker] = np.asarray(values, dtype=np.int64)
+    return pd.Series(out, index=series.index)
+
+
+def _too_long_warning(name: str, series: pd.Series, marker: np.ndarray) -> DataWarning:
+    example = str(series[~marker].iloc[0]).strip()
+    return DataWarning(
+        "long-integers",
+        f"Column '{clip_text(name)}' holds whole numbers too long for 64-bit integers "
+        f"(such as {clip_text(example)}); it is kept exactly, as text, and is not offered "
+        "as a feature.",
+        column=name,
+        remedy="Use it as the ID column if it identifies the rows; numbers this long are "
+        "identifiers, not measurements.",
+    )
+
+
 def _classify_text_column(
     raw: RawTable,
     name: str,
@@ -193,10 +236,22 @@ def _classify_text_column(
     n_bad = int(bad.sum())
     if n_bad == 0:
         values = numbers.to_numpy()
-        if not marker.any() and np.all(np.isfinite(values)) and np.all(values == np.round(values)):
-            if np.all(np.abs(values) < 2**53):
-                raw.frame[name] = values.astype(np.int64)
+        finite = np.isfinite(values)
+        whole = finite & (values == np.round(values))
+        if np.all(whole | marker) and np.any(np.abs(values[whole]) >= _EXACT_FLOAT):
+            # Whole numbers beyond 2**53 lose digits as float64 (a 20-digit ID would
+            # become 1e+20 and collide with its neighbours): read them exactly.
+            exact = _exact_integers(series, marker)
+            if exact is not None:
+                raw.frame[name] = exact
                 return True
+            if _all_integer_text(series, marker):
+                raw.frame[name] = _stripped_text(series, marker)
+                warnings.append(_too_long_warning(name, series, marker))
+                return False
+        if not marker.any() and np.all(whole) and np.all(np.abs(values) < _EXACT_FLOAT):
+            raw.frame[name] = values.astype(np.int64)
+            return True
         raw.frame[name] = values
         return True
     share = (present - n_bad) / present
@@ -208,7 +263,7 @@ def _classify_text_column(
         if _THOUSANDS.match(str(value).strip()):
             hint = "It looks like a number with thousands separators: remove them. "
         raise DataError(
-            f"the value {str(value)!r} is not a number, but {share:.1%} of the values in "
+            f"the value '{clip_text(value)}' is not a number, but {share:.1%} of the values in "
             f"this column are numbers{more}.",
             path=path,
             column=name,
@@ -216,15 +271,15 @@ def _classify_text_column(
             row_label=raw.locate(first),
             remedy=f"{hint}Correct the value in the file, or leave the cell empty (or write NA) "
             "if it is missing; if such values mean 'missing', load with "
-            f"missing_values=[{str(value).strip()!r}]; to keep the column as text (it will "
-            f"not be a feature), load with text_columns=[{name!r}].",
+            f"missing_values=['{clip_text(str(value).strip())}']; to keep the column as text "
+            f"(it will not be a feature), load with text_columns=['{clip_text(name)}'].",
         )
     if share >= 0.5:
         warnings.append(
             DataWarning(
                 "mixed-column",
-                f"Column '{name}' is {share:.0%} numbers but also holds text such as "
-                f"{str(value)!r} ({raw.locate(first)}); it is kept as a text column and is "
+                f"Column '{clip_text(name)}' is {share:.0%} numbers but also holds text such as "
+                f"'{clip_text(value)}' ({raw.locate(first)}); it is kept as a text column and is "
                 "not offered as a feature.",
                 column=name,
                 remedy="If it should be numeric, correct the text values in the file (or "
@@ -232,6 +287,13 @@ def _classify_text_column(
             )
         )
     return False
+
+
+def _beyond_int64(series: pd.Series) -> bool:
+    """Whether an unsigned integer column holds values that do not fit in int64."""
+    if series.dtype.kind != "u" or series.dtype.itemsize < 8 or not len(series):
+        return False
+    return bool(series.max() >= 2**63)
 
 
 def _index_like(values: np.ndarray) -> bool:
@@ -264,28 +326,35 @@ def _build(
             remedy="Choose a file that contains a table.",
         )
     if len(frame) == 0:
-        listing = ", ".join(f"'{c}'" for c in names[:10]) + (" ..." if len(names) > 10 else "")
         raise DataError(
-            f"the file has a header ({listing}) but no data rows.",
+            f"the file has a header ({listing(names)}) but no data rows.",
             path=path,
             remedy="Add data rows below the header, or choose another file.",
         )
     frame.index = pd.RangeIndex(len(frame))
 
-    unknown = [c for c in text_columns if c not in names]
+    name_set = set(names)
+    unknown = [c for c in text_columns if c not in name_set]
+    keep_text = set(text_columns)
     if unknown:
         raise DataError(
-            f"text_columns names column(s) that do not exist: {', '.join(map(repr, unknown))}.",
+            f"text_columns names column(s) that do not exist: {listing(unknown)}.",
             path=path,
-            remedy="Choose among: " + ", ".join(f"'{c}'" for c in names) + ".",
+            remedy="Choose among: " + listing(names) + ".",
         )
 
     numeric: list[str] = []
     for name in names:
         dtype = frame[name].dtype
-        if name in text_columns:
+        if name in keep_text:
             continue
-        if _is_numeric_dtype(dtype):
+        if _is_numeric_dtype(dtype) and _beyond_int64(frame[name]):
+            # uint64 values from 2**63 on (identifiers): exact as text, never as floats.
+            marker = frame[name].isna().to_numpy()
+            frame[name] = _stripped_text(frame[name], marker)
+            warnings.append(_too_long_warning(name, frame[name], marker))
+            is_numeric = False
+        elif _is_numeric_dtype(dtype):
             is_numeric = True
         elif raw.text_cells and (
             pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype)
@@ -298,7 +367,8 @@ def _build(
             warnings.append(
                 DataWarning(
                     "empty-column",
-                    f"Column '{name}' has no values (every cell is empty or missing); it is "
+                    f"Column '{clip_text(name)}' has no values (every cell is empty or missing); "
+                    "it is "
                     "not offered as a feature.",
                     column=name,
                     remedy="Remove the column from the file, or fill it in.",
@@ -308,9 +378,12 @@ def _build(
         if is_numeric:
             numeric.append(name)
 
+    if id_column is not None:  # the ID column is meant to hold identifiers
+        warnings = [w for w in warnings
+                    if not (w.code == "long-integers" and w.column == id_column)]
     features = [c for c in numeric if c != id_column]
     if not features:
-        kinds = ", ".join(f"'{c}' ({frame[c].dtype})" for c in names[:10])
+        kinds = ", ".join(f"'{clip_text(c)}' ({frame[c].dtype})" for c in names[:10])
         raise DataError(
             "the file has no numeric column to use as a feature; its columns are "
             f"{kinds}{' ...' if len(names) > 10 else ''}.",
@@ -327,12 +400,12 @@ def _build(
                 warnings.append(
                     DataWarning(
                         "index-like-column",
-                        f"Column '{name}' counts the rows (it goes "
+                        f"Column '{clip_text(name)}' counts the rows (it goes "
                         f"{frame[name].iloc[0]}, {frame[name].iloc[1]}, ...); it looks like "
                         "a row number or ID rather than a measurement.",
                         column=name,
-                        remedy=f"Use it as the ID column (id_column={name!r}) or leave it "
-                        "out of the features.",
+                        remedy=f"Use it as the ID column (id_column='{clip_text(name)}') or "
+                        "leave it out of the features.",
                     )
                 )
     if len(frame) == 1:
@@ -344,7 +417,8 @@ def _build(
                 "mistaken for data or header).",
             )
         )
-    other = [c for c in names if c not in features]
+    feature_set = set(features)
+    other = [c for c in names if c not in feature_set]
     progress(1.0, f"Loaded {path.name}: {len(frame):,} rows", force=True)
     return Dataset(
         path=path,
@@ -430,7 +504,7 @@ def load_table(
         else:
             if sheet is not None:
                 raise DataError(
-                    f"sheet={sheet!r} was given, but a text file has no sheets.",
+                    f"sheet='{clip_text(sheet)}' was given, but a text file has no sheets.",
                     path=path,
                     remedy="Leave sheet out for CSV/TSV files (it chooses an Excel sheet "
                     "or an .npz array).",
@@ -450,7 +524,7 @@ def load_table(
         ) from exc
     except (OSError, UnicodeError) as exc:
         raise DataError(
-            f"the file could not be read ({exc}).",
+            f"the file could not be read ({clip_text(exc, 200)}).",
             path=path,
             remedy="Check that the file is readable and not being written by another program.",
         ) from exc

@@ -26,7 +26,8 @@ import pyarrow.csv as pacsv
 from gmm_desktop.errors import GmmDesktopError
 
 from ._progress import Progress
-from .errors import DataError, DataWarning
+from .dataset import listing
+from .errors import DataError, DataWarning, clip_text
 from .sniff import NULL_SPELLINGS, WHITESPACE, Dialect, describe_binary, looks_like_header
 
 # Share of the progress bar given to reading the bytes; the rest covers conversion.
@@ -178,7 +179,8 @@ def _ragged_error(path: Path, dialect: Dialect, detail: str) -> DataError:
                 "extra values.",
             )
     return DataError(
-        f"a row does not have the same number of fields as the others ({detail}).",
+        f"a row does not have the same number of fields as the others "
+        f"({clip_text(detail, 160)}).",
         path=path,
         remedy="Make every line have the same number of fields.",
     )
@@ -223,12 +225,43 @@ def _read_csv_arrow(
             )
 
         table = _run_with_polling(work, counter, total, progress, path.name)
+    inexact = _inexact_integer_columns(table)
+    if inexact:
+        # pyarrow reads whole numbers beyond int64 as doubles (a 20-digit ID becomes
+        # 1e+20): read those columns again as text, which the loader converts exactly.
+        convert_options.column_types = {name: pa.string() for name in inexact}
+        with open(path, "rb") as handle:
+            table = pacsv.read_csv(
+                handle,
+                read_options=read_options,
+                parse_options=parse_options,
+                convert_options=convert_options,
+            )
     progress(READ_SHARE, f"Converting {path.name}", force=True)
     names = _finish_names(table.column_names, dialect.header)
     table = table.rename_columns([str(j) for j in range(table.num_columns)])
-    frame = table.to_pandas()
+    frame = exact_to_pandas(table)
     frame.columns = names
     return frame
+
+
+def _inexact_integer_columns(table: pa.Table) -> list[str]:
+    """Names of double columns holding a whole number of magnitude 2**53 or more (such a
+    value may have been a longer integer in the file), when the names are unique."""
+    import pyarrow.compute as pc
+
+    names = table.column_names
+    if len(set(names)) != len(names):
+        return []
+    found = []
+    for name, column in zip(names, table.columns, strict=True):
+        if not pa.types.is_floating(column.type) or column.null_count == len(column):
+            continue
+        big = pc.greater_equal(pc.abs(column), 2.0**53)
+        whole = pc.equal(column, pc.floor(column))
+        if pc.any(pc.and_(big, whole)).as_py():
+            found.append(name)
+    return found
 
 
 def _read_csv_pandas(
@@ -255,6 +288,25 @@ def _read_csv_pandas(
             )
 
         frame = _run_with_polling(work, counter, total, progress, path.name)
+    inexact = _inexact_float_labels(frame)
+    if inexact:
+        # A column of whole numbers with a gap (or too long for int64) arrives as float64
+        # and loses digits beyond 2**53: read those columns again as text, which the
+        # loader converts exactly.
+        with open(path, "rb") as handle:
+            frame = pd.read_csv(
+                handle,
+                sep=sep,
+                decimal=dialect.decimal,
+                header=0 if dialect.header else None,
+                quotechar=dialect.quotechar,
+                na_values=[*NULL_SPELLINGS, *extra_missing],
+                keep_default_na=False,
+                skip_blank_lines=True,
+                encoding=dialect.python_encoding,
+                engine="c",
+                dtype={label: str for label in inexact},
+            )
     progress(READ_SHARE, f"Converting {path.name}", force=True)
     names = dialect.first_row
     if dialect.header and names is not None and len(names) == frame.shape[1]:
@@ -270,6 +322,23 @@ def _read_csv_pandas(
         if error is not None:
             raise error
     return frame
+
+
+def _inexact_float_labels(frame: pd.DataFrame) -> list[Any]:
+    """Labels of float64 columns holding a whole number of magnitude 2**53 or more."""
+    labels = list(frame.columns)
+    if len(set(labels)) != len(labels):
+        return []
+    found = []
+    for j, label in enumerate(labels):
+        column = frame.iloc[:, j]
+        if column.dtype.kind != "f":
+            continue
+        values = column.to_numpy()
+        big = np.abs(values) >= 2.0**53
+        if np.any(big & np.isfinite(values) & (values == np.floor(values))):
+            found.append(label)
+    return found
 
 
 def _short_row_error(path: Path, dialect: Dialect) -> DataError | None:
@@ -378,8 +447,7 @@ def _retry_as_latin1(
 
 def _unreadable(path: Path, what: str, exc: BaseException) -> DataError:
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if len(detail) > 200:
-        detail = detail[:200] + "..."
+    detail = clip_text(detail, 160)
     return DataError(
         f"the file could not be read as {what} ({detail}).",
         path=path,
@@ -391,18 +459,63 @@ def _unreadable(path: Path, what: str, exc: BaseException) -> DataError:
 # ------------------------------------------------------------------------------ Parquet
 
 
-def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
-    # Decimal columns become float64 so that they are offered as numeric features.
-    fields = []
-    for f in table.schema:
-        t = f.type
-        if pa.types.is_decimal(t) or pa.types.is_float16(t):
-            t = pa.float64()
-        fields.append(pa.field(f.name, t, f.nullable))
-    target = pa.schema(fields, metadata=table.schema.metadata)
-    if not target.equals(table.schema):
-        table = table.cast(target)
+def exact_to_pandas(table: pa.Table) -> pd.DataFrame:
+    """``table.to_pandas()`` without losing digits of whole numbers.
+
+    pyarrow turns an integer column with nulls into float64, which is exact only below
+    2**53: such a column whose values reach 2**53 becomes pandas' nullable ``Int64``
+    instead (an ID column of 19-digit numbers with a gap stays exact).
+    """
+    import pyarrow.compute as pc
+
+    mapped: set[str] = set()
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if (
+            pa.types.is_integer(column.type)
+            and column.null_count
+            and column.null_count < len(column)
+        ):
+            peak = pc.max_element_wise(pc.abs(pc.min(column)), pc.abs(pc.max(column)))
+            if peak.as_py() >= 2**53:
+                mapped.add(name)
+    if not mapped:
+        return table.to_pandas()
+    nullable = {pa.int64(): pd.Int64Dtype(), pa.uint64(): pd.UInt64Dtype()}
     frame = table.to_pandas()
+    for j, name in enumerate(table.column_names):
+        if name in mapped:
+            column = table.column(j)
+            frame.isetitem(j, column.to_pandas(types_mapper=nullable.get).set_axis(frame.index))
+    return frame
+
+
+def _exact_decimal(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A decimal column as float64, or as int64 / text when it holds whole numbers that
+    float64 cannot represent exactly (decimal(20, 0) identifiers)."""
+    import pyarrow.compute as pc
+
+    if column.type.scale == 0 and column.type.precision > 15:
+        try:
+            return pc.cast(column, pa.int64(), safe=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return pc.cast(column, pa.string())
+    return pc.cast(column, pa.float64())
+
+
+def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
+    # Decimal columns become float64 so that they are offered as numeric features (whole
+    # numbers too long for float64 stay exact: int64, or text).
+    columns = []
+    for column in table.columns:
+        t = column.type
+        if pa.types.is_decimal(t):
+            column = _exact_decimal(column)
+        elif pa.types.is_float16(t):
+            column = column.cast(pa.float64())
+        columns.append(column)
+    table = pa.Table.from_arrays(columns, names=table.column_names,
+                                 metadata=table.schema.metadata)
+    frame = exact_to_pandas(table)
     if not isinstance(frame.index, pd.RangeIndex) or frame.index.start != 0:
         frame = frame.reset_index()  # a stored pandas index is kept as ordinary column(s)
     return frame
@@ -456,26 +569,26 @@ def _choose(names: list[str], wanted: str | int | None, path: Path, *, whole: st
             noun: str) -> str:
     """The one of ``names`` that ``wanted`` picks (a name, a 0-based number, or ``None``
     when there is only one), or a :class:`DataError` that lists them all."""
-    listing = ", ".join(f"'{n}'" for n in names)
+    shown = listing(names)
     if wanted is None:
         if len(names) > 1:
             raise DataError(
-                f"{whole} {len(names)} {noun}s: {listing}.",
+                f"{whole} {len(names)} {noun}s: {shown}.",
                 path=path,
-                remedy=f"Choose the {noun} to load, for example sheet='{names[0]}'.",
+                remedy=f"Choose the {noun} to load, for example sheet='{clip_text(names[0])}'.",
             )
         return names[0]
     if isinstance(wanted, int) and not isinstance(wanted, bool):
         if not -len(names) <= wanted < len(names):
             raise DataError(
-                f"there is no {noun} number {wanted}; the {noun}s are {listing}.",
+                f"there is no {noun} number {wanted}; the {noun}s are {shown}.",
                 path=path,
                 remedy=f"Choose one of these {noun}s by name.",
             )
         return names[wanted]
     if str(wanted) not in names:
         raise DataError(
-            f"there is no {noun} named '{wanted}'; the {noun}s are {listing}.",
+            f"there is no {noun} named '{clip_text(wanted)}'; the {noun}s are {shown}.",
             path=path,
             remedy=f"Choose one of these {noun}s.",
         )
@@ -523,7 +636,7 @@ def read_excel(path: Path, sheet: str | int | None, progress: Progress) -> RawTa
     rows = rows[first:last]
     if not rows:
         raise DataError(
-            f"the sheet '{title}' is empty.",
+            f"the sheet '{clip_text(title)}' is empty.",
             path=path,
             remedy="Choose the sheet that holds the table.",
         )
@@ -545,7 +658,7 @@ def read_excel(path: Path, sheet: str | int | None, progress: Progress) -> RawTa
     first_data_row = first + 1 + (1 if has_header else 0)
 
     def locate(position: int) -> str:
-        return f"row {first_data_row + position} of sheet '{title}'"
+        return f"row {first_data_row + position} of sheet '{clip_text(title)}'"
 
     return RawTable(
         frame=frame, fmt="excel", locate=locate, text_cells=True, sheet=title, warnings=[]
@@ -574,7 +687,8 @@ def _array_to_frame(path: Path, array: np.ndarray, progress: Progress) -> pd.Dat
             values = np.asarray(array[name])
             if values.ndim != 1:
                 raise DataError(
-                    f"the field '{name}' holds sub-arrays of shape {values.shape[1:]}.",
+                    f"the field '{clip_text(name)}' holds sub-arrays of shape "
+                    f"{values.shape[1:]}.",
                     path=path,
                     remedy="Save one field per column.",
                 )
@@ -644,7 +758,8 @@ def read_npz(path: Path, member: str | int | None, progress: Progress) -> RawTab
             except ValueError as exc:
                 if "pickle" in str(exc):
                     raise DataError(
-                        f"the array '{member}' holds Python objects, which are not loaded "
+                        f"the array '{clip_text(member)}' holds Python objects, which are not "
+                        "loaded "
                         "for safety.",
                         path=path,
                         remedy="Save a plain numeric array.",

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DataError, DataWarning
+from .errors import DataError, DataWarning, clip_text
 
 SAMPLE_BYTES = 64 * 1024
 SAMPLE_ROWS = 200
@@ -287,7 +287,7 @@ def sniff(
         delimiter = WHITESPACE
     elif len(delimiter) != 1 or delimiter in {"\n", "\r", quotechar}:
         raise DataError(
-            f"the delimiter {delimiter!r} cannot be used.",
+            f"the delimiter '{clip_text(delimiter)}' cannot be used.",
             path=path,
             remedy="Give a single character such as ',', ';', '\\t' or '|', or 'whitespace'.",
         )
@@ -296,13 +296,13 @@ def sniff(
         decimal = _choose_decimal(rows, delimiter)
     elif decimal not in {".", ","}:
         raise DataError(
-            f"the decimal mark {decimal!r} is not supported.",
+            f"the decimal mark '{clip_text(decimal)}' is not supported.",
             path=path,
             remedy="Use decimal='.' or decimal=','.",
         )
     if decimal == delimiter:
         raise DataError(
-            f"the decimal mark and the delimiter are both {decimal!r}.",
+            f"the decimal mark and the delimiter are both '{clip_text(decimal)}'.",
             path=path,
             remedy="Give a different delimiter (European CSV files usually use ';').",
         )
