@@ -15,13 +15,21 @@ import os
 import secrets
 import stat
 from collections.abc import Iterator
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import IO, Any
 
 from gmm_desktop.schema import DEFAULT_MAX_DEPTH, SchemaError, loads
 
-__all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_text", "read_json"]
+__all__ = [
+    "StagedFile",
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "read_json",
+    "staged_write",
+]
 
 
 def _temp_path_for(target: Path) -> Path:
@@ -51,6 +59,83 @@ def _fsync_dir(directory: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+@dataclass
+class StagedFile:
+    """A finished, flushed temporary file waiting to replace its destination.
+
+    :func:`staged_write` produces it; :meth:`commit` moves it over the destination in one
+    step (:func:`os.replace`), :meth:`discard` removes it. Used to replace several files
+    as a set (a table and its sidecar) with the renames as the last, shortest step.
+    """
+
+    target: Path
+    temp: Path
+    permissions: int
+
+    def commit(self) -> None:
+        """Rename the temporary file over the destination (atomic on one file system)."""
+        with contextlib.suppress(OSError):
+            os.chmod(self.temp, self.permissions)
+        os.replace(self.temp, self.target)
+        _fsync_dir(self.target.parent)
+
+    def discard(self) -> None:
+        """Remove the temporary file (never the destination)."""
+        with contextlib.suppress(OSError):
+            self.temp.unlink()
+
+
+@contextlib.contextmanager
+def staged_write(
+    path: str | PathLike[str],
+    mode: str | None = None,
+    *,
+    encoding: str | None = "utf-8",
+    newline: str | None = None,
+) -> Iterator[tuple[StagedFile, Any]]:
+    """Write the content of ``path`` to a temporary file, without replacing ``path`` yet.
+
+    Yields ``(staged, target)`` where ``target`` is what :func:`atomic_write` yields (the
+    temporary path, or an open file). When the body ends normally the file is flushed,
+    ``fsync``-ed and closed, and the caller must :meth:`StagedFile.commit` or
+    :meth:`StagedFile.discard` it; when the body raises, the temporary file is removed.
+    """
+    target = Path(path)
+    if mode is not None and not mode.startswith("w"):
+        raise ValueError(f"atomic_write needs a write mode ('w', 'wb', ...), not {mode!r}")
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"The folder '{target.parent}' does not exist.")
+    try:
+        permissions = stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        permissions = _default_mode()
+    staged = StagedFile(target, _temp_path_for(target), permissions)
+    handle: IO[Any] | None = None
+    try:
+        if mode is None:
+            yield staged, staged.temp
+            if not staged.temp.exists():
+                raise FileNotFoundError(
+                    f"Nothing was written to the temporary file '{staged.temp}'."
+                )
+            _fsync_path(staged.temp)
+        else:
+            kwargs: dict[str, Any] = {}
+            if "b" not in mode:
+                kwargs = {"encoding": encoding, "newline": newline}
+            handle = open(staged.temp, mode, **kwargs)  # closed below, on every path
+            yield staged, handle
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+    except BaseException:
+        if handle is not None and not handle.closed:
+            with contextlib.suppress(Exception):
+                handle.close()
+        staged.discard()
+        raise
 
 
 @contextlib.contextmanager
@@ -85,43 +170,12 @@ def atomic_write(
         with atomic_write("model.json", "w") as handle:
             json.dump(document, handle)
     """
-    target = Path(path)
-    if mode is not None and not mode.startswith("w"):
-        raise ValueError(f"atomic_write needs a write mode ('w', 'wb', ...), not {mode!r}")
-    if not target.parent.is_dir():
-        raise FileNotFoundError(f"The folder '{target.parent}' does not exist.")
+    with staged_write(path, mode, encoding=encoding, newline=newline) as (staged, target):
+        yield target
     try:
-        permissions = stat.S_IMODE(target.stat().st_mode)
-    except OSError:
-        permissions = _default_mode()
-
-    temp = _temp_path_for(target)
-    handle: IO[Any] | None = None
-    try:
-        if mode is None:
-            yield temp
-            if not temp.exists():
-                raise FileNotFoundError(f"Nothing was written to the temporary file '{temp}'.")
-            _fsync_path(temp)
-        else:
-            kwargs: dict[str, Any] = {}
-            if "b" not in mode:
-                kwargs = {"encoding": encoding, "newline": newline}
-            handle = open(temp, mode, **kwargs)  # closed below, on every path
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-            handle.close()
-        with contextlib.suppress(OSError):
-            os.chmod(temp, permissions)
-        os.replace(temp, target)
-        _fsync_dir(target.parent)
+        staged.commit()
     except BaseException:
-        if handle is not None and not handle.closed:
-            with contextlib.suppress(Exception):
-                handle.close()
-        with contextlib.suppress(OSError):
-            temp.unlink()
+        staged.discard()
         raise
 
 

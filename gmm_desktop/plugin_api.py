@@ -569,14 +569,61 @@ def clone_model(model: Any, **params: Any) -> Any:
     return out
 
 
-def squared_mahalanobis(X: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
+def squared_mahalanobis(
+    X: np.ndarray,
+    means: np.ndarray,
+    covariances: np.ndarray,
+    *,
+    chunk_size: int | None = None,
+) -> np.ndarray:
     """Squared Mahalanobis distance of each row to each component, shape (n, K).
 
-    ``covariances`` is the ``(K, d, d)`` stack (``model.full_covariances()``).
+    ``covariances`` is given in the cheapest form that describes it, and the cost follows
+    that form:
+
+    * ``(K, d, d)``: one general matrix per component (``model.full_covariances()``);
+      each is factorised once, ``O(K·d³)``;
+    * ``(K, d)``: the variances of a diagonal covariance per component (``diag``);
+    * ``(K,)``: one variance per component (``spherical``).
+
+    The diagonal forms cost ``O(n·K·d)`` time and no ``d × d`` matrix at all, which is
+    what makes 10,000 features affordable. Rows are processed ``chunk_size`` at a time
+    (default: about a million numbers per temporary), so the memory beyond the
+    ``(n, K)`` result is bounded by the chunk, not by ``n``.
     """
-    X = np.asarray(X, dtype=float)
-    prec_chol = cholesky_precision_from_covariances(covariances)
-    out = np.empty((X.shape[0], means.shape[0]))
-    for k in range(means.shape[0]):
-        out[:, k] = np.sum(((X - means[k]) @ prec_chol[k]) ** 2, axis=1)
+    X = np.asarray(X)
+    means = np.asarray(means, dtype=float)
+    covariances = np.asarray(covariances, dtype=float)
+    n_components, n_features = means.shape
+    if X.ndim != 2 or X.shape[1] != n_features:
+        raise ValueError(f"X has shape {X.shape}, expected (n, {n_features})")
+    if covariances.shape == (n_components, n_features, n_features):
+        factors = cholesky_precision_from_covariances(covariances)
+        full = True
+    elif covariances.shape in ((n_components, n_features), (n_components,)):
+        if np.any(~np.isfinite(covariances)) or np.any(covariances <= 0.0):
+            raise NotPositiveDefiniteError("a variance is not positive")
+        inv_var = 1.0 / covariances
+        factors = np.broadcast_to(
+            inv_var if inv_var.ndim == 2 else inv_var[:, None], (n_components, n_features)
+        )
+        full = False
+    else:
+        full_shape = (n_components, n_features, n_features)
+        raise ValueError(
+            f"covariances have shape {covariances.shape}; expected {full_shape} (full), "
+            f"{(n_components, n_features)} (diagonal) or {(n_components,)} (spherical)"
+        )
+    n = X.shape[0]
+    out = np.empty((n, n_components))
+    step = chunk_size or max(1, (1 << 20) // max(1, n_components * (n_features + 1)))
+    for start in range(0, n, step):
+        xb = np.asarray(X[start : start + step], dtype=float)
+        for k in range(n_components):
+            diff = xb - means[k]
+            if full:
+                y = diff @ factors[k]
+                out[start : start + step, k] = np.einsum("ij,ij->i", y, y)
+            else:
+                out[start : start + step, k] = (diff * diff) @ factors[k]
     return out

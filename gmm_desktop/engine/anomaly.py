@@ -27,6 +27,7 @@ that a model fitted on clean data flags new rows (novelty detection).
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -34,6 +35,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from gmm_desktop.engine import _em
 from gmm_desktop.errors import FitCancelled, PluginError
 from gmm_desktop.plugin_api import (
     RefitCallback,
@@ -82,24 +84,96 @@ class Scores:
         return int(self.log_density.shape[0])
 
 
-def score_rows(model: Any, X: Any) -> Scores:
-    """Scores of every row of ``X`` (already in the model's feature space)."""
-    arr = np.asarray(X, dtype=float)
-    log_density = np.asarray(model.score_samples(arr), dtype=float)
-    resp = np.asarray(model.predict_proba(arr), dtype=float)
-    component = resp.argmax(axis=1)
-    d2 = squared_mahalanobis(arr, np.asarray(model.means_), model.full_covariances())
-    d2 = np.maximum(d2, 0.0)
-    rows = np.arange(arr.shape[0])
-    own = d2[rows, component]
+#: Numbers in the largest temporary of one scoring chunk (K × rows × (d + 1)): 8 MB.
+SCORE_CHUNK_ELEMENTS = 1 << 20
+
+
+def _mixture_parts(model: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, str] | None:
+    """``(weights, means, expanded precision factors, structure)`` of an engine model,
+    read in the covariance type's own storage; None for another kind of model."""
+    plugin = getattr(model, "_plugin", None)
+    if plugin is None or not hasattr(model, "precisions_cholesky_"):
+        return None
+    cov = plugin()
+    means = np.asarray(model.means_, dtype=float)
+    k, d = means.shape
+    expanded = cov.expand_precision_cholesky(model.precisions_cholesky_, k, d)
+    return np.asarray(model.weights_, dtype=float), means, np.asarray(expanded), cov.structure
+
+
+def score_rows(model: Any, X: Any, *, chunk_size: int | None = None) -> Scores:
+    """Scores of every row of ``X`` (already in the model's feature space).
+
+    Rows are scored ``chunk_size`` at a time (default: about a million numbers per
+    temporary), so the memory used beyond the returned arrays is bounded by the chunk,
+    not by the number of rows. For an engine :class:`~gmm_desktop.engine.GaussianMixture`
+    the Mahalanobis distances come from the model's own precision factors in its
+    covariance type's storage (a diagonal model never builds a ``d × d`` matrix) and the
+    log-densities are computed from the same distances, in one pass: they equal
+    ``model.score_samples`` and ``model.predict_proba``. Any other fitted mixture with
+    ``score_samples``, ``predict_proba``, ``means_`` and ``full_covariances()`` is scored
+    through those.
+    """
+    check = getattr(model, "_validate_predict_input", None)
+    if check is not None and isinstance(X, np.ndarray) and X.dtype.kind in "fiu" and X.ndim == 2:
+        # A plain array is checked a chunk at a time (the first chunk fully: features,
+        # shape), so the whole table is never copied or masked at once.
+        arr = X
+        check(arr[: max(1, min(len(arr), 64))])
+    elif check is not None:
+        arr, check = check(X), None
+    else:
+        arr = np.asarray(X, dtype=float)
+    parts = _mixture_parts(model)
+    n, d = arr.shape
+    means = np.asarray(model.means_, dtype=float)
+    k = means.shape[0]
+    if chunk_size is None:
+        chunk_size = max(64, SCORE_CHUNK_ELEMENTS // max(1, k * (d + 1)))
+    covariances = None if parts is not None else model.full_covariances()
+
+    log_density = np.empty(n)
+    component = np.empty(n, dtype=np.intp)
+    resp = np.empty((n, k))
+    own = np.empty(n)
+    distances = np.empty((n, k))
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        xb = arr[start:stop]
+        if xb.dtype != np.float64:
+            xb = xb.astype(np.float64)
+        if check is not None and not np.all(np.isfinite(xb)):
+            check(arr)  # raises, naming the first bad row of the whole table
+        if parts is not None:
+            weights, _, expanded, structure = parts
+            d2 = _em._mahalanobis(xb[None, :, :] - means[:, None, :], expanded, structure)
+            offset = (
+                -0.5 * d * _em._LOG_2PI
+                + _em.log_det_cholesky(expanded, structure)
+                + np.log(weights)
+            )
+            wlp = offset - 0.5 * d2
+            ld = _em.logsumexp_rows(wlp)
+            rb = np.exp(wlp - ld[:, None])
+        else:
+            ld = np.asarray(model.score_samples(xb), dtype=float)
+            rb = np.asarray(model.predict_proba(xb), dtype=float)
+            d2 = squared_mahalanobis(xb, means, covariances)
+        np.maximum(d2, 0.0, out=d2)
+        best = rb.argmax(axis=1)
+        log_density[start:stop] = ld
+        resp[start:stop] = rb
+        component[start:stop] = best
+        own[start:stop] = d2[np.arange(stop - start), best]
+        np.sqrt(d2, out=distances[start:stop])
     return Scores(
         log_density=log_density,
         component=component,
         responsibilities=resp,
         mahalanobis=np.sqrt(own),
-        tail_probability=stats.chi2.sf(own, arr.shape[1]),
-        mahalanobis_all=np.sqrt(d2),
-        n_features=arr.shape[1],
+        tail_probability=stats.chi2.sf(own, d),
+        mahalanobis_all=distances,
+        n_features=d,
     )
 
 
@@ -334,6 +408,40 @@ def detect(
     return AnomalyResult(scores, threshold, flags)
 
 
+def _refit_model_problem(fitted: Any, n_features: int) -> str | None:
+    """What is wrong with a model a refit strategy returned (None if it is usable)."""
+    for attr in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        if not hasattr(fitted, attr):
+            return f"no {attr} (it is not fitted)"
+    try:
+        weights = np.asarray(fitted.weights_, dtype=float)
+        means = np.asarray(fitted.means_, dtype=float)
+        covariances = np.asarray(fitted.covariances_, dtype=float)
+        factors = np.asarray(fitted.precisions_cholesky_, dtype=float)
+    except (TypeError, ValueError) as exc:
+        return f"parameters that are not arrays of numbers ({exc})"
+    if means.ndim != 2 or means.shape[1] != n_features:
+        return f"means of shape {means.shape}, expected (K, {n_features})"
+    k = means.shape[0]
+    if weights.shape != (k,):
+        return f"weights of shape {weights.shape}, expected ({k},) for {k} means"
+    plugin = getattr(fitted, "_plugin", None)
+    if plugin is not None:
+        try:
+            expected = tuple(plugin().covariance_shape(k, n_features))
+        except Exception:  # an unknown covariance type: the finiteness checks still apply
+            expected = None
+        if expected is not None and covariances.shape != expected:
+            return f"covariances of shape {covariances.shape}, expected {expected}"
+    for name, values in (("weights", weights), ("means", means),
+                         ("covariances", covariances), ("precision factors", factors)):
+        if not np.all(np.isfinite(values)):
+            return f"non-finite {name} (NaN or infinite values)"
+    if np.any(weights < 0) or abs(float(weights.sum()) - 1.0) > 1e-6:
+        return f"weights that are not a probability vector (they sum to {weights.sum():.6g})"
+    return None
+
+
 def run_refit(
     strategy: RefitStrategy,
     model: Any,
@@ -345,6 +453,13 @@ def run_refit(
     callback: RefitCallback | None = None,
 ) -> AnomalyResult:
     """Run a refit strategy plugin, check its result, and score ``X`` with the new model.
+
+    The strategy receives a deep copy of ``model`` (a strategy that modifies the model it
+    is given cannot damage the caller's), and what it returns is checked before use: a
+    new fitted model whose means, weights and covariances have the right shapes, are
+    finite, and whose weights sum to 1; flags of the right shape; a valid threshold.
+    Anything else, or any exception from the strategy, raises
+    :class:`~gmm_desktop.errors.PluginError` naming the strategy.
 
     The strategy's flags are final (plus the small-component rule and the manual labels);
     the threshold recorded with the result is the one that reproduces them on new data: the
@@ -358,19 +473,24 @@ def run_refit(
         return detect(fitted, data, spec, exclude=exclude, never_flag=never_flag).flags
 
     label = f"refit strategy {strategy.name!r}"
+    # The strategy works on a copy: whatever it does to the model it is given (even
+    # overwrite its means with NaN), the caller's model is untouched.
+    given = copy.deepcopy(model)
     try:
         result = strategy.run(
             arr,
-            model,
+            given,
             threshold=flagger,
             exclude=exclude.copy(),
             never_flag=never_flag.copy(),
             callback=callback,
         )
-    except (FitCancelled, PluginError):
+    except (FitCancelled, PluginError, MemoryError):
         raise
-    except (ValueError, ArithmeticError) as exc:
-        raise PluginError(f"the {label} failed: {exc}", plugin=strategy.name) from exc
+    except Exception as exc:
+        raise PluginError(
+            f"the {label} failed: {type(exc).__name__}: {exc}", plugin=strategy.name
+        ) from exc
     if not isinstance(result, RefitResult):
         raise PluginError(
             f"the {label} returned {type(result).__name__}, not a RefitResult",
@@ -382,9 +502,17 @@ def run_refit(
             f"the {label} returned flags of {flags.dtype} {flags.shape}, expected bool ({n},)",
             plugin=strategy.name,
         )
-    if not hasattr(result.model, "means_") or result.model is model:
+    if not hasattr(result.model, "means_") or result.model is model or result.model is given:
         raise PluginError(
             f"the {label} must return a new fitted model, not the input or an unfitted one",
+            plugin=strategy.name,
+        )
+    problem = _refit_model_problem(result.model, arr.shape[1])
+    if problem:
+        raise PluginError(
+            f"the {label} returned a model with {problem}; the strategy is at fault (the "
+            "data and the previous model are unchanged): choose another strategy, or "
+            "disable this one and report the problem to its author",
             plugin=strategy.name,
         )
     final_spec = spec

@@ -105,6 +105,78 @@ def check_random_state(seed: Any) -> np.random.RandomState:
     raise ValueError(f"{seed!r} cannot be used to seed a numpy.random.RandomState instance")
 
 
+#: Below this, squared differences between values are not normal float64 numbers.
+_UNDERFLOW = float(np.sqrt(np.finfo(np.float64).tiny))
+
+
+#: A singular general covariance is refused up front once the matrices hold this many
+#: values (80 MB); smaller ones are fitted, as scikit-learn does, thanks to reg_covar.
+SINGULAR_FULL_LIMIT = 10_000_000
+
+
+def _check_enough_rows(
+    n_samples: int, n_features: int, n_components: int, cov: CovarianceType
+) -> None:
+    """Refuse a large general covariance that the rows cannot determine, before any work.
+
+    With no more rows than features every sample covariance is singular: only
+    ``reg_covar`` makes it invertible, so the fit describes ``reg_covar`` rather than the
+    data. scikit-learn fits such models, and so does this engine while they are small;
+    from :data:`SINGULAR_FULL_LIMIT` values on (10,000 features and 100 rows: 800 MB per
+    matrix, and minutes of factorisations) it stops with a clear message instead.
+    """
+    if cov.structure != "full" or n_samples > n_features:
+        return
+    if n_components * n_features * n_features < SINGULAR_FULL_LIMIT:
+        return
+    size = n_features * n_features * 8 / 1e6
+    cost = f" of {size:,.0f} MB each"
+    raise FitError(
+        f"X has {n_samples:,} rows and {n_features:,} features: the covariance type "
+        f"{cov.name!r} estimates general {n_features:,} × {n_features:,} covariance matrices"
+        f"{cost}, which need more rows than features (with {n_samples:,} rows they are "
+        "singular). Use covariance_type='diag' or 'spherical', use fewer features (choose "
+        "columns, or reduce them with PCA), or add rows."
+    )
+
+
+def _check_scale(X: np.ndarray, reg_covar: float) -> None:
+    """Refuse values whose magnitude float64 arithmetic cannot fit, naming the remedy.
+
+    Too large, and the squares in every covariance overflow (scikit-learn then fails with
+    "array must not contain infs or NaNs", or returns NaN); so tiny that squared
+    differences underflow, and no row can be told from another.
+    """
+    n, d = X.shape
+    if n == 0:
+        return
+    peak = float(max(X.max(), -X.min()))
+    limit = float(np.sqrt(np.finfo(np.float64).max / max(n * d, 1)) / 16)
+    remedy = (
+        "Rescale the data: standardize each feature (subtract its mean and divide by its "
+        "standard deviation, e.g. scikit-learn's StandardScaler or gmm-desktop's "
+        "scaling='standardize') or change its unit."
+    )
+    if peak > limit:
+        raise FitError(
+            f"X has values up to {peak:.3g} in magnitude: their squares overflow float64 "
+            f"(with {n:,} rows × {d} features the largest usable magnitude is about "
+            f"{limit:.3g}), so no covariance can be computed. {remedy}"
+        )
+    spread = float(np.max(X.max(axis=0) - X.min(axis=0)))
+    if 0.0 < spread < _UNDERFLOW:
+        raise FitError(
+            f"the rows of X differ by at most {spread:.3g}: squared differences that small "
+            "underflow float64, so the rows cannot be told apart (and reg_covar = "
+            f"{reg_covar:g} would swamp their variance anyway). {remedy}"
+        )
+
+
+def _distinct_rows(X: np.ndarray) -> int:
+    """How many distinct rows ``X`` has (sorts the rows: used on the error path only)."""
+    return int(np.unique(X, axis=0).shape[0])
+
+
 @dataclass
 class _Params:
     weights: np.ndarray
@@ -460,6 +532,7 @@ class GaussianMixture:
                 f"{n_features}; choose a single feature or another covariance type"
             )
         self._check_parameters(n_features, cov)
+        _check_enough_rows(n_samples, n_features, self.n_components, cov)
         if data.feature_names is not None:
             self.feature_names_in_ = data.feature_names
         else:
@@ -606,6 +679,7 @@ class GaussianMixture:
         k, d = self.n_components, X.shape[1]
         weights = means = covariances = None
         if initializer is not None:
+            _check_scale(X, float(self.reg_covar))
             resp = self._run_initializer(initializer, X, random_state, weight)
             stats = _em.stats_from_resp(X, resp, weight, cov.structure, chunk).finalize(
                 total_weight
@@ -677,8 +751,16 @@ class GaussianMixture:
             rows = resp.sum(axis=1)
             if not np.all((np.abs(rows - 1.0) < 1e-6) | (np.abs(rows) < 1e-12)):
                 problem = "responsibilities whose rows do not sum to one"
-            elif np.any(resp.sum(axis=0) <= 0):
-                problem = "a component with no responsibility at all"
+            elif np.any(resp.sum(axis=0) <= 0) and _distinct_rows(X) >= k:
+                # With fewer distinct rows than components an empty component is the
+                # data's doing, and EM goes on as scikit-learn's does (reg_covar keeps
+                # the empty component's covariance invertible); otherwise it is a bug.
+                empty = int(np.flatnonzero(resp.sum(axis=0) <= 0)[0])
+                problem = (
+                    f"no responsibility at all for component {empty}, although the data "
+                    f"have at least {k} distinct rows; choose another initializer (for "
+                    "example init_params='k-means++')"
+                )
         if problem:
             raise PluginError(f"the {label} returned {problem}", plugin=initializer.name)
         return resp

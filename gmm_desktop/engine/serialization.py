@@ -93,6 +93,14 @@ def _size_rule(value: Any, bound: dict[str, int]) -> str | None:
     return None
 
 
+#: Schemas of the sections other layers keep under ``extra`` (by key), checked on load
+#: like the rest of the document; a layer that adds a section registers its schema here.
+#: Keys not listed are only checked for nesting depth.
+EXTRA_SECTIONS: dict[str, Any] = {
+    "anomaly": schema.ANOMALY_EXTRA,
+    "features": schema.FEATURES_EXTRA,
+}
+
 _NULLABLE_NUMBERS = {"type": ("numbers", "null"), "max_size": MAX_COVARIANCE_VALUES}
 
 #: The declared shape of a model document (see :mod:`gmm_desktop.schema`). The sizes
@@ -138,11 +146,7 @@ MODEL_SCHEMA: dict[str, Any] = {
         "n_iter": {"type": "integer", "min": 0},
         "lower_bound": {"type": ("number", "null")},
         "lower_bounds": {"type": "numbers", "ndim": 1, "max_size": 10_000_000},
-        "extra": {
-            "type": "object",
-            "fields": {"anomaly": schema.ANOMALY_EXTRA, "features": schema.FEATURES_EXTRA},
-            "max_depth": 16,
-        },
+        "extra": {"type": "object", "fields": EXTRA_SECTIONS, "max_depth": 16},
     },
     "max_depth": schema.DEFAULT_MAX_DEPTH,
 }

@@ -44,7 +44,11 @@ def test_sidecar_is_written_next_to_the_table(tmp_path, frame):
     write_table_atomic(frame, path, sidecar=meta)
     side = sidecar_path(path)
     assert side.name == "scores.csv.json"
-    assert json.loads(side.read_text()) == {"model": "m.json", "threshold": 3.5, "columns": ["x"]}
+    written = json.loads(side.read_text())
+    integrity = written.pop("table_integrity")
+    assert written == {"model": "m.json", "threshold": 3.5, "columns": ["x"]}
+    assert integrity["rows"] == 3 and integrity["file"] == "scores.csv"
+    assert integrity["bytes"] == path.stat().st_size
 
 
 def test_invalid_sidecar_writes_nothing(tmp_path, frame):
