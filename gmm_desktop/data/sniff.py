@@ -108,6 +108,34 @@ def _looks_binary(sample: bytes) -> bool:
     return control / len(sample) > 0.01
 
 
+def _utf16_without_bom(raw: bytes) -> str | None:
+    """``"utf-16-le"``/``"utf-16-be"`` if ``raw`` looks like UTF-16 text without a
+    byte-order mark (mostly ASCII: every other byte is zero), else None.
+
+    Such files (written by some Windows tools) were taken for binary data before.
+    """
+    n = len(raw) // 2 * 2
+    if n < 4 or b"\x00" not in raw[:n]:
+        return None
+    even, odd = raw[0:n:2], raw[1:n:2]
+    half = n // 2
+    zeros_even, zeros_odd = even.count(0), odd.count(0)
+    if zeros_odd >= 0.7 * half and zeros_even <= 0.05 * half:
+        encoding = "utf-16-le"
+    elif zeros_even >= 0.7 * half and zeros_odd <= 0.05 * half:
+        encoding = "utf-16-be"
+    else:
+        return None
+    try:
+        text = raw[:n].decode(encoding)
+    except UnicodeDecodeError:
+        return None
+    if not text:
+        return None
+    control = sum(1 for c in text if ord(c) < 32 and c not in "\t\n\r\x0c")
+    return encoding if control / len(text) <= 0.01 else None
+
+
 def _decode_sample(path: Path, raw: bytes, truncated: bool) -> tuple[str, str, list[DataWarning]]:
     warnings: list[DataWarning] = []
     if raw.startswith(codecs.BOM_UTF8):
@@ -118,6 +146,18 @@ def _decode_sample(path: Path, raw: bytes, truncated: bool) -> tuple[str, str, l
         except UnicodeDecodeError:
             # The sample may end inside a character; retry without the last bytes.
             return raw[:-1].decode("utf-16", errors="replace"), "utf-16", warnings
+    utf16 = _utf16_without_bom(raw)
+    if utf16 is not None:
+        text = raw[: len(raw) // 2 * 2].decode(utf16, errors="replace")
+        warnings.append(
+            DataWarning(
+                "utf16-without-bom",
+                f"{path.name} is UTF-16 text ({'little' if utf16.endswith('le') else 'big'}-"
+                "endian) without a byte-order mark; it was read as such.",
+                remedy="If the text looks wrong, save the file as UTF-8.",
+            )
+        )
+        return text, utf16, warnings
     known = describe_binary(raw)
     # "PAR1" and "%PDF" are printable and could start a real header line; the other
     # signatures contain bytes that never occur in text.
@@ -160,7 +200,10 @@ def _rows(text: str, delimiter: str, quotechar: str) -> list[list[str]]:
     if delimiter == WHITESPACE:
         lines = [line.split() for line in text.splitlines()]
     else:
-        reader = csv.reader(io.StringIO(text), delimiter=delimiter, quotechar=quotechar)
+        # newline=None: lines may end in "\r" alone (old Mac files) as well as "\n".
+        reader = csv.reader(
+            io.StringIO(text, newline=None), delimiter=delimiter, quotechar=quotechar
+        )
         try:
             lines = list(itertools.islice(reader, 4 * SAMPLE_ROWS))
         except csv.Error:
