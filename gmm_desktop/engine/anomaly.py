@@ -135,7 +135,8 @@ def score_rows(model: Any, X: Any, *, chunk_size: int | None = None) -> Scores:
     log_density = np.empty(n)
     component = np.empty(n, dtype=np.intp)
     resp = np.empty((n, k))
-    own = np.empty(n)
+    own = np.empty(n)  # squared distance to the most likely component, then its root
+    tail = np.empty(n)
     distances = np.empty((n, k))
     for start in range(0, n, chunk_size):
         stop = min(start + chunk_size, n)
@@ -164,14 +165,16 @@ def score_rows(model: Any, X: Any, *, chunk_size: int | None = None) -> Scores:
         log_density[start:stop] = ld
         resp[start:stop] = rb
         component[start:stop] = best
-        own[start:stop] = d2[np.arange(stop - start), best]
+        nearest = d2[np.arange(stop - start), best]
+        tail[start:stop] = stats.chi2.sf(nearest, d)
+        np.sqrt(nearest, out=own[start:stop])
         np.sqrt(d2, out=distances[start:stop])
     return Scores(
         log_density=log_density,
         component=component,
         responsibilities=resp,
-        mahalanobis=np.sqrt(own),
-        tail_probability=stats.chi2.sf(own, d),
+        mahalanobis=own,
+        tail_probability=tail,
         mahalanobis_all=distances,
         n_features=d,
     )
