@@ -279,12 +279,18 @@ def prepare_features(
             any value, fewer than two rows left, or values whose squares would overflow
             float64 (the message says to rescale or to choose a scaling).
     """
-    if missing not in MISSING_POLICIES:
+    if not isinstance(ds, Dataset):
+        raise DataError(
+            f"prepare_features needs a Dataset, got {type(ds).__name__}.",
+            remedy="Load the table with load_table(...) (or load_frame(...) for a table "
+            "already in memory) and pass the Dataset it returns.",
+        )
+    if not isinstance(missing, str) or missing not in MISSING_POLICIES:
         raise DataError(
             f"unknown missing-value policy '{clip_text(missing)}'.",
             remedy="Use missing='drop' or missing='median'.",
         )
-    if scaling not in SCALING_METHODS:
+    if not isinstance(scaling, str) or scaling not in SCALING_METHODS:
         raise DataError(
             f"unknown scaling '{clip_text(scaling)}'.",
             remedy="Use one of: " + ", ".join(repr(m) for m in SCALING_METHODS) + ".",

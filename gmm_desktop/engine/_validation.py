@@ -67,7 +67,7 @@ def check_array(
                 raise TypeError(
                     f"{estimator_name} needs numeric data; could not convert to float: {exc}"
                 ) from None
-            except ValueError as exc:
+            except (ValueError, OverflowError) as exc:
                 raise ValueError(
                     f"{estimator_name} needs numeric data; could not convert to float: {exc}"
                 ) from None

@@ -114,6 +114,12 @@ def score_rows(model: Any, X: Any, *, chunk_size: int | None = None) -> Scores:
     ``score_samples``, ``predict_proba``, ``means_`` and ``full_covariances()`` is scored
     through those.
     """
+    if not all(hasattr(model, name) for name in ("means_", "score_samples", "predict_proba")):
+        raise TypeError(
+            f"score_rows needs a fitted Gaussian mixture (means_, score_samples, "
+            f"predict_proba), got {type(model).__name__}"
+            + ("; call fit first" if hasattr(model, "score_samples") else "")
+        )
     check = getattr(model, "_validate_predict_input", None)
     if check is not None and isinstance(X, np.ndarray) and X.dtype.kind in "fiu" and X.ndim == 2:
         # A plain array is checked a chunk at a time (the first chunk fully: features,
@@ -468,6 +474,11 @@ def run_refit(
     the threshold recorded with the result is the one that reproduces them on new data: the
     strategy's own rule when it declares one, ``spec`` learned on the refitted model else.
     """
+    if not isinstance(strategy, RefitStrategy):
+        raise TypeError(
+            f"run_refit needs a RefitStrategy plugin, got {type(strategy).__name__}; create "
+            "one with get_registry().create('refit', NAME)"
+        )
     arr = np.asarray(X, dtype=float)
     n = arr.shape[0]
     exclude, never_flag = check_masks(n, exclude, never_flag)
