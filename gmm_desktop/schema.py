@@ -480,11 +480,25 @@ DETECTOR_CONFIG = {
 }
 """The detection settings saved with a model (``DetectorConfig.to_dict``)."""
 
+SCALER = {
+    "type": "object",
+    "fields": {
+        "format": {"type": "string", "max_length": 200},
+        "version": {"type": "integer"},
+        "method": {"type": "string", "max_length": 100},
+        "columns": {"type": ("array", "null"), "items": _NAME, "max_items": 1_000_000},
+        "center": {"type": "numbers", "ndim": 1, "max_size": 1_000_000},
+        "scale": {"type": "numbers", "ndim": 1, "max_size": 1_000_000},
+    },
+    "max_depth": 4,
+}
+"""A feature scaler (``Scaler.to_dict``); its own ``from_dict`` checks the values."""
+
 ANOMALY_EXTRA = {
     "type": "object",
     "fields": {
         "columns": {"type": "array", "items": _NAME, "length": "n_features"},
-        "scaler": {"type": "object", "max_depth": 4},
+        "scaler": SCALER,
         "medians": {"type": ("object", "null"), "values": {"type": ("number", "null")}},
         "threshold": {"type": ("object", "null"), **{k: v for k, v in THRESHOLD.items()
                                                      if k != "type"}},

@@ -72,20 +72,46 @@ SUPPORTED_SUFFIXES = (
 
 
 def _check_file(path: Path) -> None:
+    try:
+        _check_file_unguarded(path)
+    except OSError as exc:  # a symlink loop, a name too long, an I/O error...
+        raise DataError(
+            f"the file cannot be opened ({clip_text(exc.strerror or exc, 160)}).",
+            path=path,
+            remedy="Check the path: it must name a readable data file.",
+        ) from None
+
+
+def _check_file_unguarded(path: Path) -> None:
+    if path.is_symlink() and not path.exists():
+        try:
+            path.resolve(strict=True)
+        except (OSError, RuntimeError):
+            raise DataError(
+                "this is a link that leads nowhere (or to itself).",
+                path=path,
+                remedy="Open the file the link was meant to point to.",
+            ) from None
     if not path.exists():
         parent = path.parent
         hint = (
-            f"The folder '{parent}' does not exist either."
+            f"The folder '{clip_text(parent, 200)}' does not exist either."
             if not parent.exists()
             else "Check the spelling and the folder."
         )
         raise DataError(
             "the file does not exist.",
             path=path,
-            remedy=f"{hint} (full path: {path.resolve(strict=False)})",
+            remedy=f"{hint} (full path: {clip_text(os.path.abspath(path), 300)})",
         )
     if path.is_dir():
         raise DataError("this is a folder, not a file.", path=path, remedy="Choose a data file.")
+    if not path.is_file():
+        raise DataError(
+            "this is not a regular file (it is a device, a pipe or a socket).",
+            path=path,
+            remedy="Save the data to a file and open that file.",
+        )
     if not os.access(path, os.R_OK):
         raise DataError(
             "the file cannot be read (permission denied).",

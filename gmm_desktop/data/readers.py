@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import re
 import threading
@@ -270,6 +271,13 @@ def _read_csv_pandas(
     """Parse with pandas' C engine (one call, progress from the bytes it has read)."""
     total = path.stat().st_size
     sep = r"\s+" if dialect.delimiter == WHITESPACE else dialect.delimiter
+    if dialect.header:
+        # A first data row longer than the header makes pandas use the extra leading
+        # fields as an index: the columns shift silently (and 200,000 extra fields take
+        # minutes). pyarrow calls it a ragged row; so does this reader, before parsing.
+        head = list(itertools.islice(_records(path, dialect), 2))
+        if len(head) == 2 and len(head[1][1]) > len(head[0][1]):
+            raise _ragged_error(path, dialect, "")
     with open(path, "rb", buffering=0) as raw:
         counter = _CountingReader(raw)
 

@@ -47,6 +47,7 @@ __all__ = [
     "INTEGRITY_KEY",
     "WRITABLE_SUFFIXES",
     "SidecarStatus",
+    "neutralise_frame",
     "neutralise_text",
     "sidecar_path",
     "verify_sidecar",
@@ -91,9 +92,13 @@ def neutralise_text(value: Any) -> Any:
     return value
 
 
-def _neutralised_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, set[int]]:
-    """A copy-on-need of ``frame`` with risky text cells (and names) quoted; also the
-    positions of the columns whose values were changed (they are written quoted)."""
+def neutralise_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, set[int]]:
+    """``frame`` with every text cell and column name that a spreadsheet would run as a
+    formula prefixed with a single quote (:func:`neutralise_text`); also the positions of
+    the columns that changed. ``frame`` itself is never modified (it is copied only when
+    something changes). Write the result with ``quoting=csv.QUOTE_NONNUMERIC`` so that
+    those cells are also quoted, as OWASP recommends (a writer of CSV chunks applies it
+    to every chunk)."""
     changed: set[int] = set()
     out = frame
     for j in range(frame.shape[1]):
@@ -122,7 +127,7 @@ def _neutralised_frame(frame: pd.DataFrame) -> tuple[pd.DataFrame, set[int]]:
 
 
 def _write_delimited(frame: pd.DataFrame, handle: Any, sep: str) -> None:
-    safe, _ = _neutralised_frame(frame)
+    safe, _ = neutralise_frame(frame)
     # Every text field is quoted (numbers are not): a neutralised cell is therefore both
     # prefixed and quoted, as OWASP recommends, and reads back as the same text.
     safe.to_csv(

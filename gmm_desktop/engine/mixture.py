@@ -110,8 +110,8 @@ _UNDERFLOW = float(np.sqrt(np.finfo(np.float64).tiny))
 
 
 #: A singular general covariance is refused up front once the matrices hold this many
-#: values (80 MB); smaller ones are fitted, as scikit-learn does, thanks to reg_covar.
-SINGULAR_FULL_LIMIT = 10_000_000
+#: values (8 MB); smaller ones are fitted, as scikit-learn does, thanks to reg_covar.
+SINGULAR_FULL_LIMIT = 1_000_000
 
 
 def _check_enough_rows(

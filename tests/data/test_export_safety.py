@@ -20,6 +20,7 @@ from gmm_desktop.data import DataError, load_table
 from gmm_desktop.data import writing as writing_module
 from gmm_desktop.data.writing import (
     INTEGRITY_KEY,
+    neutralise_frame,
     neutralise_text,
     sidecar_path,
     verify_sidecar,
@@ -54,6 +55,17 @@ def test_neutralise_text_follows_owasp_and_leaves_numbers_alone():
     for text in ["-5", "+3.25", "-1e-3", ".5", "hello", "a=b", ""]:
         assert neutralise_text(text) == text
     assert neutralise_text(-5.0) == -5.0 and neutralise_text(None) is None
+
+
+def test_neutralise_frame_copies_only_when_needed():
+    safe = pd.DataFrame({"a": ["x", "y"], "b": [-1.0, 2.0]})
+    same, changed = neutralise_frame(safe)
+    assert same is safe and changed == set()
+    risky = pd.DataFrame({"=a": ["x", "@y"], "b": [-1.0, 2.0]})
+    fixed, changed = neutralise_frame(risky)
+    assert changed == {0} and list(fixed.columns) == ["'=a", "b"]
+    assert fixed.iloc[:, 0].tolist() == ["x", "'@y"]
+    assert risky.iloc[:, 0].tolist() == ["x", "@y"]  # the caller's frame is untouched
 
 
 def test_xlsx_export_has_no_formula_among_100_attack_cells(tmp_path):
