@@ -21,6 +21,8 @@ from .errors import DataError, DataWarning, clip_text
 
 SAMPLE_BYTES = 64 * 1024
 SAMPLE_ROWS = 200
+SNIFFER_CHARS = 4096
+"""Characters of the sample shown to :class:`csv.Sniffer` (which is quadratic in them)."""
 WHITESPACE = "whitespace"
 """The pseudo-delimiter for columns separated by runs of blanks."""
 
@@ -318,7 +320,11 @@ def sniff(
 
     quotechar = '"'
     try:
-        sniffed = csv.Sniffer().sniff(text[:65536], delimiters="".join(CANDIDATE_DELIMITERS))
+        # Only the quote character is taken from the Sniffer, and its regular expressions
+        # are quadratic (64 KB of ',"a' took 20 s): the first few KB are enough.
+        sniffed = csv.Sniffer().sniff(
+            text[:SNIFFER_CHARS], delimiters="".join(CANDIDATE_DELIMITERS)
+        )
         if sniffed.quotechar == "'" and '"' not in text:
             quotechar = "'"
     except csv.Error:
