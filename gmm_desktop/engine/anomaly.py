@@ -294,7 +294,7 @@ def check_masks(
 
 def contamination_rank(q: float, n: int) -> int:
     """How many of ``n`` rows a contamination of ``q`` flags: ``round(q·n)``."""
-    return int(round(float(q) * int(n)))
+    return round(float(q) * int(n))
 
 
 def cutoff_between(lower: float, upper: float) -> float:
