@@ -8,7 +8,7 @@ outputs drive the same core, so they give the same model and the same flagged ro
 
 from __future__ import annotations
 
-import json
+import pprint
 import shlex
 from dataclasses import dataclass
 from typing import Any
@@ -102,7 +102,10 @@ def script_text(r: Recipe, output: str = "flagged.csv") -> str:
         f"DATA = {r.data_path!r}",
         f"OUTPUT = {output!r}",
         "",
-        f"config = RunConfig.from_dict({json.dumps(c.to_dict(), indent=4)})",
+        "config = RunConfig.from_dict(",
+        *("    " + line for line in pprint.pformat(c.to_dict(), sort_dicts=False,
+                                                  width=88).splitlines()),
+        ")",
         "det = Detector(config)",
         "det.load(DATA)",
     ]

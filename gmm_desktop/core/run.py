@@ -225,12 +225,15 @@ class Detector:
         demo: str | None = None,
         big: bool | None = None,
         sample_size: int | None = None,
+        lenient: bool = False,
         **options: Any,
     ) -> Job[Opened]:
         """Read ``source`` (a path, a DataFrame or an array) and prepare its features.
 
         ``big=True`` (or a folder or glob path) opens it lazily for big data. With a model
-        applied (loaded from a file), its columns and scaler prepare the new table.
+        applied (loaded from a file), its columns and scaler prepare the new table; a table
+        without the model's columns is refused, or with ``lenient`` (the window) prepared
+        on its own and the model kept aside.
         """
         cfg = self.config.replace(**{k: v for k, v in (("columns", columns),
                                                         ("missing", missing),
@@ -260,15 +263,19 @@ class Detector:
                 loaded = steps.load(source, id_column=id_column, sheet=sheet, demo=demo,
                                     generation=gen, progress=report.part(0.0, 0.7).relay(),
                                     **options)
+            use = bundle
+            if use is not None and lenient and use.columns is not None and not set(
+                    use.columns) <= set(loaded.columns):
+                use = None
             prepared = steps.prepare(
                 loaded, columns=cfg.columns, missing=cfg.missing, scaling=cfg.scaling,
-                bundle=bundle, generation=gen, sample_size=size,
+                bundle=use, generation=gen, sample_size=size,
                 progress=report.part(0.7 if not lazy else 0.1, 0.25).relay(),
             )
             scored = None
-            if bundle is not None:
-                scored = steps.score(prepared, bundle, progress=report.part(0.95, 0.05).relay())
-            return Opened(loaded, prepared, scored, bundle)
+            if use is not None:
+                scored = steps.score(prepared, use, progress=report.part(0.95, 0.05).relay())
+            return Opened(loaded, prepared, scored, use)
 
         return Job("load", work)
 
@@ -283,6 +290,9 @@ class Detector:
         self.selected_component = None
         self.pending = None
         self._set_prepared(opened.prepared)
+        if self.applied and not self.model_matches():
+            self.applied = False  # kept aside: it does not apply to this table
+            self.pinned = False
         if opened.scored is not None and opened.bundle is self.bundle:
             self._adopt_scored(opened.scored)
         self.config = self.config.replace(
@@ -463,6 +473,11 @@ class Detector:
         self.applied = applied
         self.pinned = applied and scored.bundle.threshold is not None
         self.pending = None
+        if not applied:  # the settings that made this model (a sweep's cell)
+            made = scored.bundle.config
+            self.config = self.config.replace(n_components=made.n_components,
+                                              covariance_types=made.covariance_types)
+            self._refits = 0
         self._adopt_scored(scored)
         return True
 
