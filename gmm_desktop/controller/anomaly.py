@@ -127,7 +127,7 @@ class AnomalyController(QObject):
     @staticmethod
     def refit_parameters(name: str) -> tuple[ParamField, ...]:
         """The strategy's declared parameters (its ParamSpec), for a generic editor."""
-        cls = get_registry().get_class("refit", name)
+        cls: Any = get_registry().get_class("refit", name)
         return tuple(
             ParamField(name=p.name, type=p.type, default=p.default, help=p.help,
                        minimum=p.minimum, maximum=p.maximum, choices=tuple(p.choices or ()),

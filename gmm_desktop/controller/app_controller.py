@@ -441,6 +441,8 @@ class AppController(QObject):
     def _score_async(self, bundle: Any = None, *, applied: bool | None = None) -> bool:
         """Score the prepared rows with ``bundle`` (default: the current model)."""
         target = bundle or self.run.bundle
+        if target is None:
+            return False
         job = self._job(lambda: self.run.adopt_model_job(target), msg.TASK_FAILED["score"])
         if job is None:
             return False
@@ -612,7 +614,7 @@ class AppController(QObject):
     @staticmethod
     def set_plugin_enabled(kind: str, name: str, enabled: bool) -> str:
         """Enable/disable a plugin; returns a message for the user (raises ValueError)."""
-        get_registry().set_enabled(kind, name, enabled)
+        get_registry().set_enabled(kind, name, enabled)  # type: ignore[arg-type]
         return msg.PLUGIN_TOGGLED.format(name=name, kind=kind,
                                          state="enabled" if enabled else "disabled")
 

@@ -290,7 +290,8 @@ def point_info(prepared: Prepared, geom: PlotGeometry, index: int,
     values = tuple((c, float(geom.offset[n] + geom.scale[n] * row[n]))
                    for n, c in enumerate(prepared.columns))
     row_id = str(prepared.row_ids[index])
-    component, resp = None, ()
+    component: int | None = None
+    resp: tuple[float, ...] = ()
     if scored is not None:
         r = scored.scores.responsibilities[index]
         component, resp = int(r.argmax()), tuple(float(v) for v in r)

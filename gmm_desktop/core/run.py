@@ -256,6 +256,7 @@ class Detector:
             if lazy:
                 if sheet is not None or options:
                     raise ConfigError(OUT_OF_CORE.refusal("sheet"))
+                assert connection is not None
                 connection.ensure()
                 loaded = bigdata.open_table(str(source), id_column=id_column, generation=gen,
                                             progress=report.part(0.0, 0.1).relay())

@@ -336,10 +336,13 @@ def score_all(model: Any, X: np.ndarray, report: Reporter | None = None) -> Scor
         parts.append(score_rows(model, X[start:start + SCORE_CHUNK]))
         if report is not None:
             report(min(1.0, (start + SCORE_CHUNK) / n), "scoring")
+    def joined(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
     return Scores(
-        *(np.concatenate([getattr(p, f) for p in parts]) for f in (
-            "log_density", "component", "responsibilities", "mahalanobis",
-            "tail_probability", "mahalanobis_all")),
+        log_density=joined("log_density"), component=joined("component"),
+        responsibilities=joined("responsibilities"), mahalanobis=joined("mahalanobis"),
+        tail_probability=joined("tail_probability"), mahalanobis_all=joined("mahalanobis_all"),
         n_features=parts[0].n_features,
     )
 

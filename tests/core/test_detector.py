@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from gmm_desktop.data import sidecar_path
 from gmm_desktop.core import Detector, DetectorError, Labels, RunConfig
+from gmm_desktop.data import sidecar_path
 from gmm_desktop.engine.anomaly import ThresholdSpec
 from gmm_desktop.errors import GmmDesktopError
 
