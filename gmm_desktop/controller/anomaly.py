@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 from gmm_desktop.controller import messages as msg
 from gmm_desktop.controller import plotting
-from gmm_desktop.controller.views import AnomalyView, ParamField, RefitView
+from gmm_desktop.controller.views import AnomalyView, ParamField, RefitView, WhyView
 from gmm_desktop.core import RefitProposal, ThresholdSpec
 from gmm_desktop.errors import GmmDesktopError
 from gmm_desktop.registry import get_registry
@@ -117,6 +117,13 @@ class AnomalyController(QObject):
             self._refit_view = plotting.refit_view(prepared, geom, app.view_settings,
                                                    run.pending, run.bundle.model)
             self.refitFinished.emit(self._refit_view)
+
+    def why(self, index: int) -> WhyView | None:
+        """Why the plotted row ``index`` is (or is not) flagged, feature by feature."""
+        scored, prepared = self.app.shown_scored(), self.run.prepared
+        if scored is None or prepared is None:
+            return None
+        return plotting.why_view(prepared, scored, self.run.detection, index)
 
     # ------------------------------------------------------------------ refit
 

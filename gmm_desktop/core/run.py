@@ -754,6 +754,14 @@ class Detector:
             raise DetectorError("nothing is scored yet; run a detection or score first")
         return steps.result_frame(prepared, scored, det, only_flagged=only_flagged)
 
+    def explain(self, positions: Any = None) -> Any:
+        """Why the prepared rows at ``positions`` (default: every row) are (not) flagged:
+        each feature's contribution to the squared Mahalanobis distance from the row's
+        component (:class:`~gmm_desktop.core.steps.Explanation`)."""
+        scored = self._need_scored()
+        return steps.explain(self._need_prepared(), scored,
+                             None if positions is None else np.asarray(positions))
+
     def export_job(self, path: str | os.PathLike[str], *, only_flagged: bool = True,
                    rows: np.ndarray | None = None) -> Job[Path]:
         prepared, scored, det = self._need_prepared(), self.scored, self.detection
