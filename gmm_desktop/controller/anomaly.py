@@ -224,6 +224,13 @@ class AnomalyController(QObject):
         """Write the selected rows (original columns and their scores) atomically."""
         return self._export(lambda: self.run.export_selection_job(path))
 
+    def export_report(self, path: str | os.PathLike[str]) -> bool:
+        """Write the run's self-contained HTML report in the background (atomically)."""
+        if self.run.detection is None:
+            self.app.errorOccurred.emit("Cannot write the report", msg.NO_MODEL)
+            return False
+        return self._export(lambda: self.run.report_job(path))
+
     def save_sample(self, path: str | os.PathLike[str], n: int, seed: int | None = 0) -> bool:
         """Draw ``n`` synthetic rows from the current model (data units) and save them."""
         bundle = self.run.bundle
