@@ -290,6 +290,9 @@ def fit(
         or issubclass(w.category, UserWarning)
     ))
     notes += degenerate_notes(model, X.shape[0])
+    if selection is not None and selection.best.degenerate:
+        notes += (f"every candidate model is degenerate on {X.shape[0]} rows (the chosen one: "
+                  f"{selection.best.degenerate}); use fewer components or more rows.",)
     columns = prepared.columns
     fitted_rows = prepared.scaler.inverse_transform(X)
     medians = {c: float(v) for c, v in zip(columns, np.median(fitted_rows, axis=0), strict=True)}
@@ -463,6 +466,7 @@ def refit(
             callback=report.part(0.0, 0.9).refit_callback(),
         )
     assert result.refit is not None
+    new_model, threshold = _aligned(base.model, result.refit.model, result.threshold)
     record = RefitRecord(
         strategy=strategy,
         params=tuple(sorted(plugin.values.items())),
@@ -470,12 +474,12 @@ def refit(
         info=dict(result.refit.info),
         history=tuple(vars(r) for r in result.refit.history),
     )
-    bundle = replace(base, model=result.refit.model, threshold=result.threshold, refit=record,
+    bundle = replace(base, model=new_model, threshold=threshold, refit=record,
                      config=base.config.replace(refit=strategy,
                                                 refit_params=dict(plugin.values)))
     report(0.92, "scoring with the refitted model")
     new_scored = score(prepared, bundle)
-    detection = detect(prepared, new_scored, spec, labels=labels, pinned=result.threshold,
+    detection = detect(prepared, new_scored, spec, labels=labels, pinned=threshold,
                        from_refit=strategy)
     strategy_flags = np.zeros(prepared.n_view_rows, dtype=bool)
     strategy_flags[use] = result.flags
@@ -483,6 +487,25 @@ def refit(
                          record=record, old_flags=frozen(current.flags),
                          strategy_flags=frozen(strategy_flags),
                          prepared_generation=prepared.generation)
+
+
+def _aligned(old: Any, new: Any, threshold: Threshold) -> tuple[Any, Threshold]:
+    """The refitted model with its components in the old model's order (matched by their
+    means, Hungarian algorithm), so that numbers and colours do not change under the
+    analyst's eyes; the threshold's component indices follow."""
+    from scipy.optimize import linear_sum_assignment
+
+    if int(new.n_components) != int(old.n_components) or int(old.n_components) < 2:
+        return new, threshold
+    a, b = np.asarray(old.means_), np.asarray(new.means_)
+    cost = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)
+    _rows, order = linear_sum_assignment(cost)  # order[i]: the new component matching old i
+    if np.array_equal(order, np.arange(order.size)):
+        return new, threshold
+    position = np.empty_like(order)
+    position[order] = np.arange(order.size)
+    moved = tuple(sorted(int(position[c]) for c in threshold.anomalous_components))
+    return new.reordered(order), replace(threshold, anomalous_components=moved)
 
 
 # --------------------------------------------------------------------------- export
