@@ -204,8 +204,8 @@ def prepare(
         )
         missing = bundle.missing
     else:
-        features = prepare_features(ds, None if columns is None else list(columns), missing,
-                                    scaling)
+        use_columns = list(columns) if columns is not None else default_columns(ds)
+        features = prepare_features(ds, use_columns, missing, scaling)
     report(1.0, f"{features.n_samples:,} rows × {features.n_features} features")
     X = np.ascontiguousarray(features.X, dtype=float)
     X.flags.writeable = False
@@ -214,6 +214,14 @@ def prepare(
                                 features.warnings)
     return Prepared(loaded=loaded, features=features, missing=missing, generation=generation,
                     n_rows_used=features.n_samples)
+
+
+def default_columns(ds: Any) -> list[str]:
+    """The features used when none are chosen: every numeric column but those that count
+    the rows (an index or ID column saved as numbers), which the loader has named."""
+    counting = {w.column for w in ds.warnings if w.code == "index-like-column"}
+    chosen = [c for c in ds.numeric_columns if c not in counting]
+    return chosen or list(ds.numeric_columns)
 
 
 # --------------------------------------------------------------------------- fitting
