@@ -39,6 +39,7 @@ import re
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -144,7 +145,7 @@ def _fix_names(names: list[str]) -> tuple[list[str], list[DataWarning]]:
     return result, warnings
 
 
-def _is_numeric_dtype(dtype: object) -> bool:
+def _is_numeric_dtype(dtype: Any) -> bool:
     return (
         pd.api.types.is_numeric_dtype(dtype)
         and not pd.api.types.is_bool_dtype(dtype)
