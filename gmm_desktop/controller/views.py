@@ -7,9 +7,6 @@ from typing import Any
 
 import numpy as np
 
-COVARIANCE_DEFAULT = "full"
-INITIALIZER_DEFAULT = "kmeans"
-
 
 def frozen_array(a: Any, dtype: Any = None) -> np.ndarray:
     """A read-only copy-free view (the GUI must never write into worker arrays)."""
@@ -19,25 +16,14 @@ def frozen_array(a: Any, dtype: Any = None) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class FitParams:
-    """What the model panel sets; passed to the engine's ``GaussianMixture``."""
+class ProgressView:
+    """Where a background task is: ``fraction`` done, a sentence, and while EM runs the
+    log-likelihood curve so far as ``(restart, iteration, lower bound)`` points."""
 
-    n_components: int = 3
-    covariance_type: str = COVARIANCE_DEFAULT
-    init_params: str = INITIALIZER_DEFAULT
-    n_init: int = 1
-    max_iter: int = 100
-    tol: float = 1e-3
-    reg_covar: float = 1e-6
-    random_state: int | None = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> FitParams:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in doc.items() if k in known})
+    kind: str
+    fraction: float
+    message: str = ""
+    history: tuple[tuple[int, int, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -201,9 +187,11 @@ class AnomalyView:
     contour_x: np.ndarray
     contour_y: np.ndarray
     contour_note: str
-    from_refit: str | None = None  # the accepted refit strategy whose flags these are
+    from_refit: str | None = None  # the accepted refit strategy whose rule gives the flags
     approximate: bool = False  # n_flagged is an estimate (the pass over every row is pending)
     sample_rows: int | None = None  # big-data mode: flags/flagged_rows are of this sample
+    pinned: bool = False  # the threshold is a saved or refitted model's own rule
+    how: str = ""  # how n_flagged was counted
 
     @property
     def share(self) -> float:

@@ -19,6 +19,15 @@ from gmm_desktop.registry import get_registry
 CRITERIA = ("bic", "aic", "bic_mclust")
 
 
+def information_criteria(log_likelihood: float, n_parameters: int, n: float) -> tuple[float, float]:
+    """``(BIC, AIC)`` in scikit-learn's sign (lower is better) from the total
+    log-likelihood, the number of free parameters and the (effective) number of rows:
+    BIC = −2·logL + p·ln n, AIC = −2·logL + 2p. mclust reports −BIC."""
+    n = max(float(n), 1.0)
+    return (-2.0 * log_likelihood + n_parameters * math.log(n),
+            -2.0 * log_likelihood + 2.0 * n_parameters)
+
+
 @dataclass
 class SelectionCell:
     """One fitted cell of the grid.
@@ -195,14 +204,15 @@ def select_models(
             )
             n_eff = n_samples if sample_weight is None else float(np.sum(sample_weight))
             p = model.n_parameters()
+            bic, aic = information_criteria(loglik, p, n_eff)
             cells.append(
                 SelectionCell(
                     n_components=k,
                     covariance_type=cov_type,
                     log_likelihood=loglik,
                     n_parameters=p,
-                    bic=-2.0 * loglik + p * math.log(n_eff),
-                    aic=-2.0 * loglik + 2.0 * p,
+                    bic=bic,
+                    aic=aic,
                     converged=bool(model.converged_),
                     n_iter=int(model.n_iter_),
                     seconds=time.perf_counter() - started,
