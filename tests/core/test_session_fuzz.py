@@ -50,9 +50,9 @@ def test_a_malformed_section_is_named_and_the_rest_is_restored(valid_doc, sectio
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(path=st.lists(st.sampled_from(SECTIONS + ["features", "params", "extra", "gmm_desktop",
-                                                  "threshold", "labels", "n_components",
-                                                  "weights", "means", "covariances"]),
+@given(path=st.lists(st.sampled_from([*SECTIONS, "features", "params", "extra", "gmm_desktop",
+                                      "threshold", "labels", "n_components", "weights",
+                                      "means", "covariances"]),
                      min_size=1, max_size=4),
        value=json_values)
 def test_deep_mutations_give_a_session_or_a_clear_error(valid_doc, path, value):
