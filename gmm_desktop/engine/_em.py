@@ -544,8 +544,16 @@ def em_pass(
     expanded: np.ndarray,
     structure: str,
     chunk: int,
+    *,
+    threads: int | None = None,
 ) -> tuple[float, RawStats]:
-    """One fused E+M pass with the fastest available kernel (numba if present and enabled)."""
+    """One fused E+M pass with the fastest available kernel (numba if present and enabled).
+
+    ``threads`` bounds the numba kernel's threads (default :func:`n_threads`); a caller
+    that already runs passes in parallel (a Dask worker) passes 1.
+    """
     if _numba_kernels() is not None:
-        return em_pass_numba(X, sample_weight, weights, means, expanded, structure, chunk)
+        return em_pass_numba(
+            X, sample_weight, weights, means, expanded, structure, chunk, threads=threads
+        )
     return em_pass_numpy(X, sample_weight, weights, means, expanded, structure, chunk)

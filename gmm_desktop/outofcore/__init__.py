@@ -21,11 +21,18 @@ cancel), :func:`plot_sample` (uniform sample for the scatter, with its size),
 :func:`log_density_histogram`, :func:`fit_threshold` and :func:`write_scores` (every row).
 """
 
-from gmm_desktop.outofcore._compute import active_client, compute_parts, connect
+from gmm_desktop.outofcore._compute import (
+    active_client,
+    compute_parts,
+    connect,
+    persist_parts,
+)
 from gmm_desktop.outofcore.fitting import (
     INIT_SAMPLE_SIZE,
     RowBlocks,
     fit_data,
+    keep_in_memory,
+    memory_budget,
     options,
     row_blocks,
     uniform_sample,
@@ -48,6 +55,7 @@ from gmm_desktop.outofcore.scoring import (
 from gmm_desktop.outofcore.tables import (
     LazyFeatures,
     LazyTable,
+    ParquetPiece,
     is_lazy_source,
     open_table,
     prepare,
@@ -58,6 +66,7 @@ __all__ = [
     "LazyFeatures",
     "LazyTable",
     "OutOfCoreResult",
+    "ParquetPiece",
     "PlotSample",
     "RowBlocks",
     "active_client",
@@ -69,9 +78,12 @@ __all__ = [
     "fit_data",
     "fit_threshold",
     "is_lazy_source",
+    "keep_in_memory",
     "log_density_histogram",
+    "memory_budget",
     "open_table",
     "options",
+    "persist_parts",
     "plot_sample",
     "predict",
     "prepare",
