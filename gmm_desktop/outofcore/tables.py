@@ -164,10 +164,12 @@ def open_table(
     return LazyTable(frame, text, name, id_column, pieces)
 
 
-def _parquet_pieces(files: list[str], target_rows: int = PIECE_ROWS) -> list[ParquetPiece]:
-    """Partitions of Parquet files: consecutive row groups of a file, ~``target_rows`` each."""
+def _parquet_pieces(files: list[str], target_rows: int | None = None) -> list[ParquetPiece]:
+    """Partitions of Parquet files: consecutive row groups of a file, about ``target_rows``
+    (default :data:`PIECE_ROWS`) each."""
     import pyarrow.parquet as pq
 
+    target_rows = PIECE_ROWS if target_rows is None else target_rows
     pieces = []
     for path in files:
         meta = pq.ParquetFile(path).metadata
@@ -217,7 +219,7 @@ def _profile(part: Any, columns: list[str]) -> tuple[int, int, np.ndarray, np.nd
     """(rows, kept rows, mean of kept rows, centred sum of squares of kept rows)."""
     xt = _features_t(part, columns)
     keep = _finite_columns(xt)
-    xk = xt if keep is None else xt[:, keep]
+    xk = xt if keep is None else np.compress(keep, xt, axis=1)
     n = xk.shape[1]
     d = xt.shape[0]
     if n == 0:
@@ -232,7 +234,7 @@ def _block(part: Any, columns: list[str], center: np.ndarray, scale: np.ndarray)
     xt = _features_t(part, columns)
     keep = _finite_columns(xt)
     if keep is not None:
-        xt = xt[:, keep]
+        xt = np.compress(keep, xt, axis=1)  # C-ordered (``xt[:, keep]`` is F-ordered)
     xt -= center[:, None]
     xt /= scale[:, None]
     return xt.T
