@@ -18,7 +18,10 @@ whatever the data's dtype and agree to about 1e-14. Environment switches:
 ``GMM_DESKTOP_NUM_THREADS=n``
     threads per numba pass (default: the usable cores, at most 8; small passes use one);
 ``GMM_DESKTOP_BLAS_THREADS=keep``
-    do not hold BLAS to one thread during a fit (see :func:`blas_single_threaded`).
+    do not hold BLAS to one thread during a fit (see :func:`blas_single_threaded`);
+``GMM_DESKTOP_FULL_KERNEL=direct`` (or ``quad``)
+    run the per-component (or the all-component GEMM) full-covariance kernel whatever
+    the data (for benchmarks; by default the choice is :func:`em_pass_numba`'s).
 """
 
 from __future__ import annotations
@@ -429,6 +432,8 @@ def em_pass_numba(
     if threads is None:
         work = n_samples * n_components * (n_features + 1)
         threads = n_threads() if work >= _THREAD_MIN_WORK else 1
+    if kernel_choice is None:
+        kernel_choice = os.environ.get("GMM_DESKTOP_FULL_KERNEL", "").strip().lower() or None
     quad = None
     if structure == "full" and kernel_choice != "direct":
         quad = quadratic_form(weights, centres, expanded, offset)
