@@ -13,6 +13,7 @@ import pytest
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from gmm_desktop.engine import GaussianMixture, _em
+from gmm_desktop.plugin_api import cholesky_precision_from_covariances
 
 STRUCTURES = ("full", "diag")
 
@@ -305,3 +306,76 @@ def test_concurrent_fits_in_threads_agree_with_a_lone_fit(kernels):
     for model in results:
         assert model.lower_bound_ == pytest.approx(alone.lower_bound_, rel=1e-12)
         np.testing.assert_allclose(model.means_, alone.means_, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- kernel choice
+
+
+def _narrow_component_data(sd: float, n: int = 30_000, d: int = 5) -> np.ndarray:
+    """Two wide clusters and a narrow one far from the shared centre (large cancellation)."""
+    rng = np.random.default_rng(0)
+    return np.concatenate([
+        rng.normal(size=(n // 3, d)),
+        rng.normal(size=(n // 3, d)) * 2.0 + 3.0,
+        rng.normal(size=(n - 2 * (n // 3), d)) * sd + 8.0,
+    ])
+
+
+def test_quad_kernel_at_its_cancellation_limit_matches_the_exact_kernel(kernels, monkeypatch):
+    """At the largest cancellation the GEMM kernel accepts (a narrow component ~1e4
+    squared Mahalanobis units from the shared centre), 25 iterations of both kernels give
+    the same lower bounds to 1e-12 and the same covariances to 1e-12."""
+    X = _narrow_component_data(sd=0.1)
+    seen = []
+    original = _em.quadratic_form
+
+    def spy(*args):
+        form = original(*args)
+        seen.append(form.cancellation)
+        return form
+
+    monkeypatch.setattr(_em, "quadratic_form", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        init = GaussianMixture(3, random_state=0, max_iter=1).fit(X)
+        params = dict(max_iter=25, tol=0.0, weights_init=init.weights_,
+                      means_init=init.means_, precisions_init=init.precisions_)
+        fits = {}
+        for choice in ("quad", "direct"):
+            monkeypatch.setenv("GMM_DESKTOP_FULL_KERNEL", choice)
+            seen.clear()
+            fits[choice] = GaussianMixture(3, **params).fit(X)
+            if choice == "quad":
+                worst = max(seen)
+    assert 0.5 * _em.QUAD_MAX_CANCELLATION < worst <= _em.QUAD_MAX_CANCELLATION
+    np.testing.assert_allclose(fits["quad"].lower_bounds_, fits["direct"].lower_bounds_,
+                               rtol=1e-12, atol=0)
+    scale = np.abs(fits["direct"].covariances_).max()
+    np.testing.assert_allclose(fits["quad"].covariances_, fits["direct"].covariances_,
+                               rtol=0, atol=1e-12 * scale)
+
+
+def test_a_component_far_from_the_centre_gets_the_exact_kernel(kernels, monkeypatch):
+    calls = []
+    for name in ("em_full_quad", "em_full", "em_full_blas"):
+        original = getattr(kernels, name)
+
+        def spy(*args, _name=name, _original=original):
+            calls.append(_name)
+            return _original(*args)
+
+        monkeypatch.setattr(kernels, name, spy)
+    monkeypatch.delenv("GMM_DESKTOP_FULL_KERNEL", raising=False)
+    for sd, expected in ((1.0, "em_full_quad"), (0.003, "em_full")):
+        X = _narrow_component_data(sd, n=3000)
+        means = np.array([X[:1000].mean(0), X[1000:2000].mean(0), X[2000:].mean(0)])
+        covs = np.array([np.cov(X[i * 1000:(i + 1) * 1000].T) for i in range(3)])
+        U = cholesky_precision_from_covariances(covs)  # upper triangular, Λ = U Uᵀ
+        weights = np.full(3, 1 / 3)
+        offset = -0.5 * 5 * np.log(2 * np.pi) + _em.log_det_cholesky(U, "full")
+        form = _em.quadratic_form(weights, means, U, offset + np.log(weights))
+        assert (form.cancellation > _em.QUAD_MAX_CANCELLATION) == (expected == "em_full")
+        calls.clear()
+        got = _em.em_pass_numba(X, None, weights, means, U, "full", 1000, threads=1)
+        assert calls == [expected]
+        _assert_same(got, _em.em_pass_numpy(X, None, weights, means, U, "full", 500))
