@@ -235,8 +235,10 @@ def _block(part: Any, columns: list[str], center: np.ndarray, scale: np.ndarray)
     keep = _finite_columns(xt)
     if keep is not None:
         xt = np.compress(keep, xt, axis=1)  # C-ordered (``xt[:, keep]`` is F-ordered)
-    xt -= center[:, None]
-    xt /= scale[:, None]
+    if np.any(center != 0.0):
+        xt -= center[:, None]
+    if np.any(scale != 1.0):
+        xt /= scale[:, None]
     return xt.T
 
 
