@@ -38,11 +38,12 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from scipy import linalg
 
-from gmm_desktop.errors import NotPositiveDefiniteError, PluginError
+from gmm_desktop.errors import FitCancelled, NotPositiveDefiniteError, PluginError
 
 __all__ = [
     "API_VERSION",
     "CovarianceType",
+    "FitCancelled",
     "Flagger",
     "Initialization",
     "Initializer",

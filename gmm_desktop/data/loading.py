@@ -38,6 +38,7 @@ import re
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -454,3 +455,40 @@ def load_table(
             path=path,
             remedy="Check that the file is readable and not being written by another program.",
         ) from exc
+
+
+def load_frame(
+    frame: Any,
+    *,
+    id_column: str | None = None,
+    name: str = "data frame",
+    columns: Sequence[str] | None = None,
+) -> Dataset:
+    """A :class:`Dataset` from a table already in memory: a pandas DataFrame, or a 2-D
+    array (its columns are named ``columns`` or ``x0, x1, ...``).
+
+    The same checks as :func:`load_table` apply (names, numeric columns, the ID column);
+    the frame is copied, so later changes to it do not reach the dataset. The dataset's
+    ``path`` is ``Path(name)``; it has no file behind it.
+    """
+    if isinstance(frame, pd.DataFrame):
+        table = frame.copy()
+    else:
+        arr = np.asarray(frame)
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2:
+            raise DataError(
+                f"a table must be 2-D (rows × columns), got an array of shape {arr.shape}.",
+                remedy="Pass a DataFrame or a 2-D array.",
+            )
+        names = list(columns) if columns is not None else [f"x{j}" for j in range(arr.shape[1])]
+        if len(names) != arr.shape[1]:
+            raise DataError(
+                f"{len(names)} column names for an array of {arr.shape[1]} columns.",
+                remedy="Give one name per column.",
+            )
+        table = pd.DataFrame(arr, columns=names)
+    table = table.reset_index(drop=True)
+    raw = RawTable(frame=table, fmt="frame", locate=lambda p: f"row {p} (0-based)")
+    return _build(raw, Path(name), id_column, [], frozenset(MISSING_MARKERS), Progress(None, name))

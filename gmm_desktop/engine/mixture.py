@@ -867,6 +867,34 @@ class GaussianMixture:
         k, d = self.means_.shape
         return np.asarray(self._plugin().to_full(self.covariances_, k, d))
 
+    def reordered(self, order: Any) -> GaussianMixture:
+        """A copy of this fitted model with its components in ``order`` (a permutation of
+        ``range(K)``): component ``i`` of the copy is component ``order[i]`` of this one.
+
+        The covariance arrays are permuted along the axis whose length is the number of
+        components in the covariance type's declared shape (none for a shared covariance).
+        """
+        self._check_is_fitted()
+        import copy
+
+        k, d = self.means_.shape
+        order = np.asarray(order, dtype=np.int64)
+        if sorted(order.tolist()) != list(range(k)):
+            raise ValueError(f"order must be a permutation of range({k}), got {order.tolist()}")
+        cov = self._plugin()
+        shape_k = tuple(cov.covariance_shape(k, d))
+        shape_k1 = tuple(cov.covariance_shape(k + 1, d))
+        axes = [i for i, (a, b) in enumerate(zip(shape_k, shape_k1, strict=True)) if a != b]
+        out = copy.deepcopy(self)
+        out.weights_ = np.asarray(self.weights_)[order]
+        out.means_ = np.asarray(self.means_)[order]
+        for name in ("covariances_", "precisions_", "precisions_cholesky_"):
+            arr = np.asarray(getattr(self, name))
+            for axis in axes:
+                arr = np.take(arr, order, axis=axis)
+            setattr(out, name, arr)
+        return out
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_cov", None)  # plugins are looked up again by name

@@ -122,7 +122,7 @@ def _fit_on_load(window) -> None:
 
     controller.featuresChanged.connect(fit_when_ready)
     controller.fitFinished.connect(report)
-    controller.autosaved.connect(lambda p: print("AUTOSAVED " + p, flush=True))
+    controller.sessions.autosaved.connect(lambda p: print("AUTOSAVED " + p, flush=True))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from gmm_desktop.errors import FitCancelled
 from gmm_desktop.plugin_api import (
+    FitCancelled,
     Flagger,
     ParamSpec,
     RefitCallback,
