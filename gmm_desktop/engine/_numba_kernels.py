@@ -1,27 +1,39 @@
 """Fused EM kernels compiled with numba (optional; imported lazily by :mod:`._em`).
 
-One call runs, over a range of rows and block by block, the E-step (Mahalanobis terms,
+One call runs, over a range of rows and block by block, the E-step (log-densities,
 log-sum-exp, responsibilities) and the M-step's raw statistics (``Σ r``, ``Σ r d`` and
-``Σ r d dᵀ`` with ``d = x − previous mean``), so each row is read from memory once per
-iteration and every temporary stays in cache.
+``Σ r d dᵀ`` with ``d = x − c`` for a fixed centre ``c`` per component), so each row is
+read from memory once per iteration and every temporary stays in cache.
 
-Layout, chosen so LLVM vectorises without ``fastmath`` (no reassociation is needed):
+Full covariances, all components at once (:func:`em_full_quad`, the default): each block
+of rows is expanded into its quadratic features ψ(x − c) = (1, z, z_l z_j for l ≤ j)
+about one shared centre; the log-densities of every component are then one matrix
+product θ ψ, and every moment of every component one product R ψᵀ, both in BLAS's
+register-blocked DGEMM (about half the arithmetic of the two d × d products per row and
+component of the per-component form). Its rounding error grows with the distance of the
+centre from a component mean, so ``_em`` falls back to the per-component kernels
+(:func:`em_full`, :func:`em_full_blas`, moments about each component's own previous
+mean) when a component lies far from the centre.
+
+Layout of the per-component kernels, chosen so LLVM vectorises with no reassociation:
 
 * E-step on a *transposed* copy of the block (features × rows): every inner loop runs
   along the rows and writes a separate output per row;
 * M-step as dot products along the rows, each summed in eight interleaved running
   sums (a fixed order, so results are deterministic, and one LLVM can vectorise).
 
-All arithmetic is float64 whatever the data's dtype (float32 rows are widened on load).
+All arithmetic is float64 whatever the data's dtype (float32 rows are widened on load);
+X may be C- or F-ordered (out of core, blocks arrive F-ordered from the Parquet reader).
 Responsibilities whose log lies below ``LOG_RESP_FLOOR`` are set to exactly zero: the CPU
-then never meets subnormal numbers, and the M-step skips those (row, component) pairs.
-Their total effect on any sum is below ``e**-354 ≈ 1e-154`` relative, and a component
-with no responsibility at all in a block skips that block's M-step.
+then never meets subnormal numbers (which cost ~100 cycles each), and the per-component
+M-step skips those (row, component) pairs. Their total effect on any sum is below
+``e**-354 ≈ 1e-154`` relative. ``exp`` and ``log`` are written out (polynomials on the
+exponent bits) so that they vectorise; libm's do not.
 
 The functions are ``nogil``: the caller may run several row ranges in threads and add
-the statistics. Compiled code is cached on disk (``cache=True``); where the package
-directory is not writable numba falls back to its user cache directory or compiles
-again.
+the statistics (holding BLAS to one thread meanwhile). Compiled code is cached on disk
+(``cache=True``); where the package directory is not writable numba falls back to its
+user cache directory or compiles again.
 """
 
 from __future__ import annotations
