@@ -69,6 +69,7 @@ __all__ = [
 
 RESTRICTIONS = ("eigen", "deter")
 LIKELIHOODS = ("mixture", "classification")
+COVARIANCE_TYPES = ("full", "diag", "spherical", "tied")
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class TclustResult:
         Rows assigned to each component among the kept rows (hard assignment).
     n_steps, converged
         C-steps of the best solution in its final stage, and whether they converged.
-    alpha, restr_factor, restriction, likelihood
+    alpha, restr_factor, restriction, likelihood, covariance_type
         The settings used.
     """
 
@@ -111,6 +112,7 @@ class TclustResult:
     restr_factor: float | None
     restriction: str | None
     likelihood: str
+    covariance_type: str = "full"
 
     @property
     def n_components(self) -> int:
@@ -289,10 +291,31 @@ def _second_moments(X: np.ndarray, R: np.ndarray) -> np.ndarray:
     return out
 
 
+def _structure(covs: np.ndarray, sizes: np.ndarray, covariance_type: str) -> np.ndarray:
+    """Project full ``(S, K, d, d)`` covariances on a parametrisation (as the EM engine's
+    built-in types): ``full`` as is, ``diag`` their diagonals, ``spherical`` the mean
+    variance, ``tied`` one size-weighted pooled matrix shared by all components."""
+    if covariance_type == "full":
+        return covs
+    d = covs.shape[-1]
+    if covariance_type == "tied":
+        w = sizes / np.maximum(sizes.sum(axis=1, keepdims=True), 1e-300)
+        pooled = np.einsum("sk,skij->sij", w, covs)
+        return np.broadcast_to(pooled[:, None], covs.shape).copy()
+    diag = np.diagonal(covs, axis1=-2, axis2=-1)
+    if covariance_type == "spherical":
+        diag = np.broadcast_to(diag.mean(axis=-1, keepdims=True), diag.shape)
+    out = np.zeros_like(covs)
+    idx = np.arange(d)
+    out[..., idx, idx] = diag
+    return out
+
+
 def _m_step(
     X: np.ndarray,
     resp: np.ndarray,
     n_kept: int,
+    covariance_type: str,
     restriction: str | None,
     factor: float | None,
     reg: float,
@@ -315,7 +338,8 @@ def _m_step(
         covs[empty] = np.eye(d) * float(np.mean(np.var(X, axis=0)))
         means[empty] = X.mean(axis=0)
     sizes = mass.reshape(S, K)
-    covs = _constrain(covs.reshape(S, K, d, d), sizes, restriction, factor, reg)
+    covs = _structure(covs.reshape(S, K, d, d), sizes, covariance_type)
+    covs = _constrain(covs, sizes, restriction, factor, reg)
     if equal_weights:
         weights = np.full((S, K), 1.0 / K)
     else:
@@ -331,6 +355,7 @@ def _c_steps(
     n_steps: int,
     *,
     likelihood: str,
+    covariance_type: str,
     restriction: str | None,
     factor: float | None,
     reg: float,
@@ -360,7 +385,7 @@ def _c_steps(
             resp = np.exp(lp - ll[:, None, :])
         resp *= keep[:, None, :]
         weights, means, covs, _ = _m_step(
-            X, resp, n_kept, restriction, factor, reg, equal_weights
+            X, resp, n_kept, covariance_type, restriction, factor, reg, equal_weights
         )
         change = objective - st.objective
         st = _State(weights, means, covs, objective)
@@ -388,6 +413,7 @@ def _initial_states(
     K: int,
     n_starts: int,
     rng: np.random.RandomState,
+    covariance_type: str,
     restriction: str | None,
     factor: float | None,
     reg: float,
@@ -423,7 +449,7 @@ def _initial_states(
     diff = sub - means[:, :, None, :]
     covs = np.einsum("skmi,skmj->skij", diff, diff) / size
     sizes = np.full((n_starts, K), float(size))
-    covs = _constrain(covs, sizes, restriction, factor, reg)
+    covs = _constrain(_structure(covs, sizes, covariance_type), sizes, restriction, factor, reg)
     if restriction is None or factor is None:
         # unconstrained starts may be singular: give them the overall scale
         lam_min = np.linalg.eigvalsh(covs)[..., 0]
@@ -446,6 +472,7 @@ def tclust(
     n_components: int,
     *,
     alpha: float = 0.05,
+    covariance_type: str = "full",
     restr_factor: float | None = 12.0,
     restriction: str | None = "eigen",
     likelihood: str = "classification",
@@ -470,6 +497,9 @@ def tclust(
         ``K``, the number of Gaussian components.
     alpha : float in [0, 0.5]
         Share of rows trimmed; ``⌊n·alpha⌋`` rows are left out of the fit.
+    covariance_type : {"full", "diag", "spherical", "tied"}
+        The covariance parametrisation (as ``GaussianMixture``'s); the covariances of
+        the result are always returned as ``(K, d, d)`` matrices.
     restr_factor : float ≥ 1 or None
         The constraint's factor ``c`` (tclust's ``restr.fact``; 12 is its default); larger
         allows more different scatters, 1 forces equal ones.
@@ -508,6 +538,10 @@ def tclust(
         raise ValueError(f"alpha is the share of rows trimmed, in [0, 0.5]; got {alpha!r}")
     if restriction not in (*RESTRICTIONS, None):
         raise ValueError(f"restriction must be one of {RESTRICTIONS} or None, got {restriction!r}")
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(
+            f"covariance_type must be one of {COVARIANCE_TYPES}, got {covariance_type!r}"
+        )
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
     if restr_factor is not None and not float(restr_factor) >= 1.0:
@@ -531,7 +565,8 @@ def tclust(
     Z = (X - centre) / spread
     reg = float(reg_covar) / spread**2
     opts = {
-        "likelihood": likelihood, "restriction": restriction, "factor": factor, "reg": reg,
+        "likelihood": likelihood, "covariance_type": covariance_type,
+        "restriction": restriction, "factor": factor, "reg": reg,
         "equal_weights": bool(equal_weights), "tol": float(tol),
     }
     total_steps = int(n_init_steps) + 2 * int(max_steps)
@@ -549,7 +584,9 @@ def tclust(
         trim_s = math.floor(Zs.shape[0] * float(alpha))
     else:
         Zs, trim_s = Z, n_trim
-    st = _initial_states(Zs, K, int(n_starts), rng, restriction, factor, reg, equal_weights)
+    st = _initial_states(
+        Zs, K, int(n_starts), rng, covariance_type, restriction, factor, reg, equal_weights
+    )
     st, _, _ = _c_steps(Zs, st, trim_s, int(n_init_steps), report=report, **opts)
     keep = np.argsort(-st.objective, kind="stable")[: int(n_keep)]
     st = _select(st, keep)
@@ -587,4 +624,5 @@ def tclust(
         restr_factor=factor,
         restriction=restriction,
         likelihood=likelihood,
+        covariance_type=covariance_type,
     )
