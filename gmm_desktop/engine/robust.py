@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from gmm_desktop.engine import _em
 from gmm_desktop.engine.anomaly import Threshold, ThresholdSpec, fit_threshold, score_rows
 from gmm_desktop.engine.mixture import GaussianMixture, check_random_state
 from gmm_desktop.errors import FitCancelled, FitError
@@ -382,12 +383,34 @@ def fit_robust(
     -------
     RobustFit
     """
+    # Only small d × d factorisations and thin products: BLAS threads cost more than they
+    # give (a busy 2-core machine ran the search 3-4 times slower with them).
+    with _em.blas_single_threaded():
+        return _fit_robust(
+            X, contamination, n_components, covariance_types, trim, small_component_rule,
+            restr_factor, reg_covar, n_starts, random_state, callback,
+        )
+
+
+def _fit_robust(
+    X: Any,
+    contamination: float,
+    n_components: Any,
+    covariance_types: Any,
+    trim: float | None,
+    small_component_rule: bool,
+    restr_factor: float,
+    reg_covar: float,
+    n_starts: int,
+    random_state: Any,
+    callback: Callable[[float, str], Any] | None,
+) -> RobustFit:
     started = time.perf_counter()
     arr, ks, types, alpha = _check_inputs(X, contamination, n_components, covariance_types,
                                           trim)
     q = float(contamination)
     n, d = arr.shape
-    n_trim = int(math.floor(n * alpha))
+    n_trim = math.floor(n * alpha)
     n_kept = n - n_trim
     if ks is None:
         limit = max(1, n_kept // (d + 1))
