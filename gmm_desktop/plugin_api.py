@@ -38,14 +38,25 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 from scipy import linalg
 
-from gmm_desktop.errors import NotPositiveDefiniteError, PluginError
+from gmm_desktop.errors import FitCancelled, NotPositiveDefiniteError, PluginError
+from gmm_desktop.robust import (
+    MCDResult,
+    NNCleanResult,
+    TclustResult,
+    fast_mcd,
+    nn_clean,
+    tclust,
+)
 
 __all__ = [
     "API_VERSION",
     "CovarianceType",
+    "FitCancelled",
     "Flagger",
     "Initialization",
     "Initializer",
+    "MCDResult",
+    "NNCleanResult",
     "NotPositiveDefiniteError",
     "ParamSpec",
     "PluginError",
@@ -56,11 +67,15 @@ __all__ = [
     "RefitStrategy",
     "Structure",
     "SufficientStatistics",
+    "TclustResult",
     "cholesky_precision_from_covariances",
     "cholesky_precision_from_precisions",
     "clone_model",
+    "fast_mcd",
+    "nn_clean",
     "precisions_from_cholesky",
     "squared_mahalanobis",
+    "tclust",
 ]
 
 #: Version of this API. A plugin may compare it to what it was written against.
