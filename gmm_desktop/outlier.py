@@ -53,7 +53,7 @@ class GaussianMixtureOutlierDetector(OutlierMixin, BaseEstimator):
         Feature scaling learned on the training rows (median/IQR, mean/standard deviation,
         or none).
     trim : float in [0, 0.5] or None, default None
-        Share of rows left out of the trimmed fits; ``None``: ``min(0.45, max(q, 0.1))``.
+        Share of rows left out of the trimmed fits; ``None``: ``min(0.45, max(q, 0.25))``.
     small_component_rule : bool, default True
         Small, far components are outlier clusters (see :mod:`gmm_desktop.engine.robust`).
     random_state : None, int or RandomState, default None
