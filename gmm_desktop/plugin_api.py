@@ -23,6 +23,12 @@ Three kinds of plugin exist; each is a class, registered through a Python entry 
 ``RefitStrategy`` (group ``gmm_desktop.refit_strategies``)
     Outlier removal and refit (see the anomaly module); declared with :class:`ParamSpec`.
 
+Robust estimators for plugins (re-exported from :mod:`gmm_desktop.robust`, numpy/scipy
+only): :func:`fast_mcd` (FAST-MCD with the consistency correction and reweighting),
+:func:`tclust` (trimmed mixture fitting with scatter constraints; the built-in trimming
+strategies start from it) and :func:`nn_clean` (nearest-neighbour clutter removal, the
+noise component's start). A strategy raises :class:`FitCancelled` when its callback asks.
+
 Conventions shared with scikit-learn: ``U`` is the *precision Cholesky factor*, an upper
 triangular matrix with ``Λ = U Uᵀ`` (``Λ`` the precision, the inverse covariance), so the
 squared Mahalanobis distance of ``x`` is ``‖(x − μ) U‖²`` and ``log det Λ = 2 Σ log diag U``.

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from gmm_desktop.robust._common import (
     as_data,
@@ -95,6 +94,8 @@ class MCDResult:
 
     def flags(self, gate: float = 0.975) -> np.ndarray:
         """Rows outside the ``χ²_d(gate)`` ellipsoid of the reweighted estimate."""
+        from scipy import stats  # imported on use: scipy.stats is slow to import
+
         d = self.location.shape[0]
         return self.distances > stats.chi2.ppf(gate, d)
 
@@ -184,6 +185,8 @@ def _best(log_det: np.ndarray, keep: int) -> np.ndarray:
 
 def _median_correction(d2: np.ndarray, d: int) -> float:
     """``med d² / χ²_{d,0.5}``: makes the covariance consistent at the Gaussian."""
+    from scipy import stats
+
     median = float(np.median(d2))
     if not median > 0.0:
         return 1.0  # an exact fit (more than half the rows on a hyperplane): nothing to scale
@@ -239,6 +242,8 @@ def fast_mcd(
     -------
     MCDResult
     """
+    from scipy import stats
+
     X = as_data(X, min_rows=2)
     n, d = X.shape
     if n <= d and reg_covar <= 0.0:

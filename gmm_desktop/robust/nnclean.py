@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import spatial, special
 
 from gmm_desktop.robust._common import as_data
 
@@ -49,6 +48,8 @@ class NNCleanResult:
 
 def _log_density(log_dd: np.ndarray, log_d: np.ndarray, lam: float, k: int, d: int,
                  log_vd: float) -> np.ndarray:
+    from scipy import special
+
     # log f = log d + k·log(λV) + (dk − 1)·log D − λV·Dᵈ − log Γ(k)
     log_lv = math.log(lam) + log_vd
     return (math.log(d) + k * log_lv + (d * k - 1) * log_d
@@ -73,6 +74,8 @@ def nn_clean(
     -------
     NNCleanResult
     """
+    from scipy import spatial, special  # imported on use (slow imports)
+
     X = as_data(X, min_rows=3)
     n, d = X.shape
     k = int(k)
