@@ -85,7 +85,7 @@ def test_pipeline_and_grid_search(hbk):
 
 
 def test_bad_parameters_say_what_to_do(hbk):
-    for params, text in [({"contamination": 5}, "0.05"), ({"scaling": "minmax"}, "scaling"),
+    for params, text in [({"contamination": 5}, r"0\.05"), ({"scaling": "minmax"}, "scaling"),
                          ({"covariance_type": "VVV"}, "covariance_type"),
                          ({"n_components": 0}, "n_components")]:
         with pytest.raises(ValueError, match=text):

@@ -136,7 +136,7 @@ def test_route_is_deterministic_and_cancellable(hbk):
 
 
 def test_route_bad_input_says_what_to_do():
-    with pytest.raises(ValueError, match="0.05"):
+    with pytest.raises(ValueError, match=r"0\.05"):
         fit_robust(np.zeros((20, 2)), contamination=5)
     with pytest.raises(ValueError, match="NaN or infinite"):
         fit_robust(np.array([[np.nan, 1.0]] * 10))
