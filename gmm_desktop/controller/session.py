@@ -1,29 +1,24 @@
-"""Session documents (versioned JSON), the autosave location and the crash marker.
+"""The autosave location, the crash marker and the log file (Qt-free).
 
-No Qt here: :class:`~gmm_desktop.controller.AppController` drives these functions.
+Session documents themselves are the core's (:mod:`gmm_desktop.core.session`); the
+controller's :class:`~gmm_desktop.controller.sessions.SessionController` drives these.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
-from gmm_desktop import __version__
-from gmm_desktop.errors import GmmDesktopError
-from gmm_desktop.fileio import atomic_write_text, read_json
+from gmm_desktop.core.session import SessionFileError
+from gmm_desktop.fileio import atomic_write_text
 
-SESSION_FORMAT = "gmm-desktop/session"
-SESSION_FORMAT_VERSION = 1
+__all__ = ["AUTOSAVE_NAME", "CrashGuard", "SessionFileError", "setup_file_logging",
+           "state_dir"]
+
 AUTOSAVE_NAME = "autosave-session.json"
 MARKER_NAME = "running.pid"
 LOG_NAME = "gmm-desktop.log"
-
-
-class SessionFileError(GmmDesktopError, ValueError):
-    """A session document is missing, corrupt or from a newer version."""
 
 
 def state_dir() -> Path:
@@ -50,40 +45,6 @@ def setup_file_logging() -> Path:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     return path
-
-
-def write_session(path: str | os.PathLike[str], doc: dict[str, Any]) -> None:
-    """Write a session document atomically."""
-    text = json.dumps(doc, indent=1, allow_nan=False)
-    atomic_write_text(path, text + "\n")
-
-
-def read_session(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check a session document; raises :class:`SessionFileError`."""
-    source = str(path)
-    doc = read_json(path, what="session", error=SessionFileError)
-    if not isinstance(doc, dict) or doc.get("format") != SESSION_FORMAT:
-        raise SessionFileError(
-            f"{source}: not a gmm-desktop session file (expected format {SESSION_FORMAT!r})."
-        )
-    version = doc.get("format_version")
-    if not isinstance(version, int) or version < 1:
-        raise SessionFileError(f"{source}: format_version {version!r} is not valid.")
-    if version > SESSION_FORMAT_VERSION:
-        raise SessionFileError(
-            f"{source}: written by a newer gmm-desktop ({doc.get('library_version')}); "
-            "upgrade gmm-desktop to open it."
-        )
-    return doc
-
-
-def new_document() -> dict[str, Any]:
-    return {
-        "format": SESSION_FORMAT,
-        "format_version": SESSION_FORMAT_VERSION,
-        "library": "gmm-desktop",
-        "library_version": __version__,
-    }
 
 
 def _pid_alive(pid: int) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -131,5 +131,63 @@ def write_table_atomic(
             f"the table cannot be stored as {suffix} ({exc}).",
             path=path,
             remedy="Export as CSV, which can hold any values.",
+        ) from exc
+    return path
+
+
+def write_table_chunks_atomic(
+    chunks: Iterable[pd.DataFrame],
+    path: str | PathLike[str],
+    *,
+    sidecar: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a table that arrives in chunks (same columns each) atomically, holding one
+    chunk in memory at a time: ``.csv``/``.tsv`` appended chunk by chunk, Parquet as one row
+    group per chunk. Excel needs the whole table (use :func:`write_table_atomic`)."""
+    path = Path(path).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in {".csv", ".tsv", ".tab", ".parquet", ".pq"}:
+        raise DataError(
+            f"a table written in parts cannot have the extension '{path.suffix or '(none)'}'.",
+            path=path,
+            remedy="Use .csv, .tsv or .parquet.",
+        )
+    if not path.parent.is_dir():
+        raise DataError(f"the folder '{path.parent}' does not exist.", path=path,
+                        remedy="Choose an existing folder, or create it first.")
+    text = _sidecar_text(sidecar, path) if sidecar is not None else None
+    try:
+        if suffix == ".parquet" or suffix == ".pq":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            with atomic_write(path) as temp:
+                writer = None
+                try:
+                    for chunk in chunks:
+                        table = pa.Table.from_pandas(chunk, preserve_index=False)
+                        if writer is None:
+                            writer = pq.ParquetWriter(str(temp), table.schema)
+                        writer.write_table(table)
+                finally:
+                    if writer is not None:
+                        writer.close()
+        else:
+            sep = "," if suffix == ".csv" else "\t"
+            with atomic_write(path, "w", encoding="utf-8", newline="") as handle:
+                for i, chunk in enumerate(chunks):
+                    chunk.to_csv(handle, sep=sep, index=False, header=i == 0,
+                                 lineterminator="\n")
+        if text is not None:
+            with atomic_write(sidecar_path(path), "w", encoding="utf-8") as handle:
+                handle.write(text)
+    except GmmDesktopError:
+        raise
+    except OSError as exc:
+        raise DataError(
+            f"the file could not be written ({exc.strerror or exc}).",
+            path=path,
+            remedy="Check that the folder is writable and the disk is not full; the "
+            "previous file, if any, is unchanged.",
         ) from exc
     return path

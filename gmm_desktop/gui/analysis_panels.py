@@ -32,7 +32,13 @@ from PySide6.QtWidgets import (
 )
 
 from gmm_desktop.controller import AppController
-from gmm_desktop.controller.views import AnomalyView, ParamField, RefitView, SelectionView
+from gmm_desktop.controller.views import (
+    AnomalyView,
+    ParamField,
+    ProgressView,
+    RefitView,
+    SelectionView,
+)
 from gmm_desktop.gui import palette
 from gmm_desktop.gui.panels import PreviewModel
 
@@ -223,7 +229,7 @@ class AnomalyPanel(QWidget):
         self.refit_box = refit
         rl = QVBoxLayout(refit)
         self.strategy = QComboBox()
-        self.strategy.addItems(controller.refit_strategies())
+        self.strategy.addItems(controller.anomaly.refit_strategies())
         rl.addWidget(self.strategy)
         self.strategy_help = QLabel("")
         self.strategy_help.setWordWrap(True)
@@ -276,13 +282,13 @@ class AnomalyPanel(QWidget):
         self.strategy.currentTextChanged.connect(self._build_editor)
         self.refit_button.clicked.connect(self.run_refit)
         self.refit_cancel.clicked.connect(lambda: controller.cancel("refit"))
-        self.accept.clicked.connect(controller.accept_refit)
-        self.keep.clicked.connect(controller.reject_refit)
-        controller.anomalyChanged.connect(self.show_anomaly)
-        controller.refitStarted.connect(self._refit_started)
-        controller.refitProgress.connect(self._refit_progress)
-        controller.refitFinished.connect(self.show_refit)
-        controller.refitClosed.connect(self._refit_closed)
+        self.accept.clicked.connect(controller.anomaly.accept_refit)
+        self.keep.clicked.connect(controller.anomaly.reject_refit)
+        controller.anomaly.anomalyChanged.connect(self.show_anomaly)
+        controller.anomaly.refitStarted.connect(self._refit_started)
+        controller.anomaly.refitProgress.connect(self._refit_progress)
+        controller.anomaly.refitFinished.connect(self.show_refit)
+        controller.anomaly.refitClosed.connect(self._refit_closed)
         controller.busyChanged.connect(self._busy)
         self._build_editor(self.strategy.currentText())
         self._enable_gate()
@@ -306,20 +312,20 @@ class AnomalyPanel(QWidget):
             return
         kind = self.kind.currentData()
         if kind == "sigma":
-            self.controller.set_threshold("sigma", self.sigma.value(), self._share())
+            self.controller.anomaly.set_threshold("sigma", self.sigma.value(), self._share())
         elif kind == "chi2":
-            self.controller.set_threshold("chi2", self.chi2.value(), self._share())
+            self.controller.anomaly.set_threshold("chi2", self.chi2.value(), self._share())
         else:
-            self.controller.set_threshold("contamination", self.contamination.value(),
+            self.controller.anomaly.set_threshold("contamination", self.contamination.value(),
                                           self._share())
 
     def _contamination_changed(self, value: float) -> None:
         if not self._updating:
-            self.controller.set_threshold("contamination", value, self._share())
+            self.controller.anomaly.set_threshold("contamination", value, self._share())
 
     def _threshold_changed(self, value: float) -> None:
         if not self._updating:
-            self.controller.set_threshold("log_density", value, self._share())
+            self.controller.anomaly.set_threshold("log_density", value, self._share())
 
     def _line_moved(self, *_a: Any) -> None:
         if self._updating:
@@ -331,7 +337,7 @@ class AnomalyPanel(QWidget):
     def _apply_drag(self) -> None:
         if self._drag_value is not None:
             value, self._drag_value = self._drag_value, None
-            self.controller.drag_threshold(value)
+            self.controller.anomaly.drag_threshold(value)
 
     def drag_to(self, value: float) -> None:
         """Move the line as a drag does (tests and keyboard)."""
@@ -415,8 +421,8 @@ class AnomalyPanel(QWidget):
         if not name:
             return
         try:
-            fields = self.controller.refit_parameters(name)
-            self.strategy_help.setText(self.controller.refit_description(name))
+            fields = self.controller.anomaly.refit_parameters(name)
+            self.strategy_help.setText(self.controller.anomaly.refit_description(name))
         except Exception as exc:  # a broken plugin: say so, keep the panel usable
             self.strategy_help.setText(f"This strategy cannot be used: {exc}")
             return
@@ -429,16 +435,16 @@ class AnomalyPanel(QWidget):
         return {name: editor_value(f, w) for name, (f, w) in self.editors.items()}
 
     def run_refit(self) -> None:
-        self.controller.run_refit(self.strategy.currentText(), self.params())
+        self.controller.anomaly.run_refit(self.strategy.currentText(), self.params())
 
     def _refit_started(self, name: str) -> None:
         self.refit_progress.setValue(0)
         self.refit_progress.setFormat(f"{name}: starting…")
         self.refit_result.setText("")
 
-    def _refit_progress(self, info: dict) -> None:
-        self.refit_progress.setValue(int(1000 * info.get("fraction", 0.0)))
-        self.refit_progress.setFormat(str(info.get("stage", "")))
+    def _refit_progress(self, info: ProgressView) -> None:
+        self.refit_progress.setValue(int(1000 * info.fraction))
+        self.refit_progress.setFormat(info.message[:80])
 
     def show_refit(self, view: RefitView) -> None:
         self.refit_progress.setValue(1000)
@@ -510,12 +516,13 @@ class SelectionPanel(QWidget):
         layout.addWidget(self.labels)
         self.copy.clicked.connect(self.copy_to_clipboard)
         self.export.clicked.connect(self.exportRequested.emit)
-        self.clear.clicked.connect(controller.clear_selection)
-        self.mark_outlier.clicked.connect(lambda: controller.mark_selection("outlier"))
-        self.mark_normal.clicked.connect(lambda: controller.mark_selection("normal"))
-        self.exclude.clicked.connect(lambda: controller.mark_selection("excluded"))
-        self.unlabel.clicked.connect(lambda: controller.mark_selection(None))
-        controller.selectionChanged.connect(self.show_selection)
+        sel = controller.selection
+        self.clear.clicked.connect(sel.clear_selection)
+        self.mark_outlier.clicked.connect(lambda: sel.mark_selection("outlier"))
+        self.mark_normal.clicked.connect(lambda: sel.mark_selection("normal"))
+        self.exclude.clicked.connect(lambda: sel.mark_selection("excluded"))
+        self.unlabel.clicked.connect(lambda: sel.mark_selection(None))
+        sel.selectionChanged.connect(self.show_selection)
 
     def show_selection(self, view: SelectionView) -> None:
         more = "" if view.n_selected <= len(view.rows) else \
@@ -530,7 +537,7 @@ class SelectionPanel(QWidget):
         )
 
     def copy_to_clipboard(self) -> None:
-        QApplication.clipboard().setText(self.controller.selection_text())
+        QApplication.clipboard().setText(self.controller.selection.text())
 
 
 class PluginsDialog(QDialog):

@@ -25,14 +25,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gmm_desktop.controller import AppController, ScatterView
+from gmm_desktop.controller import AppController, ProgressView, ScatterView
 from gmm_desktop.gui.analysis_panels import AnomalyPanel, PluginsDialog, SelectionPanel
 from gmm_desktop.gui.bigdata import OpenBigDialog, SchedulerDialog
 from gmm_desktop.gui.panels import DatasetPanel, ModelPanel, ParametersView, SweepPanel
 from gmm_desktop.gui.scatter import ScatterPlot
 
 DATA_FILTER = (
-    "Data files (*.csv *.tsv *.txt *.parquet *.xlsx *.xls *.npy *.npz);;All files (*)"
+    "Data (*.csv *.tsv *.txt *.parquet *.xlsx *.xlsm *.xlsb *.xls *.ods *.npy *.npz);;All files (*)"
 )
 TABLE_FILTER = "CSV (*.csv);;Parquet (*.parquet);;Excel (*.xlsx);;All files (*)"
 PLOT_FILTER = "PNG image (*.png);;SVG drawing (*.svg)"
@@ -292,16 +292,16 @@ class MainWindow(QMainWindow):
                                           "Esc", "Stop the running work, or clear the selection")
         self._action(model, "Run model &selection", self._run_sweep, "Ctrl+Shift+R")
         edit = bar.addMenu("&Edit")
-        self.undo_action = self.controller.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action = self.controller.selection.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
-        self.redo_action = self.controller.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action = self.controller.selection.undo_stack.createRedoAction(self, "&Redo")
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         edit.addAction(self.undo_action)
         edit.addAction(self.redo_action)
         edit.addSeparator()
         self.select_flagged_action = self._action(edit, "Select &flagged rows",
-                                                  self.controller.select_flagged)
-        self._action(edit, "&Clear selection", self.controller.clear_selection)
+                                                  self.controller.selection.select_flagged)
+        self._action(edit, "&Clear selection", self.controller.selection.clear_selection)
         tools = bar.addMenu("&Tools")
         self._action(tools, "&Plugins…", self.show_plugins)
         self._action(tools, "&Big data (Dask)…", self.show_scheduler,
@@ -321,27 +321,27 @@ class MainWindow(QMainWindow):
         c.statusMessage.connect(self.show_status)
         c.busyChanged.connect(self._busy)
         c.loadProgress.connect(self._load_progress)
-        c.fitProgress.connect(lambda info: self.busy_bar.setValue(int(1000 * info["fraction"])))
+        c.fitProgress.connect(lambda info: self.busy_bar.setValue(int(1000 * info.fraction)))
         c.datasetChanged.connect(self._dataset_opened)
-        c.modelChanged.connect(lambda s: self.model_panel.set_params(c.fit_params) if s else None)
-        c.sessionSaved.connect(lambda p: self._remember_folder(p))
+        c.modelChanged.connect(lambda s: self.model_panel.set_config(c.config) if s else None)
+        c.sessions.sessionSaved.connect(lambda p: self._remember_folder(p))
         self.dataset_panel.demoRequested.connect(c.open_demo)
         self.plot.pointHovered.connect(self._hover)
-        self.plot.selectionDrawn.connect(lambda idx, mode: c.select_indices(idx, mode))
-        c.anomalyChanged.connect(self._show_anomaly)
-        c.selectionChanged.connect(self._show_selection)
-        c.refitFinished.connect(self._show_refit)
-        c.refitClosed.connect(self._refit_closed)
+        self.plot.selectionDrawn.connect(lambda idx, mode: c.selection.select_indices(idx, mode))
+        c.anomaly.anomalyChanged.connect(self._show_anomaly)
+        c.selection.selectionChanged.connect(self._show_selection)
+        c.anomaly.refitFinished.connect(self._show_refit)
+        c.anomaly.refitClosed.connect(self._refit_closed)
         self.plot.legendClicked.connect(self._legend_clicked)
-        c.exportFinished.connect(lambda p: self.show_status(f"Wrote {p}"))
-        c.bigDataChanged.connect(self._big_data_mode)
+        c.anomaly.exportFinished.connect(lambda p: self.show_status(f"Wrote {p}"))
+        c.bigdata.bigDataChanged.connect(self._big_data_mode)
         a = self.anomaly_panel
         a.focusRequested.connect(self.plot.focus_point)
         a.exportRequested.connect(self.export_table_dialog)
         a.show_flags.toggled.connect(self._toggle_flags)
         a.show_contour.toggled.connect(self._toggle_contour)
         self.selection_panel.exportRequested.connect(self.export_selection_dialog)
-        self.parameters.cellClicked.connect(lambda row, _col: c.select_component(row))
+        self.parameters.cellClicked.connect(lambda row, _col: c.selection.select_component(row))
 
     # -- slots -------------------------------------------------------------------------------
 
@@ -374,10 +374,10 @@ class MainWindow(QMainWindow):
 
     def _legend_clicked(self, k: int) -> None:
         """A component's legend entry: select its rows and highlight its ellipses."""
-        if self.controller.big_data_mode:  # no row selection there: highlight only
+        if not self.controller.capabilities.selection:  # no row selection: highlight only
             self.plot.highlight_component(k)
             return
-        self.controller.select_component(k)
+        self.controller.selection.select_component(k)
         self.selection_dock.raise_()
 
     def _toggle_flags(self, on: bool) -> None:
@@ -393,7 +393,7 @@ class MainWindow(QMainWindow):
         if self.controller.is_busy():
             self.controller.cancel()
         else:
-            self.controller.clear_selection()
+            self.controller.selection.clear_selection()
 
     def show_scheduler(self) -> SchedulerDialog:
         dialog = SchedulerDialog(self.controller, self)
@@ -408,22 +408,30 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _big_data_mode(self, on: bool) -> None:
-        """Turn off what needs every row in memory, saying why (tooltips)."""
-        from gmm_desktop.controller.bigdata import BIG_DATA_REASON
-
-        reason = BIG_DATA_REASON if on else ""
-        if on:
+        """Turn off what the run's backend cannot do, saying why (tooltips): the list is the
+        core's declaration of capabilities, not the window's."""
+        caps = self.controller.capabilities
+        reason = f"Not available {caps.name}: {caps.reason}" if caps.reason else ""
+        if not caps.selection:
             self.view_controls.tool.setCurrentIndex(self.view_controls.tool.findData("pan"))
-        for w in (self.view_controls.tool, self.selection_panel, self.anomaly_panel.refit_box):
-            w.setEnabled(not on)
-            w.setToolTip(reason or w.property("normalTip") or "")
-        for action in (self.select_flagged_action, self.export_script_action):
-            action.setEnabled(not on)
-            action.setToolTip(reason or action.text().replace("&", ""))
-        self.selection_dock.setToolTip(reason)
+        if not caps.component_range:
+            self.model_panel.auto_k.setChecked(False)
+        widgets = ((self.view_controls.tool, caps.selection),
+                   (self.selection_panel, caps.selection and caps.labels),
+                   (self.anomaly_panel.refit_box, caps.refit),
+                   (self.model_panel.auto_k, caps.component_range),
+                   (self.sweep_panel.run_button, caps.sweep))
+        for w, allowed in widgets:
+            w.setEnabled(allowed)
+            w.setToolTip("" if allowed else reason)
+        for action, allowed in ((self.select_flagged_action, caps.selection),
+                                (self.export_script_action, not on)):
+            action.setEnabled(allowed)
+            action.setToolTip(action.text().replace("&", "") if allowed else reason)
+        self.selection_dock.setToolTip("" if caps.selection else reason)
         if on:
-            self.show_status("Big-data mode: " + BIG_DATA_REASON.split(": ", 1)[1]
-                             .replace("it needs", "the selection, labels and refits need"))
+            self.show_status(f"Big-data mode: the selection, labels, refits and model "
+                             f"selection are off ({caps.reason})")
 
     def show_plugins(self) -> PluginsDialog:
         dialog = PluginsDialog(self.controller, self)
@@ -441,23 +449,23 @@ class MainWindow(QMainWindow):
         return path
 
     def export_table_dialog(self, only_flagged: bool = True) -> None:
-        if self.controller.big_data_mode:  # every row, as a Parquet dataset folder
+        if self.controller.bigdata.active:  # every row, as a Parquet dataset folder
             path = self._save_name(
                 "Export flagged rows (Parquet folder)" if only_flagged
                 else "Export all rows (Parquet folder)",
                 "flagged" if only_flagged else "scored", "Parquet dataset folder (*)")
             if path:
-                self.controller.export_flagged(path, only_flagged=only_flagged)
+                self.controller.anomaly.export_flagged(path, only_flagged=only_flagged)
             return
         path = self._save_name("Export flagged rows" if only_flagged else "Export all rows",
                                "flagged.csv" if only_flagged else "scored.csv", TABLE_FILTER)
         if path:
-            self.controller.export_flagged(path, only_flagged=only_flagged)
+            self.controller.anomaly.export_flagged(path, only_flagged=only_flagged)
 
     def export_selection_dialog(self) -> None:
         path = self._save_name("Export selection", "selection.csv", TABLE_FILTER)
         if path:
-            self.controller.export_selection(path)
+            self.controller.anomaly.export_selection(path)
 
     def export_plot(self, path: str | Path, width: int | None = None) -> Path:
         """Write the scatter plot as PNG or SVG (by extension), atomically.
@@ -523,7 +531,8 @@ class MainWindow(QMainWindow):
 
     def export_script(self, path: str | Path) -> str:
         """Write the reproduction script; show and return the equivalent command line."""
-        cli = self.controller.export_script(path, output=str(Path(path).with_suffix(".csv")))
+        cli = self.controller.anomaly.export_script(path,
+                                                    output=str(Path(path).with_suffix(".csv")))
         self.last_command_line = cli
         return cli
 
@@ -553,7 +562,7 @@ class MainWindow(QMainWindow):
             return
         path = self._save_name("Save synthetic sample", "synthetic.csv", TABLE_FILTER)
         if path:
-            self.controller.save_sample(path, n, seed=0)
+            self.controller.anomaly.save_sample(path, n, seed=0)
 
     def show_error(self, title: str, message: str) -> None:
         """Errors from the data layer or the engine: a dialog and the status bar."""
@@ -580,9 +589,9 @@ class MainWindow(QMainWindow):
                              if self.controller.is_busy(k))) + (" running" if running else "")
         )
 
-    def _load_progress(self, fraction: float, message: str) -> None:
-        self.busy_bar.setValue(int(1000 * fraction))
-        self.statusBar().showMessage(message, 2000)
+    def _load_progress(self, info: ProgressView) -> None:
+        self.busy_bar.setValue(int(1000 * info.fraction))
+        self.statusBar().showMessage(info.message, 2000)
 
     def _dataset_opened(self, view) -> None:
         if view is None:
@@ -622,7 +631,7 @@ class MainWindow(QMainWindow):
         path = Path(path)
         self._remember_folder(str(path))
         if path.suffix.lower() == ".json":
-            self.controller.open_session(path)
+            self.controller.sessions.open(path)
         else:
             self.controller.open_file(path)
 
@@ -636,12 +645,12 @@ class MainWindow(QMainWindow):
                                               SESSION_FILTER)
         if path:
             self._remember_folder(path)
-            self.controller.open_session(path)
+            self.controller.sessions.open(path)
 
     def save_session(self) -> None:
-        path = self.controller.session_path
+        path = self.controller.sessions.path
         if path:
-            self.controller.save_session(path)
+            self.controller.sessions.save(path)
         else:
             self.save_session_as()
 
@@ -650,7 +659,7 @@ class MainWindow(QMainWindow):
             self, "Save session", str(Path(self._last_folder()) / "session.json"), SESSION_FILTER
         )
         if path:
-            self.controller.save_session(path)
+            self.controller.sessions.save(path)
 
     def load_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load model", self._last_folder(), MODEL_FILTER)
@@ -719,12 +728,14 @@ class MainWindow(QMainWindow):
 
     def offer_restore(self) -> bool:
         """At start: arm the crash guard; offer the autosave of an unclean exit, if any."""
-        found = self.controller.start_crash_guard()
+        sessions = self.controller.sessions
+        found = sessions.start_crash_guard()
         if found is None:
             return False
         if self._ask_restore(found):
-            return self.controller.restore_autosave(found)
-        self.controller.guard.discard_autosave()
+            return sessions.restore_autosave(found)
+        if sessions.guard is not None:
+            sessions.guard.discard_autosave()
         return False
 
     def closeEvent(self, event: QCloseEvent) -> None:

@@ -11,6 +11,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
@@ -35,8 +36,8 @@ from gmm_desktop.controller import (
     AppController,
     DatasetView,
     FeaturesView,
-    FitParams,
     ModelSummary,
+    ProgressView,
     SweepView,
 )
 from gmm_desktop.gui import palette
@@ -255,10 +256,12 @@ class ModelPanel(QWidget):
         self.controller = controller
         layout = QVBoxLayout(self)
         form = QFormLayout()
-        p = controller.fit_params
+        cfg = controller.config
         self.n_components = QSpinBox()
         self.n_components.setRange(1, 100)
-        self.n_components.setValue(p.n_components)
+        self.auto_k = QCheckBox("1…K, best by BIC")
+        self.auto_k.setToolTip("Fit every count from 1 to the number above (and every "
+                               "covariance type chosen) and keep the best by BIC")
         self.covariance = QComboBox()
         self.covariance.addItems(controller.covariance_types())
         self.initializer = QComboBox()
@@ -267,13 +270,14 @@ class ModelPanel(QWidget):
         self.n_init.setRange(1, 1000)
         self.max_iter = QSpinBox()
         self.max_iter.setRange(1, 100_000)
-        self.tol = _FloatEdit(p.tol)
-        self.reg_covar = _FloatEdit(p.reg_covar)
+        self.tol = _FloatEdit(cfg.tol)
+        self.reg_covar = _FloatEdit(cfg.reg_covar)
         self.seed = QSpinBox()
         self.seed.setRange(-1, 2**31 - 1)
         self.seed.setSpecialValueText("random")
         self.seed.setToolTip("Random seed; “random” gives a different start each time.")
-        form.addRow("Components", self.n_components)
+        form.addRow("Components (K)", self.n_components)
+        form.addRow("", self.auto_k)
         form.addRow("Covariance type", self.covariance)
         form.addRow("Initializer", self.initializer)
         form.addRow("Restarts (n_init)", self.n_init)
@@ -314,7 +318,7 @@ class ModelPanel(QWidget):
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.summary)
-        self.set_params(p)
+        self.set_config(cfg)
 
         self.fit_button.clicked.connect(self.fit)
         self.cancel_button.clicked.connect(lambda: controller.cancel("fit"))
@@ -324,52 +328,57 @@ class ModelPanel(QWidget):
         controller.modelChanged.connect(self.show_model)
         controller.busyChanged.connect(self._busy)
 
-    def params(self) -> FitParams:
+    def params(self) -> dict[str, Any]:
+        """The run configuration's model settings as the form shows them."""
         seed = self.seed.value()
-        return FitParams(
-            n_components=self.n_components.value(),
-            covariance_type=self.covariance.currentText(),
-            init_params=self.initializer.currentText(),
-            n_init=self.n_init.value(),
-            max_iter=self.max_iter.value(),
-            tol=self.tol.value(1e-3),
-            reg_covar=self.reg_covar.value(1e-6),
-            random_state=None if seed < 0 else seed,
-        )
+        k = self.n_components.value()
+        return {
+            "n_components": tuple(range(1, k + 1)) if self.auto_k.isChecked() and k > 1 else k,
+            "covariance_types": (self.covariance.currentText(),),
+            "init_params": self.initializer.currentText(),
+            "n_init": self.n_init.value(),
+            "max_iter": self.max_iter.value(),
+            "tol": self.tol.value(1e-3),
+            "reg_covar": self.reg_covar.value(1e-6),
+            "random_state": None if seed < 0 else seed,
+        }
 
-    def set_params(self, p: FitParams) -> None:
-        self.n_components.setValue(p.n_components)
-        if self.covariance.findText(p.covariance_type) >= 0:
-            self.covariance.setCurrentText(p.covariance_type)
-        if self.initializer.findText(p.init_params) >= 0:
-            self.initializer.setCurrentText(p.init_params)
-        self.n_init.setValue(p.n_init)
-        self.max_iter.setValue(p.max_iter)
-        self.tol.setText(f"{p.tol:g}")
-        self.reg_covar.setText(f"{p.reg_covar:g}")
-        self.seed.setValue(-1 if p.random_state is None else int(p.random_state))
+    def set_config(self, cfg: Any) -> None:
+        """Show a run configuration (the fitted model's K and type when one is current)."""
+        ks = cfg.component_candidates
+        self.auto_k.setChecked(len(ks) > 1)
+        self.n_components.setValue(max(ks))
+        summary = self.controller.model_summary()
+        if summary is not None and len(ks) == 1:
+            self.n_components.setValue(summary.n_components)
+        cov = cfg.covariance_types[0]
+        if summary is not None:
+            cov = summary.covariance_type
+        if self.covariance.findText(cov) >= 0:
+            self.covariance.setCurrentText(cov)
+        if self.initializer.findText(cfg.init_params) >= 0:
+            self.initializer.setCurrentText(cfg.init_params)
+        self.n_init.setValue(cfg.n_init)
+        self.max_iter.setValue(cfg.max_iter)
+        self.tol.setText(f"{cfg.tol:g}")
+        self.reg_covar.setText(f"{cfg.reg_covar:g}")
+        self.seed.setValue(-1 if cfg.random_state is None else int(cfg.random_state))
 
     def fit(self) -> None:
-        self.controller.fit(self.params())
+        self.controller.fit(**self.params())
 
-    def _started(self, params: FitParams) -> None:
+    def _started(self, _config: Any) -> None:
         self.curve.setData([], [])
         self.progress.setValue(0)
         self.progress.setFormat("starting…")
 
-    def _progress(self, info: dict) -> None:
-        self.progress.setValue(int(1000 * info.get("fraction", 0.0)))
-        if "text" in info:  # big-data mode: the pass over the partitions says where it is
-            self.progress.setFormat(str(info["text"])[:80])
-        else:
-            self.progress.setFormat(
-                f"restart {info['restart'] + 1}/{info['n_restarts']}, "
-                f"iteration {info['iteration']}"
-            )
+    def _progress(self, info: ProgressView) -> None:
+        self.progress.setValue(int(1000 * info.fraction))
+        self.progress.setFormat(info.message[:80])
         xs: list[float] = []
         ys: list[float] = []
         last_restart = None
-        for restart, it, lb in info.get("history", ()):
+        for restart, it, lb in info.history:
             if last_restart is not None and restart != last_restart:
                 xs.append(math.nan)
                 ys.append(math.nan)
@@ -396,7 +405,7 @@ class ModelPanel(QWidget):
         if kind == "fit":
             self.fit_button.setEnabled(not busy)
             self.cancel_button.setEnabled(busy)
-            if not busy and self.progress.format().startswith("restart"):
+            if not busy and not self.progress.format().startswith("cancelled"):
                 self.progress.setValue(1000)
                 self.progress.setFormat("done")
 
@@ -440,10 +449,12 @@ class SweepPanel(QWidget):
         form.addRow("Components", krow)
         self.types = QListWidget()
         self.types.setMaximumHeight(100)
+        defaults = set(controller.default_sweep_types())
         for name in controller.covariance_types():
             item = QListWidgetItem(name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked)
+            item.setCheckState(Qt.CheckState.Checked if name in defaults
+                               else Qt.CheckState.Unchecked)
             self.types.addItem(item)
         form.addRow("Covariance types", self.types)
         self.criterion = _combo((("bic", "BIC"), ("aic", "AIC"), ("bic_mclust", "BIC (mclust)")))
@@ -479,6 +490,8 @@ class SweepPanel(QWidget):
 
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(lambda: controller.cancel("sweep"))
+        self.criterion.currentIndexChanged.connect(
+            lambda: controller.set_sweep_criterion(self.criterion.currentData()))
         controller.sweepProgress.connect(self._progress)
         controller.sweepFinished.connect(self.show_sweep)
         controller.busyChanged.connect(self._busy)
@@ -496,14 +509,11 @@ class SweepPanel(QWidget):
         if not types:
             self.info.setText("Check at least one covariance type.")
             return
-        self.controller.run_sweep(
-            list(range(lo, hi + 1)), types, self.criterion.currentData(),
-            self.model_panel.params(),
-        )
+        self.controller.run_sweep(list(range(lo, hi + 1)), types, self.criterion.currentData())
 
-    def _progress(self, info: dict) -> None:
-        self.progress.setValue(int(1000 * info.get("fraction", 0.0)))
-        self.progress.setFormat(str(info.get("stage", "")))
+    def _progress(self, info: ProgressView) -> None:
+        self.progress.setValue(int(1000 * info.fraction))
+        self.progress.setFormat(info.message[:80])
 
     def _busy(self, kind: str, busy: bool) -> None:
         if kind == "sweep":
@@ -521,17 +531,17 @@ class SweepPanel(QWidget):
         name = "BIC (mclust)" if higher else view.criterion.upper()
         pi.setLabel("left", f"{name} ({'higher' if higher else 'lower'} is better)",
                     color=palette.plot_foreground().name())
-        for (name, ks, vals), colour in zip(view.curves, colours, strict=True):
+        for (cov_type, ks, vals), colour in zip(view.curves, colours, strict=True):
             item = pg.PlotDataItem(
                 list(ks), list(vals), pen=pg.mkPen(colour, width=2), symbol="o",
-                symbolBrush=colour, symbolPen=pg.mkPen(colour), symbolSize=9, name=name,
+                symbolBrush=colour, symbolPen=pg.mkPen(colour), symbolSize=9, name=cov_type,
                 connect="finite",
             )
             item.sigPointsClicked.connect(
-                lambda _item, points, ev, n=name: self._clicked(n, points)
+                lambda _item, points, ev, n=cov_type: self._clicked(n, points)
             )
             self.plot.addItem(item)
-            self.curves[name] = item
+            self.curves[cov_type] = item
         k, t = view.best
         self.progress.setValue(1000)
         self.progress.setFormat("done")

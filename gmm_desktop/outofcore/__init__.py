@@ -15,10 +15,12 @@ the driver, where every covariance plugin's M-step runs unchanged. Initializatio
 a bounded uniform random sample (:data:`~gmm_desktop.outofcore.fitting.INIT_SAMPLE_SIZE`).
 See :mod:`.fitting`, :mod:`.scoring`, :mod:`.tables` and :mod:`.pipeline`.
 
-For a controller / GUI: :func:`connect` (scheduler setting), :func:`open_table` and
-:func:`prepare` (lazy data), :func:`fit` (progress per partition and per iteration,
-cancel), :func:`plot_sample` (uniform sample for the scatter, with its size),
-:func:`log_density_histogram`, :func:`fit_threshold` and :func:`write_scores` (every row).
+The application core's big-data backend (:mod:`gmm_desktop.core.bigdata`) uses
+:func:`connect` (scheduler setting), :func:`open_table` and :func:`prepare` (lazy data),
+:func:`fit` (progress per partition and per iteration, cancel), :func:`plot_sample`
+(uniform sample for the scatter, with its size), :func:`log_density_histogram`,
+:func:`fit_threshold` and :func:`write_scores` (every row). This package never imports the
+application layer.
 """
 
 from gmm_desktop.outofcore._compute import active_client, compute_parts, connect
@@ -30,13 +32,7 @@ from gmm_desktop.outofcore.fitting import (
     row_blocks,
     uniform_sample,
 )
-from gmm_desktop.outofcore.pipeline import (
-    OutOfCoreResult,
-    PlotSample,
-    detect_dataset,
-    fit,
-    plot_sample,
-)
+from gmm_desktop.outofcore.pipeline import PlotSample, fit, plot_sample
 from gmm_desktop.outofcore.scoring import (
     contamination_cutoff,
     fit_threshold,
@@ -57,14 +53,12 @@ __all__ = [
     "INIT_SAMPLE_SIZE",
     "LazyFeatures",
     "LazyTable",
-    "OutOfCoreResult",
     "PlotSample",
     "RowBlocks",
     "active_client",
     "compute_parts",
     "connect",
     "contamination_cutoff",
-    "detect_dataset",
     "fit",
     "fit_data",
     "fit_threshold",

@@ -40,7 +40,8 @@ def test_detect_score_sample_end_to_end(hbk_csv, tmp_path):
     assert "flagged rows: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14" in out.stdout
     table = pd.read_csv(flagged)
     assert list(table["rownames"]) == list(range(1, 15))
-    assert json.loads(model.read_text())["extra"]["anomaly"]["threshold"]["spec"]["kind"] == "chi2"
+    saved = json.loads(model.read_text())["extra"]["gmm_desktop"]
+    assert saved["threshold"]["spec"]["kind"] == "chi2"
     assert out.stderr == ""  # no progress when stderr is not a terminal
 
     scored = tmp_path / "scored.parquet"

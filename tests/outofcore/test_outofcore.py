@@ -297,11 +297,11 @@ def test_cli_detect_on_a_parquet_dataset_through_the_cluster(client, tmp_path, c
     assert "flagged: 60 of 5999 rows" in text.out
     assert (tmp_path / "flagged.parquet.json").exists()
     # the saved model scores the same rows in memory (novelty detection)
-    from gmm_desktop.detector import Detector
+    from gmm_desktop.core import Detector
 
     det = Detector.from_model_file(model)
     kept = frame.drop(index=5).reset_index(drop=True)
-    X = det.scaler.transform(kept[["u", "v", "w"]].to_numpy())
+    X = det.bundle.scaler.transform(kept[["u", "v", "w"]].to_numpy())
     np.testing.assert_allclose(det.model.score_samples(X), back.sort_values("row_id")
                                .log_density, rtol=1e-9)
 
