@@ -476,7 +476,9 @@ class NoiseComponent(RefitStrategy):
         pi0 = float(np.clip(start_noise.mean(), 0.01, 0.5))
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Best performing initialization")
-            current = clone_model(model).fit(
+            # EM from the input model's parameters on the cleaned rows: the background rows
+            # no longer pull the Gaussians, and the components keep their identities.
+            current = _warm_clone(model, model).fit(
                 Xu[~start_noise], callback=progress.relay(1, "start on the cleaned rows")
             )
         history: list[RefitRound] = [
