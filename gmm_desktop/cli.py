@@ -11,7 +11,9 @@ checked before any work. Progress goes to stderr when stderr is a terminal (or w
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -737,6 +739,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress.close()
         print(f"{PROG}: {_one_line(exc)}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `gmm-desktop detect ... | head`: the reader left
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")
+        return EXIT_OK
     except (GmmDesktopError, ValueError, OSError, KeyError) as exc:
         progress.close()
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
