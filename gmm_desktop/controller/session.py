@@ -17,6 +17,9 @@ __all__ = ["AUTOSAVE_NAME", "CrashGuard", "SessionFileError", "setup_file_loggin
            "state_dir"]
 
 AUTOSAVE_NAME = "autosave-session.json"
+#: Where the autosave of an unclean exit is kept while the next run opens what was asked
+#: for (its own autosaves would otherwise overwrite it).
+RECOVERED_NAME = "autosave-recovered-session.json"
 MARKER_NAME = "running.pid"
 LOG_NAME = "gmm-desktop.log"
 
@@ -72,6 +75,7 @@ class CrashGuard:
         self.directory = directory or state_dir()
         self.marker = self.directory / MARKER_NAME
         self.autosave = self.directory / AUTOSAVE_NAME
+        self.recovered = self.directory / RECOVERED_NAME
         self.active = False
 
     def crashed_session(self) -> Path | None:
@@ -91,8 +95,8 @@ class CrashGuard:
         self.active = True
 
     def disarm(self) -> None:
-        """A clean exit: remove the marker and the autosave."""
-        for path in (self.marker, self.autosave):
+        """A clean exit: remove the marker, the autosave and a set-aside autosave."""
+        for path in (self.marker, self.autosave, self.recovered):
             try:
                 path.unlink()
             except FileNotFoundError:
@@ -104,5 +108,17 @@ class CrashGuard:
     def discard_autosave(self) -> None:
         try:
             self.autosave.unlink()
+        except OSError:
+            pass
+
+    def set_aside(self, path: Path) -> Path:
+        """Keep the autosave ``path`` of an unclean exit apart from this run's autosaves
+        (to be offered later); returns where it is now."""
+        os.replace(path, self.recovered)
+        return self.recovered
+
+    def discard_recovered(self) -> None:
+        try:
+            self.recovered.unlink()
         except OSError:
             pass
