@@ -22,17 +22,82 @@ class MixtureController(QObject):
 
     ``changed`` fires when what they show is stale: new features, a new model, new view
     settings (``scatterChanged``); ``flagsChanged`` when only the flags moved (a threshold).
-    Views are built only when the window asks (a hidden view costs nothing).
+    Views are built only when the window asks (a hidden view costs nothing): at once with
+    :meth:`matrix` and its siblings, or in a worker with :meth:`request` (``viewReady``
+    follows in the GUI thread; a result overtaken by a newer request is dropped).
     """
 
     changed = Signal()
     flagsChanged = Signal()
+    viewReady = Signal(str, object)  # kind, view (None: nothing to show)
 
     def __init__(self, app: AppController) -> None:
         super().__init__(app)
         self.app = app
+        self._tickets: dict[str, int] = {}
         app.scatterChanged.connect(lambda _v: self.changed.emit())
         app.anomaly.anomalyChanged.connect(lambda _v: self.flagsChanged.emit())
+
+    # ------------------------------------------------------------------ in a worker
+
+    def request(self, kind: str, columns: Sequence[str] | None = None) -> int:
+        """Build view ``kind`` (matrix, marginals, qq, uncertainty) in a worker from the
+        run's current (immutable) state; returns the request's ticket."""
+        ticket = self._tickets.get(kind, 0) + 1
+        self._tickets[kind] = ticket
+        build = self._builder(kind, columns)
+
+        def success(view: Any) -> None:
+            if self._tickets.get(kind) == ticket:
+                self.viewReady.emit(kind, view)
+
+        def failure(failure: Any) -> None:
+            if self._tickets.get(kind) == ticket:
+                self.app.statusMessage.emit(f"The {kind} view could not be drawn: "
+                                            f"{failure.message}")
+                self.viewReady.emit(kind, None)
+
+        self.app.runner.start(f"{kind} view", lambda _state: build(), on_success=success,
+                              on_failure=failure)
+        return ticket
+
+    def latest(self, kind: str) -> int:
+        return self._tickets.get(kind, 0)
+
+    def _builder(self, kind: str, columns: Sequence[str] | None) -> Any:
+        """A function of no arguments that builds ``kind`` from a snapshot taken now."""
+        state = self._state()
+        if state is None:
+            return lambda: None
+        prepared, geom, scored, detection = state
+        if kind == "matrix":
+            radii, labels = self._matrix_radii(columns)
+            cols = tuple(columns or self.default_matrix_columns())
+
+            def matrix() -> Any:
+                view = mv.matrix_view(prepared, geom, scored, detection, cols, radii=radii,
+                                      ellipse_labels=labels)
+                return view, mv.marginals_view(prepared, geom, scored, detection,
+                                               view.columns)
+
+            return matrix
+        if kind == "marginals":
+            return lambda: mv.marginals_view(prepared, geom, scored, detection, columns)
+        if scored is None:
+            return lambda: None
+        if kind == "qq":
+            return lambda: mv.qq_view(prepared, scored, detection)
+        if kind == "uncertainty":
+            return lambda: mv.uncertainty_view(prepared, scored, detection)
+        raise ValueError(f"unknown view {kind!r}")
+
+    def _matrix_radii(self, columns: Sequence[str] | None
+                      ) -> tuple[tuple[float, ...], tuple[str, ...]]:
+        radii, labels = self.ellipse_radii()
+        n = len(tuple(columns or self.default_matrix_columns()))
+        if n > 4 and len(radii) > 1:  # small panels: the outermost level only
+            radii, labels = radii[-1:], labels[-1:]
+        return radii, labels
 
     # ------------------------------------------------------------------ state
 
@@ -81,10 +146,8 @@ class MixtureController(QObject):
         if state is None:
             return None
         prepared, geom, scored, detection = state
-        radii, labels = self.ellipse_radii()
+        radii, labels = self._matrix_radii(columns)
         columns = tuple(columns or self.default_matrix_columns())
-        if len(columns) > 4 and len(radii) > 1:  # small panels: the outermost level only
-            radii, labels = radii[-1:], labels[-1:]
         return mv.matrix_view(prepared, geom, scored, detection, columns, radii=radii,
                               ellipse_labels=labels, max_points=max_points)
 

@@ -30,8 +30,10 @@ from gmm_desktop.controller import geometry
 from gmm_desktop.controller.views import frozen_array
 from gmm_desktop.core import Detection, Prepared, Scored
 
-#: Rows drawn per scatter-matrix panel (a uniform subsample beyond; flagged rows always).
-MATRIX_POINTS = 4000
+#: Rows drawn per scatter-matrix panel (a uniform subsample beyond), and flagged rows
+#: drawn on top of them (all of them, or the lowest-density ones beyond this count).
+MATRIX_POINTS = 3000
+MATRIX_FLAGGED = 1000
 #: Features a scatter matrix shows by default (the analyst can choose more).
 MATRIX_DEFAULT_FEATURES = 5
 #: Points drawn per component in the Q–Q plot (exact order statistics, thinned evenly in
@@ -81,17 +83,20 @@ def _thin(n: int, limit: int, rng_seed: int = 0) -> np.ndarray | None:
 
 
 def _bins(x: np.ndarray) -> np.ndarray:
-    """Histogram edges: numpy's "auto" rule (Sturges / Freedman–Diaconis), at most
-    ``MAX_BINS`` bins."""
+    """Histogram edges over the rows' range: the bin width of numpy's "auto" rule
+    (Sturges / Freedman–Diaconis; on a uniform sample of 100,000 rows for big tables), at
+    most ``MAX_BINS`` bins."""
     finite = x[np.isfinite(x)]
     if finite.size == 0:
         return np.array([0.0, 1.0])
     lo, hi = float(finite.min()), float(finite.max())
     if hi <= lo:
         return np.array([lo - 0.5, hi + 0.5])
-    edges = np.histogram_bin_edges(finite, bins="auto")
-    if edges.size - 1 > MAX_BINS:
-        edges = np.linspace(lo, hi, MAX_BINS + 1)
+    sample = finite if finite.size <= 100_000 else finite[
+        np.random.default_rng(0).integers(0, finite.size, 100_000)]
+    width = float(np.diff(np.histogram_bin_edges(sample, bins="auto")[:2])[0])
+    bins = int(np.ceil((hi - lo) / width)) if width > 0 else 10
+    edges = np.linspace(lo, hi, max(1, min(MAX_BINS, bins)) + 1)
     return edges
 
 
@@ -102,8 +107,9 @@ def _bins(x: np.ndarray) -> np.ndarray:
 class MatrixView:
     """A scatter matrix of ``columns`` (data units).
 
-    ``values`` are the drawn rows (a uniform subsample of at most ``MATRIX_POINTS`` plus every
-    flagged row), ``positions`` their positions among the prepared rows (the selection's
+    ``values`` are the drawn rows (a uniform subsample of at most ``MATRIX_POINTS`` plus the
+    flagged rows, at most ``MATRIX_FLAGGED`` of them: the lowest-density ones), ``positions``
+    their positions among the prepared rows (the selection's
     language); ``ellipses[(i, j)]`` the outlines of every component at every radius for the
     panel with feature ``i`` across and ``j`` up (NaN-separated, ``K × len(radii)``).
     """
@@ -134,7 +140,8 @@ def matrix_view(prepared: Prepared, geom: Any, scored: Scored | None,
                 detection: Detection | None, columns: Sequence[str] | None = None, *,
                 radii: Sequence[float] = (1.0, 2.0, 3.0),
                 ellipse_labels: Sequence[str] | None = None,
-                max_points: int = MATRIX_POINTS) -> MatrixView:
+                max_points: int = MATRIX_POINTS,
+                max_flagged: int = MATRIX_FLAGGED) -> MatrixView:
     """The scatter matrix of ``columns`` (default: the first few features)."""
     cols_all = prepared.columns
     chosen = [c for c in (columns or default_columns(prepared)) if c in cols_all]
@@ -147,10 +154,15 @@ def matrix_view(prepared: Prepared, geom: Any, scored: Scored | None,
     flags = (np.asarray(detection.flags, dtype=bool) if detection is not None
              and detection.flags.shape[0] == n else np.zeros(n, dtype=bool))
     keep = _thin(n, max_points)
+    flagged_rows = np.flatnonzero(flags)
+    all_flagged = flagged_rows.size <= max_flagged or keep is None
+    if not all_flagged and scored is not None:  # the most anomalous (lowest density)
+        ld = np.asarray(scored.scores.log_density)[flagged_rows]
+        flagged_rows = np.sort(flagged_rows[np.argpartition(ld, max_flagged - 1)[:max_flagged]])
     if keep is None:
         pos = np.arange(n)
     else:
-        pos = np.union1d(keep, np.flatnonzero(flags))
+        pos = np.union1d(keep, flagged_rows)
     values = offset[idx] + scale[idx] * X[np.ix_(pos, idx)]
     colour_index = None
     n_colours = 0
@@ -171,8 +183,11 @@ def matrix_view(prepared: Prepared, geom: Any, scored: Scored | None,
         f"{r:g} sd" for r in radii)
     note = sample_note(prepared)
     if keep is not None:
-        shown = (f"drawn: a uniform {max_points:,} of the {n:,} rows and every flagged row "
-                 f"({pos.size:,} points)")
+        which = ("every flagged row" if all_flagged else
+                 f"the {flagged_rows.size:,} lowest-density of the {int(flags.sum()):,} "
+                 "flagged rows")
+        shown = f"drawn: a uniform {max_points:,} of the {n:,} rows and {which} " \
+                f"({pos.size:,} points)"
         note = f"{note}; {shown}" if note else shown
     return MatrixView(
         columns=tuple(chosen), values=frozen_array(values), positions=frozen_array(pos),
@@ -262,9 +277,11 @@ def marginals_view(prepared: Prepared, geom: Any, scored: Scored | None,
         i = cols_all.index(name)
         x = offset[i] + scale[i] * X[:, i]
         edges = _bins(x)
-        counts, _ = np.histogram(x, bins=edges)
-        fcounts, _ = np.histogram(x[flags], bins=edges) if flags.any() else (
-            np.zeros_like(counts), None)
+        # equal-width bins: numpy's fast path (an array of edges would sort the rows)
+        span = (float(edges[0]), float(edges[-1]))
+        counts, _ = np.histogram(x, bins=edges.size - 1, range=span)
+        fcounts, _ = np.histogram(x[flags], bins=edges.size - 1, range=span) if (
+            flags.any()) else (np.zeros_like(counts), None)
         widths = np.diff(edges)
         total = max(int(counts.sum()), 1)
         density = counts / (total * widths)
@@ -324,10 +341,11 @@ def qq_points(d2: np.ndarray, dof: int, limit: int = QQ_POINTS, tail: int = QQ_T
     """``(order, theoretical, observed)`` of a χ² Q–Q plot of ``d2``: ``order`` are the
     indices into ``d2`` of the drawn points (ascending distance), ``theoretical`` the
     ``chi2.ppf((i − 0.5)/n, dof)`` at their ranks ``i``. Beyond ``limit`` points the bulk
-    is thinned evenly; the ``tail`` largest and the rows in ``keep`` are always drawn."""
+    is thinned evenly; the ``tail`` largest and the rows in ``keep`` (at most ``limit`` of
+    them, the farthest) are always drawn."""
     d2 = np.asarray(d2, dtype=float)
     n = int(d2.shape[0])
-    order = np.argsort(d2, kind="stable")
+    order = np.argsort(d2)  # ties are equal values: any order of them is the same plot
     ranks = np.arange(n)
     if n > limit:
         bulk = np.unique(np.linspace(0, n - 1, limit - tail).round().astype(np.int64))
@@ -335,7 +353,8 @@ def qq_points(d2: np.ndarray, dof: int, limit: int = QQ_POINTS, tail: int = QQ_T
         if keep is not None and keep.any():
             inverse = np.empty(n, dtype=np.int64)
             inverse[order] = ranks
-            chosen = np.union1d(chosen, inverse[np.flatnonzero(keep)])
+            kept = np.sort(inverse[np.flatnonzero(keep)])[-limit:]  # the farthest ones
+            chosen = np.union1d(chosen, kept)
         ranks = chosen
     probs = (ranks + 0.5) / n
     return order[ranks], stats.chi2.ppf(probs, dof), d2[order[ranks]]
@@ -403,19 +422,28 @@ def uncertainty_view(prepared: Prepared, scored: Scored, detection: Detection | 
     n, k = resp.shape
     flags = (np.asarray(detection.flags, dtype=bool) if detection is not None
              and detection.flags.shape[0] == n else np.zeros(n, dtype=bool))
-    if k >= 2:
-        two = np.partition(resp, k - 2, axis=1)[:, k - 2:]
-        best, second = two[:, 1], two[:, 0]
+    comp = np.asarray(scored.scores.component)
+    rows_all = np.arange(n)
+    best = resp[rows_all, comp] if k >= 1 else np.ones(n)
+    if k >= 2:  # the runner-up: the largest of the others (a row-wise partition is slow)
+        others = resp.copy()
+        others[rows_all, comp] = -np.inf
+        second = others.max(axis=1)
+        del others
     else:
-        best, second = resp[:, 0], np.zeros(n)
+        second = np.zeros(n)
     unc = 1.0 - best
     top_value = max(1.0 - 1.0 / k, 1e-9)
     edges = np.linspace(0.0, top_value, bins + 1)
-    counts, _ = np.histogram(np.clip(unc, 0.0, top_value), bins=edges)
-    fcounts, _ = np.histogram(np.clip(unc[flags], 0.0, top_value), bins=edges)
+    counts, _ = np.histogram(np.clip(unc, 0.0, top_value), bins=bins, range=(0.0, top_value))
+    fcounts, _ = np.histogram(np.clip(unc[flags], 0.0, top_value), bins=bins,
+                              range=(0.0, top_value))
     m = min(top, n)
-    order = np.argsort(-unc, kind="stable")[:m]
-    comp = np.asarray(scored.scores.component)
+    if n > m:  # the m most uncertain rows, then in order (most uncertain first)
+        part = np.argpartition(-unc, m - 1)[:m]
+        order = part[np.argsort(-unc[part], kind="stable")]
+    else:
+        order = np.argsort(-unc, kind="stable")
     if k >= 2:
         masked = resp[order].copy()
         masked[np.arange(m), comp[order]] = -1.0
@@ -428,11 +456,12 @@ def uncertainty_view(prepared: Prepared, scored: Scored, detection: Detection | 
          float(unc[p]), bool(flags[p]))
         for p, r in zip(order, runner, strict=True)
     )
-    sorted_unc = np.sort(unc)[::-1]
-    if n > 2000:
-        ranks = np.unique(np.linspace(0, n - 1, 2000).round().astype(np.int64))
+    if n > 2000:  # the ranked curve at 2,000 ranks spread on a log scale (as drawn)
+        ranks = np.unique(np.r_[np.arange(min(n, 500)),
+                                np.geomspace(1, n, 1500).round().astype(np.int64) - 1])
     else:
         ranks = np.arange(n)
+    sorted_unc = np.sort(unc)[::-1]
     levels = (0.1, 0.25, 0.5)
     return UncertaintyView(
         n_rows=n, n_components=k, edges=frozen_array(edges), counts=frozen_array(counts),

@@ -245,12 +245,18 @@ class MainWindow(QMainWindow):
 
     def _build_mixture_dock(self) -> None:
         """The "Mixture views" dock (scatter matrix, marginals, χ² Q–Q, uncertainty),
-        next to the parameters; View ▸ Mixture views (Ctrl+M) brings it up."""
+        tabbed with the parameters, hidden until View ▸ Mixture views (Ctrl+M)."""
+        from PySide6.QtWidgets import QScrollArea
+
         self.mixture_views = MixtureViews(self.controller)
-        self.mixture_dock = self._dock("Mixture views", self.mixture_views,
+        scroll = QScrollArea()  # a small window still fits; the views scroll
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.mixture_views)
+        self.mixture_dock = self._dock("Mixture views", scroll,
                                        Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.parameters_dock, self.mixture_dock)
         self.parameters_dock.raise_()
+        self.mixture_dock.hide()  # until asked for: a small window keeps its minimum size
         self.anomaly_panel.focusRequested.connect(self.mixture_views.inspect)
         self.mixture_dock.visibilityChanged.connect(self.mixture_views.shown_changed)
 

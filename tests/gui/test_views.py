@@ -49,7 +49,7 @@ def float_views(qtbot, w, tab):
     w.mixture_dock.setFloating(True)
     w.mixture_dock.resize(1300, 950)
     qtbot.waitUntil(lambda: views.isVisible() and views.current() == tab, timeout=TIMEOUT)
-    qtbot.waitUntil(lambda: tab not in views.stale, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: views.is_ready(tab), timeout=TIMEOUT)
     qtbot.wait(50)
     return views
 
@@ -229,21 +229,21 @@ def test_views_follow_the_threshold_and_stay_lazy(qtbot, window, blobs_csv):
     views = w.mixture_views
     assert not views.is_shown()
     built = []
-    orig = c.mixture.matrix
-    c.mixture.matrix = lambda *a, **k: built.append(1) or orig(*a, **k)
+    orig = c.mixture.request
+    c.mixture.request = lambda kind, *a, **k: built.append(kind) or orig(kind, *a, **k)
     w.anomaly_panel.drag_to(float(np.quantile(c.run.scored.scores.log_density, 0.1)))
     qtbot.wait(300)
     assert built == []  # a hidden view costs nothing
     views = float_views(qtbot, w, "matrix")
-    assert len(built) == 1
+    assert built == ["matrix"]  # built in a worker once shown
     n = c.anomaly.view.n_flagged
     assert n == 60
     assert all(p.ring.n_points == n for p in views.matrix.panels.values())
     for q in (0.02, 0.03, 0.04):  # a burst of threshold moves: drawn once after it
         w.anomaly_panel.drag_to(float(np.quantile(c.run.scored.scores.log_density, q)))
-    qtbot.waitUntil(lambda: "matrix" not in views.stale, timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: views.is_ready("matrix"), timeout=TIMEOUT)
     qtbot.wait(200)
-    assert len(built) == 2
+    assert built == ["matrix", "matrix"]
     assert all(p.ring.n_points == c.anomaly.view.n_flagged == 24
                for p in views.matrix.panels.values())
 

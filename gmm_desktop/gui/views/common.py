@@ -61,6 +61,88 @@ def legend_html(parts: list[tuple[str, str, str]]) -> str:
                            f"{html.escape(text)}" for symbol, colour, text in parts)
 
 
+class Points(pg.GraphicsObject):
+    """Points of a small-multiples panel (a few thousand): one ``drawPoints`` call per
+    colour with a round pen, mapped to pixels first so dots stay round under any axis
+    scaling; no antialiasing (it costs several times more for wide dots and a matrix
+    has many panels)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._groups: list[tuple[QColor, Any]] = []
+        self._n = 0
+        self._width = POINT_WIDTH
+        self._bounds = QRectF()
+
+    def setData(self, x: np.ndarray, y: np.ndarray, colour_index: np.ndarray | None,
+                colours: list[QColor], width: float = POINT_WIDTH) -> None:
+        import pyqtgraph.functions as fn
+
+        self.prepareGeometryChange()
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        ok = np.isfinite(x) & np.isfinite(y)
+        groups = []
+        if colour_index is None:
+            members = [(colours[0] if colours else QColor(NEUTRAL), np.flatnonzero(ok))]
+        else:
+            ci = np.asarray(colour_index)
+            members = [(colours[c % len(colours)], np.flatnonzero(ok & (ci == c)))
+                       for c in np.unique(ci[ok])]
+        for colour, idx in members:
+            if idx.size:
+                poly = fn.create_qpolygonf(idx.size)
+                buf = fn.ndarray_from_qpolygonf(poly)
+                buf[:, 0], buf[:, 1] = x[idx], y[idx]
+                groups.append((colour, poly))
+        self._groups = groups
+        self._n = int(ok.sum())
+        self._width = float(width)
+        if self._n:
+            xs, ys = x[ok], y[ok]
+            self._bounds = QRectF(float(xs.min()), float(ys.min()),
+                                  max(float(xs.max() - xs.min()), 1e-300),
+                                  max(float(ys.max() - ys.min()), 1e-300))
+        else:
+            self._bounds = QRectF()
+        self.update()
+
+    @property
+    def n_points(self) -> int:
+        return self._n
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange: Any = None) -> tuple:
+        if not self._n:
+            return (None, None)
+        b = self._bounds
+        return (b.left(), b.right()) if ax == 0 else (b.top(), b.bottom())
+
+    def boundingRect(self) -> QRectF:
+        if not self._n:
+            return QRectF()
+        px = self.pixelVectors()
+        pad_x = pad_y = 0.0
+        if px[0] is not None:
+            pad_x, pad_y = abs(px[0].x()) * self._width, abs(px[1].y()) * self._width
+        return self._bounds.adjusted(-pad_x, -pad_y, pad_x, pad_y)
+
+    def viewTransformChanged(self) -> None:
+        self.prepareGeometryChange()
+
+    def paint(self, painter: QPainter, option: Any = None, widget: Any = None) -> None:
+        transform = painter.transform()
+        painter.save()
+        painter.resetTransform()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        for colour, poly in self._groups:
+            pen = QPen(colour)
+            pen.setWidthF(self._width)
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            painter.setPen(pen)
+            painter.drawPoints(transform.map(poly))
+        painter.restore()
+
+
 class Dots(pg.ScatterPlotItem):
     """A scatter item that leaves clicks to its view box (which picks the nearest row);
     pyqtgraph's own item would take a click on any of its points."""

@@ -22,13 +22,13 @@ from PySide6.QtWidgets import (
 
 from gmm_desktop.controller.mixture_views import MarginalsView, MatrixView, RowInspection
 from gmm_desktop.gui import palette
-from gmm_desktop.gui.scatter import FastScatterItem
 from gmm_desktop.gui.views.common import (
     FLAG_RING,
     INSPECTED,
     POINT_WIDTH,
     SELECTED,
     Dots,
+    Points,
     SelectBox,
     WrapLabel,
     inside,
@@ -48,10 +48,10 @@ class _Panel:
 
     def __init__(self, item: pg.PlotItem, r: int, c: int) -> None:
         self.item, self.r, self.c = item, r, c
-        self.halo = FastScatterItem()
-        self.ring = FastScatterItem()
-        self.points = FastScatterItem()
-        self.cores = FastScatterItem()
+        self.halo = Points()
+        self.ring = Points()
+        self.points = Points()
+        self.cores = Points()
         for z, it in enumerate((self.halo, self.ring, self.points, self.cores)):
             it.setZValue(z + 1)
             item.addItem(it)
@@ -113,7 +113,7 @@ class ScatterMatrix(QWidget):
         right.addWidget(self.legend)
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setBackground(palette.plot_background())
-        self.glw.setMinimumSize(300, 300)
+        self.glw.setMinimumSize(200, 200)
         right.addWidget(self.glw, 1)
         self.inspection_label = note_label()
         self.inspection_label.setObjectName("matrix_inspection")

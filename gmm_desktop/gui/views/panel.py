@@ -44,6 +44,7 @@ class MixtureViews(QWidget):
         self.controller = controller
         self.mixture = controller.mixture
         self.stale: set[str] = set(TABS)
+        self.pending: dict[str, int] = {}  # view → ticket of the build in a worker
         self.inspected: int | None = None
         self._selected = np.empty(0, dtype=np.int64)
         self._last_dir = str(Path.home())
@@ -74,6 +75,7 @@ class MixtureViews(QWidget):
         self.export_button.clicked.connect(self.export_dialog)
         self.tabs.currentChanged.connect(lambda _i: self._later())
         self.mixture.changed.connect(self._model_changed)
+        self.mixture.viewReady.connect(self._ready)
         self.mixture.flagsChanged.connect(self._flags_changed)
         controller.featuresChanged.connect(self._features_changed)
         controller.selection.selectionChanged.connect(self._selection_changed)
@@ -120,7 +122,7 @@ class MixtureViews(QWidget):
 
     def _columns_changed(self) -> None:
         self.stale.update(("matrix",))
-        self.refresh(force=True)
+        self.refresh(force=True)  # the analyst asked: even if the dock is covered
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)
@@ -128,9 +130,10 @@ class MixtureViews(QWidget):
 
     # ------------------------------------------------------------------ building
 
-    def refresh(self, force: bool = False) -> None:
+    def refresh(self, force: bool = False, *, wait: bool = False) -> None:
         """Build the shown view if it is stale (``force``: even if not, and even if the
-        views are not on screen)."""
+        views are not on screen). The data are built in a worker and drawn when ready
+        (``wait``: built here and drawn at once, as an export needs)."""
         tab = self.current()
         if not force and (tab not in self.stale or not self.is_shown()):
             return
@@ -142,29 +145,46 @@ class MixtureViews(QWidget):
             self.status.setText("Fit a model: the views show its components.")
         else:
             self.status.setText("")
+        columns = (self.matrix.chosen_columns() or None) if tab == "matrix" else None
+        if wait:
+            self.pending.pop(tab, None)
+            self._draw(tab, m._builder(tab, columns)())
+        else:
+            self.pending[tab] = m.request(tab, columns)
+
+    def is_ready(self, tab: str | None = None) -> bool:
+        """The view (default: the shown one) is drawn and up to date."""
+        tab = tab or self.current()
+        return tab not in self.stale and tab not in self.pending
+
+    def _ready(self, kind: str, view: Any) -> None:
+        if self.pending.get(kind) != self.mixture.latest(kind):
+            return  # drawn already by a newer request, or built here meanwhile
+        self.pending.pop(kind, None)
+        self._draw(kind, view)
+
+    def _draw(self, tab: str, view: Any) -> None:
         if tab == "matrix":
-            columns = self.matrix.chosen_columns() or None
-            view = m.matrix(columns)
-            marg = m.marginals(view.columns) if view is not None else None
-            self.matrix.show_view(view, marg)
+            matrix, marg = view if view is not None else (None, None)
+            self.matrix.show_view(matrix, marg)
             self._halo()
             self._inspect_again()
         elif tab == "marginals":
-            self.marginals.show_view(m.marginals())
+            self.marginals.show_view(view)
         elif tab == "qq":
-            self.qq.show_view(m.qq())
+            self.qq.show_view(view)
             self.qq.set_selected(self._selected)
             self.qq.set_inspected(self.inspected)
         else:
-            self.uncertainty.show_view(m.uncertainty())
+            self.uncertainty.show_view(view)
             self.uncertainty.set_selected(self._selected)
 
     def refresh_all(self) -> None:
-        """Build every view now (tests, exports)."""
+        """Build and draw every view now (tests, exports)."""
         current = self.tabs.currentIndex()
         for i in range(len(TABS)):
             self.tabs.setCurrentIndex(i)
-            self.refresh(force=True)
+            self.refresh(force=True, wait=True)
         self.tabs.setCurrentIndex(current)
 
     # ------------------------------------------------------------------ selection, inspection
@@ -228,8 +248,8 @@ class MixtureViews(QWidget):
 
     def export(self, path: str | Path) -> Path:
         """Write the shown view to ``path`` (PNG or SVG by its extension), atomically."""
-        if self.current() in self.stale:
-            self.refresh(force=True)
+        if not self.is_ready():
+            self.refresh(force=True, wait=True)
         return export_widget(self.figure(), path, title=f"gmm-desktop {self.current()} view")
 
     def export_dialog(self) -> None:
