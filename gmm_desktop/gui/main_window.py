@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDockWidget,
-    QDoubleSpinBox,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -29,6 +28,7 @@ from gmm_desktop.controller import AppController, ProgressView, ScatterView
 from gmm_desktop.gui.analysis_panels import AnomalyPanel, PluginsDialog, SelectionPanel
 from gmm_desktop.gui.bigdata import OpenBigDialog, SchedulerDialog
 from gmm_desktop.gui.desktop import AboutDialog, ShortcutsDialog, app_icon, shortcut_rows
+from gmm_desktop.gui.numbers import NumberBox
 from gmm_desktop.gui.panels import DatasetPanel, ModelPanel, ParametersView, SweepPanel
 from gmm_desktop.gui.scatter import ScatterPlot
 from gmm_desktop.gui.views import MixtureViews
@@ -83,11 +83,7 @@ class ViewControls(QToolBar):
         self.ellipses = QComboBox()
         self.ellipses.addItem("Ellipses at 1, 2, 3 sd", "sigma")
         self.ellipses.addItem("Ellipse at probability mass", "mass")
-        self.mass = QDoubleSpinBox()
-        self.mass.setRange(0.01, 0.999)
-        self.mass.setDecimals(3)
-        self.mass.setSingleStep(0.01)
-        self.mass.setValue(0.95)
+        self.mass = NumberBox(minimum=0.01, maximum=0.999, value=0.95, step=0.01)
         self.mass.setEnabled(False)
         self.reset = QPushButton("Reset view")
         self.reset.setToolTip("Show all points (Ctrl+0)")
@@ -246,19 +242,23 @@ class MainWindow(QMainWindow):
     def _build_mixture_dock(self) -> None:
         """The "Mixture views" dock (scatter matrix, marginals, χ² Q–Q, uncertainty),
         tabbed with the parameters, hidden until View ▸ Mixture views (Ctrl+M)."""
-        from PySide6.QtWidgets import QScrollArea
-
         self.mixture_views = MixtureViews(self.controller)
-        scroll = QScrollArea()  # a small window still fits; the views scroll
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.mixture_views)
-        self.mixture_dock = self._dock("Mixture views", scroll,
+        self.mixture_dock = self._dock("Mixture views", self.mixture_views,
                                        Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.parameters_dock, self.mixture_dock)
         self.parameters_dock.raise_()
         self.mixture_dock.hide()  # until asked for: a small window keeps its minimum size
         self.anomaly_panel.focusRequested.connect(self.mixture_views.inspect)
         self.mixture_dock.visibilityChanged.connect(self.mixture_views.shown_changed)
+        self.mixture_views.window_button.clicked.connect(self.float_mixture_views)
+
+    def float_mixture_views(self) -> None:
+        """The views in a window of their own (the dock floats; double-click docks it)."""
+        dock = self.mixture_dock
+        dock.show()
+        dock.setFloating(True)
+        dock.resize(max(900, int(0.8 * self.width())), max(700, int(0.85 * self.height())))
+        dock.raise_()
 
     def show_mixture_views(self, tab: str | None = None) -> MixtureViews:
         """Show and raise the mixture views (``tab``: matrix, marginals, qq, uncertainty)."""
@@ -266,6 +266,10 @@ class MainWindow(QMainWindow):
 
         self.mixture_dock.show()
         self.mixture_dock.raise_()
+        if not self.mixture_dock.isFloating():
+            # docked at the bottom: give the views what room the other docks leave
+            self.resizeDocks([self.mixture_dock], [int(0.5 * self.height())],
+                             Qt.Orientation.Vertical)
         if tab is not None:
             self.mixture_views.tabs.setCurrentIndex(TABS.index(tab))
         return self.mixture_views

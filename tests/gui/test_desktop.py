@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,14 @@ import gmm_desktop
 from gmm_desktop.gui import desktop
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def pyproject() -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        tomllib = pytest.importorskip("tomli")
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
 SHOTS = Path("/tmp/gmm-shots")
 TIMEOUT = 60_000
 
@@ -39,8 +46,7 @@ def test_icon_files_ship_and_match_the_svg(qtbot):
     folder = Path(gmm_desktop.__file__).parent / "resources" / "icons"
     assert desktop.icon_path() == folder / "gmm-desktop.svg"
     # package data: the wheel carries the icons and the desktop file
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    patterns = pyproject["tool"]["setuptools"]["package-data"]["gmm_desktop"]
+    patterns = pyproject()["tool"]["setuptools"]["package-data"]["gmm_desktop"]
     assert "resources/icons/*" in patterns and "resources/*" in patterns
     for size in desktop.ICON_SIZES:
         image = QImage(str(desktop.icon_path(size)))
@@ -63,7 +69,7 @@ def test_desktop_file_names_the_program_and_the_icon():
     parser.read(path, encoding="utf-8")
     entry = parser["Desktop Entry"]
     assert entry["Type"] == "Application" and entry["Name"] == "gmm-desktop"
-    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    scripts = pyproject()["project"]["scripts"]
     assert entry["Exec"].split()[0] in scripts  # the installed command
     assert entry["Icon"] == "gmm-desktop" == desktop.icon_path().stem
     assert entry["StartupWMClass"] == "gmm-desktop"

@@ -154,7 +154,7 @@ def test_scatter_matrix_linked_selection_and_inspection(qtbot, window, wine_csv,
     assert "inside every drawn 3-sd ellipse" in text
     ins = m.inspection
     assert ins.d2 > stats.chi2.ppf(0.975, 13)
-    for (r, cc), panel in m.panels.items():
+    for panel in m.panels.values():
         xs, _ys = panel.marker.getData()
         assert len(xs) == 1
         assert float(panel.label.toPlainText().split()[0]) <= 3.0
@@ -194,7 +194,7 @@ def test_qq_and_uncertainty_views_select_rows(qtbot, window, wine_csv):
     assert qq.which.count() == 4
     # the drawn points are the view's: χ² quantiles against D²
     item = qq.scatter[0]
-    xs, ys = item.getData()
+    xs, _ys = item.getData()
     np.testing.assert_allclose(xs, view.components[0].theoretical)
     n = view.components[0].n_rows
     np.testing.assert_allclose(xs, stats.chi2.ppf((np.arange(n) + 0.5) / n, 13))
@@ -234,8 +234,13 @@ def test_views_follow_the_threshold_and_stay_lazy(qtbot, window, blobs_csv):
     w.anomaly_panel.drag_to(float(np.quantile(c.run.scored.scores.log_density, 0.1)))
     qtbot.wait(300)
     assert built == []  # a hidden view costs nothing
-    views = float_views(qtbot, w, "matrix")
+    w.mixture_action.trigger()  # View ▸ Mixture views (Ctrl+M): docked, built once shown
+    qtbot.waitUntil(lambda: views.is_shown() and views.is_ready("matrix"), timeout=TIMEOUT)
     assert built == ["matrix"]  # built in a worker once shown
+    views.window_button.click()  # "Open in a window": the dock floats, with room
+    assert w.mixture_dock.isFloating() and w.mixture_dock.width() >= 900
+    views = float_views(qtbot, w, "matrix")
+    assert built == ["matrix"]
     n = c.anomaly.view.n_flagged
     assert n == 60
     assert all(p.ring.n_points == n for p in views.matrix.panels.values())

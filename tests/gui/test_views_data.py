@@ -121,7 +121,7 @@ def test_qq_thinning_keeps_exact_points_the_tail_and_the_flagged():
 
 
 def test_uncertainty_is_one_minus_the_largest_responsibility(wine):
-    det, frame, geom = wine
+    det, frame, _geom = wine
     view = mv.uncertainty_view(det.prepared, det.scored, det.detection, top=20)
     X = det.prepared.X
     resp = det.model.predict_proba(X)
@@ -220,7 +220,7 @@ def test_inspection_explains_a_flagged_row_inside_every_ellipse(wine):
 
 def test_labels_do_not_change_the_views_rows(wine):
     """The views show every prepared row; manual labels only change the flags."""
-    det, frame, geom = wine
+    det, frame, _geom = wine
     det.set_labels(Labels(outlier=[0, 1]))
     try:
         view = mv.qq_view(det.prepared, det.scored, det.detection)

@@ -113,7 +113,7 @@ class ScatterMatrix(QWidget):
         right.addWidget(self.legend)
         self.glw = pg.GraphicsLayoutWidget()
         self.glw.setBackground(palette.plot_background())
-        self.glw.setMinimumSize(200, 200)
+        self.glw.setMinimumSize(160, 160)
         right.addWidget(self.glw, 1)
         self.inspection_label = note_label()
         self.inspection_label.setObjectName("matrix_inspection")

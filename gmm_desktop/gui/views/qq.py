@@ -59,7 +59,7 @@ class QQPanel(QWidget):
         fig.addWidget(self.legend)
         box = SelectBox(self._rect, self._click)
         self.plot = pg.PlotWidget(background=palette.plot_background(), viewBox=box)
-        self.plot.setMinimumHeight(160)
+        self.plot.setMinimumHeight(110)
         style_plot(self.plot.getPlotItem(), x_label="χ² quantile",
                    y_label="squared Mahalanobis distance D²")
         fig.addWidget(self.plot, 1)

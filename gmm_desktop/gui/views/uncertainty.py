@@ -56,7 +56,7 @@ class UncertaintyPanel(QWidget):
                    y_label="1 − max responsibility")
         self.ranked.getPlotItem().setLogMode(x=True, y=False)
         for w in (self.hist, self.ranked):
-            w.setMinimumHeight(120)
+            w.setMinimumHeight(90)
             plots.addWidget(w, 1)
         fig.addLayout(plots, 2)
         self.summary = WrapLabel("")
