@@ -284,6 +284,8 @@ class AnomalyPanel(QWidget):
         self.threshold.valueChanged.connect(self._threshold_changed)
         for w in (self.sigma, self.chi2, self.small_share):
             w.valueChanged.connect(self._gate_changed)
+        for w in (self.contamination, self.threshold, self.sigma, self.chi2, self.small_share):
+            w.invalidEntry.connect(controller.statusMessage.emit)
         self.small.toggled.connect(self._gate_changed)
         self.kind.currentIndexChanged.connect(self._gate_changed)
         self.flagged.cellClicked.connect(self._flagged_clicked)

@@ -11,7 +11,7 @@ import math
 import re
 from typing import Any
 
-from PySide6.QtCore import QLocale, Signal
+from PySide6.QtCore import QLocale, Qt, Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QDoubleSpinBox, QLineEdit, QToolTip, QWidget
 
@@ -91,7 +91,6 @@ class NumberBox(QDoubleSpinBox):
         self.setKeyboardTracking(False)
         self.setCorrectionMode(QDoubleSpinBox.CorrectionMode.CorrectToPreviousValue)
         self.setValue(value)
-        self.lineEdit().editingFinished.connect(self._check_left_text)
 
     # -- Qt's text <-> value hooks ------------------------------------------------------------
 
@@ -136,7 +135,18 @@ class NumberBox(QDoubleSpinBox):
         if not self.is_editing():
             self.setValue(value)
 
-    def _check_left_text(self) -> None:
+    def keyPressEvent(self, event: Any) -> None:
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self._check_text()
+        super().keyPressEvent(event)
+
+    def focusOutEvent(self, event: Any) -> None:
+        self._check_text()  # before Qt puts the previous value back
+        super().focusOutEvent(event)
+
+    def _check_text(self) -> None:
+        """Text that is not a number in range is refused out loud (the previous value is
+        kept, and the message says so)."""
         text = self._strip_affixes(self.lineEdit().text())
         value = parse_number(text, self.locale())
         if value is not None and self.minimum() <= value <= self.maximum():

@@ -100,15 +100,23 @@ def test_number_box_commits_on_enter_keeps_digits_and_steps(qtbot):
     assert tol.value() == 1e-8 and tol.text() == "1e-08"
     tol.stepBy(1)
     assert tol.value() == pytest.approx(1e-7)
-    # text that is not a number is refused with a message; the value is kept
+    # letters cannot be typed; half a number or one out of range is refused out loud and
+    # the value is kept
     messages: list[str] = []
     box.invalidEntry.connect(messages.append)
     type_into(qtbot, box, "abc")
+    assert box.value() == pytest.approx(0.000123) and box.text() == "0.000123"
+    type_into(qtbot, box, "1e-")
+    assert messages and "“1e-” is not a number; kept 0.000123" in messages[-1]
+    type_into(qtbot, box, "2")
+    assert "“2” is outside 0 … 1; kept 0.000123" in messages[-1]
     assert box.value() == pytest.approx(0.000123)
+    box.clearFocus()  # leaving the field puts the kept value back
     assert box.text() == "0.000123"
 
 
 def test_german_locale_accepts_a_decimal_comma_everywhere(qtbot):
+    previous = QLocale()
     QLocale.setDefault(QLocale("de_DE"))
     try:
         box = NumberBox(minimum=0.0, maximum=0.9999, value=0.05)
@@ -125,7 +133,7 @@ def test_german_locale_accepts_a_decimal_comma_everywhere(qtbot):
         with pytest.raises(ValueError, match="Tolerance"):
             edit.number()
     finally:
-        QLocale.setDefault(QLocale.c())
+        QLocale.setDefault(previous)
 
 
 # ----------------------------------------------------------------------------- the window
@@ -346,3 +354,40 @@ def test_bad_tolerance_is_refused_with_a_message(qtbot, window, blobs_csv):
     w.model_panel.fit()
     assert started == []
     assert w.last_error is not None and "Tolerance" in w.last_error[1]
+
+
+def test_german_window_reads_decimal_commas(qtbot, gmm_state_dir, gmm_settings_dir):
+    from gmm_desktop.gui.main_window import MainWindow
+
+    previous = QLocale()
+    QLocale.setDefault(QLocale("de_DE"))
+    try:
+        w = MainWindow(ask_restore=lambda p: False)
+        qtbot.addWidget(w)
+        w.resize(1500, 950)
+        w.show()
+        c = w.controller
+        with qtbot.waitSignal(c.featuresChanged, timeout=TIMEOUT):
+            c.open_demo("synthetic")
+        idle(qtbot, w)
+        assert w.model_panel.tol.text() == "0,001"
+        type_into(qtbot, w.model_panel.tol, "0,0001", enter=False)
+        w.model_panel.n_components.setValue(4)
+        w.model_panel.auto_k.setChecked(False)
+        with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT):
+            w.model_panel.fit()
+        idle(qtbot, w)
+        assert c.run.model.tol == pytest.approx(1e-4)  # never the default 1e-3
+        w.anomaly_dock.raise_()
+        type_into(qtbot, w.anomaly_panel.contamination, "0,005")
+        view = c.anomaly.view
+        assert (view.kind, view.value) == ("contamination", pytest.approx(0.005))
+        assert view.n_flagged == round(0.005 * 2640)
+        assert w.anomaly_panel.contamination.text() == "0,005"
+        type_into(qtbot, w.anomaly_panel.threshold, "-7,5")
+        assert (c.anomaly.view.kind, c.anomaly.view.value) == ("log_density", -7.5)
+        shot(w, "07-german")
+        w.controller.cancel()
+        w.controller.wait(20_000)
+    finally:
+        QLocale.setDefault(previous)
