@@ -70,13 +70,27 @@ def install_signal_handlers(app, window) -> tuple[object, dict[int, object]]:
     ends. Returns the poll timer and the previous handlers (for
     :func:`restore_signal_handlers`)."""
     from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QDialog
+
+    def stop() -> None:
+        # a modal dialog (the restore question) runs its own event loop: end it first
+        for _ in range(10):
+            modal = QApplication.activeModalWidget()
+            if modal is None:
+                break
+            if isinstance(modal, QDialog):
+                modal.done(QDialog.DialogCode.Rejected)
+            else:
+                modal.close()
+        window.close()
+        app.exit(0)
 
     def quit_cleanly(signum: int, _frame: object) -> None:
         if getattr(window, "interrupted_by", None) is not None:
             return
         window.interrupted_by = signum
         log.info("signal %s received: quitting", signum)
-        QTimer.singleShot(0, lambda: (window.close(), app.quit()))
+        QTimer.singleShot(0, stop)
 
     previous = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -96,9 +110,13 @@ def restore_signal_handlers(previous: dict[int, object]) -> None:
         signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
-def launch(args: argparse.Namespace):
+def launch(args: argparse.Namespace, *, signals: bool = False):
     """Create the application and the window, open what was asked for (then offer the
-    autosave of an unclean exit without replacing it), and return ``(app, window)``."""
+    autosave of an unclean exit without replacing it), and return ``(app, window)``.
+
+    ``signals``: Ctrl+C and SIGTERM quit cleanly from here on (even while the restore
+    question is open); the previous handlers are in ``window.previous_signal_handlers``.
+    """
     _leave_a_core_for_the_gui()
 
     from PySide6.QtCore import QCoreApplication, Qt
@@ -130,6 +148,10 @@ def launch(args: argparse.Namespace):
         log_path = None
     window = MainWindow()
     _install_excepthook(window)
+    window.previous_signal_handlers = {}
+    if signals:
+        window.signal_timer, window.previous_signal_handlers = install_signal_handlers(
+            app, window)
     window.show()
     window.controller.warm_up()
     if log_path is not None:
@@ -159,12 +181,15 @@ def main(argv: list[str] | None = None) -> int:
     window, and run the Qt event loop; returns the exit code (128 + the signal's number
     after Ctrl+C or SIGTERM, once the window has closed cleanly)."""
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    app, window = launch(args)
-    _timer, previous = install_signal_handlers(app, window)
+    app, window = launch(args, signals=True)
     try:
-        code = int(app.exec())
+        if getattr(window, "interrupted_by", None) is None:  # not stopped while starting
+            code = int(app.exec())
+        else:
+            app.processEvents()  # the window closes cleanly (its close is queued)
+            code = 0
     finally:
-        restore_signal_handlers(previous)
+        restore_signal_handlers(window.previous_signal_handlers)
     signum = getattr(window, "interrupted_by", None)
     return 128 + int(signum) if signum is not None else code
 

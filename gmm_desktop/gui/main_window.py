@@ -807,9 +807,25 @@ class MainWindow(QMainWindow):
                 return False
             self.restore_offer = self._restore_offer(kept)
             return False
-        if self._ask_restore(found):
-            return sessions.restore_autosave(found)
-        sessions.guard.discard_autosave()
+        guard = sessions.guard
+        guard.asking = True  # an exit while asking (Ctrl+C) keeps it for the next start
+        try:
+            answer = self._ask_restore(found)
+        finally:
+            guard.asking = False
+        if getattr(self, "interrupted_by", None) is not None:  # Ctrl+C while asking
+            if found.exists():
+                guard.set_aside(found)
+            return False
+        if answer:
+            restored = sessions.restore_autosave(found)
+            if restored and found == guard.recovered:
+                guard.discard_recovered()
+            return restored
+        if found == guard.recovered:
+            guard.discard_recovered()
+        else:
+            guard.discard_autosave()
         return False
 
     def _restore_offer(self, path: Path) -> QMessageBox:
@@ -826,7 +842,7 @@ class MainWindow(QMainWindow):
         restore = box.addButton("Restore the previous session",
                                 QMessageBox.ButtonRole.AcceptRole)
         box.addButton("Discard it", QMessageBox.ButtonRole.DestructiveRole)
-        box.addButton("Decide later", QMessageBox.ButtonRole.RejectRole)
+        box.addButton("Decide later", QMessageBox.ButtonRole.RejectRole)  # kept till then
         box.setWindowModality(Qt.WindowModality.NonModal)
 
         def decided(button) -> None:
@@ -836,7 +852,7 @@ class MainWindow(QMainWindow):
                     sessions.guard.discard_recovered()
             elif role == QMessageBox.ButtonRole.DestructiveRole and sessions.guard is not None:
                 sessions.guard.discard_recovered()
-            # "Decide later": kept until this run exits cleanly
+            # "Decide later": kept, and offered again at the next start
 
         box.buttonClicked.connect(decided)
         box.show()

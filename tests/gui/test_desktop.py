@@ -260,3 +260,38 @@ def test_nothing_asked_the_restore_question_comes_at_once(qtbot, tmp_path, blobs
     assert w.restore_offer is None
     assert not (state / "autosave-session.json").exists()  # declined: discarded
     w.close()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="sends SIGINT")
+def test_ctrl_c_during_the_restore_question_keeps_the_autosave(qtbot, tmp_path, blobs_csv,
+                                                               monkeypatch, gmm_settings_dir):
+    """Nothing asked: the question comes at once. Ctrl+C then quits cleanly and keeps the
+    old autosave, which the next start offers again."""
+    from gmm_desktop.gui.main_window import MainWindow
+
+    state = _crashed_state(tmp_path, blobs_csv)
+    proc = _start(tmp_path)
+    try:
+        _read_until(proc, "READY")  # the event loop runs (the question is open)
+        qtbot.wait(300)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
+    kept = state / "autosave-recovered-session.json"
+    assert kept.exists() and not (state / "running.pid").exists()
+    # the next start offers it again, and it restores
+    monkeypatch.setenv("GMM_DESKTOP_STATE_DIR", str(state))
+    asked = []
+    w = MainWindow(ask_restore=lambda p: asked.append(p) or True)
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.controller.modelChanged, timeout=TIMEOUT,
+                          check_params_cb=lambda s: s is not None):
+        assert w.offer_restore()
+    qtbot.waitUntil(lambda: not w.controller.is_busy(), timeout=TIMEOUT)
+    assert asked == [kept]
+    assert w.controller.run.loaded.name == "blobs.csv"
+    assert not kept.exists()
+    w.close()
