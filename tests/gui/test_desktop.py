@@ -69,8 +69,11 @@ def test_desktop_file_names_the_program_and_the_icon():
     parser.read(path, encoding="utf-8")
     entry = parser["Desktop Entry"]
     assert entry["Type"] == "Application" and entry["Name"] == "gmm-desktop"
-    scripts = pyproject()["project"]["scripts"]
-    assert entry["Exec"].split()[0] in scripts  # the installed command
+    project = pyproject()["project"]
+    # the installed window-only command (a GUI script: no console window on Windows)
+    assert entry["Exec"].split() == ["gmm-desktop-gui", "%f"]
+    assert "gmm-desktop-gui" in project["gui-scripts"]
+    assert entry["TryExec"] == "gmm-desktop-gui"
     assert entry["Icon"] == "gmm-desktop" == desktop.icon_path().stem
     assert entry["StartupWMClass"] == "gmm-desktop"
     assert entry["Terminal"] == "false"
