@@ -29,6 +29,7 @@ from scipy import stats
 from gmm_desktop.controller import geometry
 from gmm_desktop.controller.views import frozen_array
 from gmm_desktop.core import Detection, Prepared, Scored
+from gmm_desktop.core.steps import explain
 
 #: Rows drawn per scatter-matrix panel (a uniform subsample beyond), and flagged rows
 #: drawn on top of them (all of them, or the lowest-density ones beyond this count).
@@ -500,9 +501,9 @@ class RowInspection:
     columns: tuple[str, ...]
     radius: float
     text: str
-    #: ``(feature, deviation)`` over every feature: ``(x − μ_k)/σ_k`` of the feature alone,
-    #: largest first (where the row is farthest out in single features).
-    feature_sd: tuple[tuple[str, float], ...] = ()
+    #: ``(feature, contribution)`` over every feature, largest first: the core's
+    #: decomposition of D² (:func:`gmm_desktop.core.steps.explain`; they add up to ``d2``).
+    contributions: tuple[tuple[str, float], ...] = ()
 
     @property
     def max_pair_sd(self) -> float:
@@ -539,10 +540,10 @@ def inspect_row(prepared: Prepared, scored: Scored, detection: Detection | None,
             pair_sd[(a, b)] = float(np.sqrt(max(diff @ np.linalg.solve(sub, diff), 0.0)))
         except np.linalg.LinAlgError:
             pair_sd[(a, b)] = math.inf
-    sds = np.sqrt(np.clip(np.diag(cov), 1e-300, None))
-    z = (x - mu) / sds
-    feature_sd = tuple(sorted(((str(c), float(v)) for c, v in zip(cols_all, z, strict=True)),
-                              key=lambda t: -abs(t[1])))
+    why = explain(prepared, scored, np.array([position]))
+    contributions = tuple(sorted(
+        ((str(c), float(v)) for c, v in zip(why.columns, why.contributions[0], strict=True)),
+        key=lambda t: -t[1]))
     flagged = bool(detection is not None and detection.flags[position])
     cutoff = None if detection is None else detection.threshold.log_density_cutoff
     ld = float(scores.log_density[position])
@@ -566,8 +567,11 @@ def inspect_row(prepared: Prepared, scored: Scored, detection: Detection | None,
                 f"It lies inside every drawn {radius:g}-sd ellipse: each ellipse is the 2-D "
                 f"shadow of a {dof}-dimensional ellipsoid, and small deviations in many "
                 f"features add up to a large distance over all of them (see the Q–Q plot).")
+    if dof > 1:
+        top = ", ".join(f"{name} {value:.1f}" for name, value in contributions[:3])
+        lines.append(f"Largest contributions to D²: {top}.")
     return RowInspection(
         position=int(position), row_id=row_id, component=k, log_density=ld, cutoff=cutoff,
         flagged=flagged, dof=dof, d2=d2, tail=tail, quantile_975=q975, pair_sd=pair_sd,
         columns=tuple(chosen), radius=float(radius), text=" ".join(lines),
-        feature_sd=feature_sd)
+        contributions=contributions)

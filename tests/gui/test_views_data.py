@@ -213,9 +213,16 @@ def test_inspection_explains_a_flagged_row_inside_every_ellipse(wine):
     assert ins.tail == pytest.approx(stats.chi2.sf(d2, 13))
     assert "inside every drawn 3-sd ellipse" in ins.text
     assert "13-dimensional ellipsoid" in ins.text
-    z = {name: v for name, v in ins.feature_sd}
-    sd = np.sqrt(np.diag(covs[comp[pos]]))
-    assert z["proline"] == pytest.approx(diff[12] / sd[12])
+    # the core's decomposition of D²: largest first, adding up to the distance
+    values = [v for _name, v in ins.contributions]
+    assert values == sorted(values, reverse=True)
+    assert sum(values) == pytest.approx(d2, rel=1e-9)
+    top = ins.contributions[0][0]
+    assert f"Largest contributions to D²: {top}" in ins.text
+    # it is (x − μ)ⱼ·(Σ⁻¹(x − μ))ⱼ in the data's units too
+    j = cols.index(top)
+    assert ins.contributions[0][1] == pytest.approx(
+        diff[j] * np.linalg.solve(covs[comp[pos]], diff)[j], rel=1e-7)
 
 
 def test_labels_do_not_change_the_views_rows(wine):

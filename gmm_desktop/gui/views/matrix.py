@@ -65,7 +65,12 @@ class _Panel:
         item.addItem(self.marker, ignoreBounds=True)
         self.label = pg.TextItem("", color=INSPECTED, anchor=(1, 0))
         self.label.setZValue(10)
-        self.label.setParentItem(item.getViewBox())
+        vb = item.getViewBox()
+        self.label.setParentItem(vb)
+        vb.sigResized.connect(self.place_label)  # the top-right corner, whatever the size
+
+    def place_label(self, *_a: Any) -> None:
+        self.label.setPos(self.item.getViewBox().width() - 2, 1)
 
 
 class ScatterMatrix(QWidget):
@@ -100,8 +105,8 @@ class ScatterMatrix(QWidget):
         self.features.setToolTip(f"Check the features to show (up to {MAX_FEATURES})")
         side.addWidget(self.features, 1)
         self.worst_button = QPushButton("Where is it far?")
-        self.worst_button.setToolTip("Show the features in which the inspected row is "
-                                     "farthest from its component (in sd of each feature)")
+        self.worst_button.setToolTip("Show the features that add most to the inspected "
+                                     "row's distance from its component")
         self.worst_button.setEnabled(False)
         side.addWidget(self.worst_button)
         layout.addLayout(side)
@@ -244,7 +249,7 @@ class ScatterMatrix(QWidget):
                 per = ex.size // k
                 for comp in range(k):
                     sl = slice(comp * per, (comp + 1) * per)
-                    curve = pg.PlotCurveItem(ex[sl], ey[sl], connect="finite",
+                    curve = pg.PlotCurveItem(ex[sl], ey[sl], connect="finite", antialias=True,
                                              pen=pg.mkPen(colours[comp].darker(140), width=1.5))
                     curve.setZValue(6)
                     panel.item.addItem(curve, ignoreBounds=True)
@@ -335,8 +340,7 @@ class ScatterMatrix(QWidget):
             panel.marker.setData([row[c]], [row[r]])
             sd = ins.pair_sd.get((c, r))
             panel.label.setText("" if sd is None else f"{sd:.1f} sd")
-            vb = panel.item.getViewBox()
-            panel.label.setPos(vb.width() - 2, 1)
+            panel.place_label()
         colour = INSPECTED if ins.flagged else palette.plot_foreground().name()
         self.inspection_label.setText(f"<span style='color:{colour}'>●</span> {ins.text}")
 

@@ -34,6 +34,8 @@ from gmm_desktop.gui.views.uncertainty import UncertaintyPanel
 #: Selected rows highlighted in the scatter matrix (beyond: the first ones).
 HALO_LIMIT = 20_000
 TABS = ("matrix", "marginals", "qq", "uncertainty")
+#: Features shown by "Where is it far?".
+FAR_FEATURES = 4
 
 
 class MixtureViews(QWidget):
@@ -242,12 +244,12 @@ class MixtureViews(QWidget):
         self.matrix.show_inspection(ins, values)
 
     def show_where_far(self) -> None:
-        """Show the features in which the inspected row is farthest from its component."""
+        """Show the :data:`FAR_FEATURES` features that add most to the inspected row's
+        distance (the core's decomposition of D²): large panels, the pairs that matter."""
         ins = self.matrix.inspection
-        if ins is None or not ins.feature_sd:
+        if ins is None or not ins.contributions:
             return
-        n = max(len(self.matrix.chosen_columns()), 2)
-        self.matrix.choose([name for name, _z in ins.feature_sd[:n]])
+        self.matrix.choose([name for name, _c in ins.contributions[:FAR_FEATURES]])
 
     # ------------------------------------------------------------------ export
 
