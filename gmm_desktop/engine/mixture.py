@@ -179,6 +179,8 @@ class FitData:
     is needed: ``(X, sample_weight, total_weight, chunk)``). In memory they are the data
     themselves; out of core (:mod:`gmm_desktop.outofcore`) ``em_pass`` sums per-partition
     statistics on a Dask scheduler and ``init_rows`` is a bounded uniform random sample.
+    ``dtype`` is the data's float type: float32 data give float32 fitted attributes (as in
+    scikit-learn), although every sum is computed in float64.
     """
 
     n_samples: int
@@ -187,6 +189,7 @@ class FitData:
     em_pass: EmPass
     init_rows: Callable[[], tuple[np.ndarray, np.ndarray | None, float, int]]
     feature_names: np.ndarray | None = None
+    dtype: Any = np.float64
 
 
 def is_dask_collection(X: Any) -> bool:
@@ -481,7 +484,7 @@ class GaussianMixture:
 
         data = FitData(
             n_samples, n_features, total_weight, em_pass,
-            lambda: (arr, weight, total_weight, chunk),
+            lambda: (arr, weight, total_weight, chunk), dtype=arr.dtype,
         )
         self._run_em(data, X, callback)
         return arr
@@ -629,7 +632,7 @@ class GaussianMixture:
                 _sklearn_compatible_types()[1],
                 stacklevel=4,
             )
-        self._set_params(best, cov)
+        self._set_params(best, cov, data.dtype)
         self.n_iter_ = best_n_iter
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = best_lower_bounds
@@ -799,13 +802,25 @@ class GaussianMixture:
         weights = stats.nk / stats.nk.sum()
         return _Params(weights, stats.means, covariances, prec_chol), ll / total_weight
 
-    def _set_params(self, params: _Params, cov: CovarianceType) -> None:
-        self.weights_ = params.weights
-        self.means_ = params.means
-        self.covariances_ = params.covariances
-        self.precisions_cholesky_ = params.precisions_cholesky
-        self.precisions_ = cov.precisions(params.precisions_cholesky)
+    def _set_params(
+        self, params: _Params, cov: CovarianceType, dtype: Any = np.float64
+    ) -> None:
+        """Store the fitted parameters, in float32 for float32 data (as scikit-learn does)."""
+        dtype = np.float32 if np.dtype(dtype) == np.float32 else np.float64
+
+        def cast(value: Any) -> Any:
+            return None if value is None else np.asarray(value, dtype=dtype)
+
+        self.weights_ = cast(params.weights)
+        self.means_ = cast(params.means)
+        self.covariances_ = cast(params.covariances)
+        self.precisions_cholesky_ = cast(params.precisions_cholesky)
+        self.precisions_ = cast(cov.precisions(params.precisions_cholesky))
         self._cov = cov
+
+    def _output_dtype(self, X: np.ndarray) -> Any:
+        """float32 when both ``X`` and the fitted parameters are (numpy's promotion)."""
+        return np.result_type(X.dtype, np.asarray(self.means_).dtype, np.float32)
 
     # ------------------------------------------------------------------ inference
 
@@ -827,7 +842,9 @@ class GaussianMixture:
     def score_samples(self, X: Any) -> np.ndarray:
         """Log-density ``log p(x)`` of each row under the mixture."""
         arr = self._validate_predict_input(X)
-        return _em.logsumexp_rows(self._weighted_log_prob(arr))
+        return _em.logsumexp_rows(self._weighted_log_prob(arr)).astype(
+            self._output_dtype(arr), copy=False
+        )
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log-density per row."""
@@ -842,7 +859,9 @@ class GaussianMixture:
         """Responsibilities: the posterior probability of each component for each row."""
         arr = self._validate_predict_input(X)
         wlp = self._weighted_log_prob(arr)
-        return np.exp(wlp - _em.logsumexp_rows(wlp)[:, None])
+        return np.exp(wlp - _em.logsumexp_rows(wlp)[:, None]).astype(
+            self._output_dtype(arr), copy=False
+        )
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n_samples`` rows from the fitted mixture; returns ``(X, component)``."""
