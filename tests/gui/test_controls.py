@@ -228,12 +228,14 @@ def test_refit_parameters_below_1e6_are_shown_and_used(qtbot, window):
     open_synthetic_and_fit(qtbot, w)
     panel = w.anomaly_panel
     panel.strategy.setCurrentText("noise-component")
-    _field, tol = panel.editors["tol"]
-    assert isinstance(tol, NumberBox) and tol.text() == "1e-08"
-    assert panel.params()["tol"] == 1e-8
+    field, tol = panel.editors["tol"]
+    assert isinstance(tol, NumberBox)
+    assert tol.text() == format_number(field.default) and field.default <= 1e-6
+    assert panel.params()["tol"] == field.default  # not rounded to 0 by 6 decimals
     type_into(qtbot, tol, "1e-10")
     assert panel.params()["tol"] == 1e-10
-    tol.setValue(1e-8)
+    type_into(qtbot, tol, "1e-8")
+    assert tol.text() == "1e-08"
     # the view was panned away (a flagged row centred); the refit brings the data back
     panel.flagged.cellClicked.emit(0, 0)
     vb = w.plot.getPlotItem().getViewBox()
