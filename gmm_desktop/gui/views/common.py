@@ -96,6 +96,7 @@ class Points(pg.GraphicsObject):
                 buf[:, 0], buf[:, 1] = x[idx], y[idx]
                 groups.append((colour, poly))
         self._groups = groups
+        self._xy = (x[ok], y[ok])
         self._n = int(ok.sum())
         self._width = float(width)
         if self._n:
@@ -110,6 +111,10 @@ class Points(pg.GraphicsObject):
     @property
     def n_points(self) -> int:
         return self._n
+
+    def getData(self) -> tuple[np.ndarray, np.ndarray]:
+        """The drawn points' coordinates (finite ones), as pyqtgraph items give them."""
+        return getattr(self, "_xy", (np.empty(0), np.empty(0)))
 
     def dataBounds(self, ax: int, frac: float = 1.0, orthoRange: Any = None) -> tuple:
         if not self._n:

@@ -49,8 +49,17 @@ class MarginalsPanel(QWidget):
 
     def show_view(self, view: MarginalsView | None) -> None:
         self.view = view
-        self.glw.clear()
-        self.plots, self.curves = {}, {}
+        names = [] if view is None else [f.name for f in view.features]
+        if names != list(self.plots):  # new plots only for new features (they cost most)
+            self.glw.clear()
+            self.plots = {}
+            for n, name in enumerate(names):
+                item = self.glw.addPlot(row=n // COLUMNS, col=n % COLUMNS)
+                item.setMouseEnabled(False, False)
+                item.hideButtons()
+                style_plot(item, x_label=name, y_label="density" if n % COLUMNS == 0 else "")
+                self.plots[name] = item
+        self.curves = {}
         if view is None:
             self.legend.setText("Open data to see the marginal histograms.")
             return
@@ -59,11 +68,9 @@ class MarginalsPanel(QWidget):
         fg = palette.plot_foreground()
         rows = (len(view.features) + COLUMNS - 1) // COLUMNS
         self.figure.setMinimumHeight(rows * PLOT_HEIGHT + 60)
-        for n, feat in enumerate(view.features):
-            item = self.glw.addPlot(row=n // COLUMNS, col=n % COLUMNS)
-            item.setMouseEnabled(False, False)
-            item.hideButtons()
-            style_plot(item, x_label=feat.name, y_label="density" if n % COLUMNS == 0 else "")
+        for feat in view.features:
+            item = self.plots[feat.name]
+            item.clear()
             bars = pg.PlotCurveItem(np.asarray(feat.edges), np.asarray(feat.density),
                                     stepMode="center", fillLevel=0,
                                     brush=pg.mkBrush(translucent(palette.NEUTRAL, 80)),
@@ -93,7 +100,6 @@ class MarginalsPanel(QWidget):
             top = float(max(np.max(feat.density, initial=0.0),
                             np.max(feat.mixture, initial=0.0)))
             item.setYRange(0.0, top * 1.08 if top > 0 else 1.0, padding=0)
-            self.plots[feat.name] = item
             self.curves[feat.name] = curves
         parts = [("▇", palette.NEUTRAL, f"rows ({view.n_rows:,}; area 1)"),
                  ("▇", FLAG_RING, "flagged rows")]

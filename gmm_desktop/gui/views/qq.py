@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gmm_desktop.controller.mixture_views import QQView
@@ -15,8 +16,10 @@ from gmm_desktop.gui import palette
 from gmm_desktop.gui.views.common import (
     FLAG_RING,
     INSPECTED,
+    POINT_WIDTH,
     SELECTED,
     Dots,
+    Points,
     SelectBox,
     WrapLabel,
     inside,
@@ -36,7 +39,7 @@ class QQPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.view: QQView | None = None
-        self.scatter: dict[int, Dots] = {}
+        self.scatter: dict[int, Points] = {}
         self._x = np.empty(0)
         self._y = np.empty(0)
         self._pos = np.empty(0, dtype=np.int64)
@@ -105,16 +108,18 @@ class QQPanel(QWidget):
         for comp in comps:
             x, y = np.asarray(comp.theoretical), np.asarray(comp.observed)
             colour = colours[comp.component]
-            dots = Dots(x, y, size=6, pen=None, brush=pg.mkBrush(colour))
-            dots.setZValue(2)
+            flagged = np.asarray(comp.flagged, dtype=bool)
+            if flagged.any():  # a dark ring: the flagged row's own colour over a wider dot
+                ring = Points()
+                ring.setData(x[flagged], y[flagged], None, [QColor(FLAG_RING)],
+                             width=POINT_WIDTH + 5)
+                ring.setZValue(2)
+                item.addItem(ring)
+            dots = Points()
+            dots.setData(x, y, None, [colour], width=POINT_WIDTH + 2)
+            dots.setZValue(3)
             item.addItem(dots)
             self.scatter[comp.component] = dots
-            flagged = np.asarray(comp.flagged, dtype=bool)
-            if flagged.any():
-                ring = Dots(x[flagged], y[flagged], size=9, brush=None,
-                                          pen=pg.mkPen(FLAG_RING, width=1.5))
-                ring.setZValue(3)
-                item.addItem(ring)
             xs.append(x)
             ys.append(y)
             ps.append(np.asarray(comp.positions))
