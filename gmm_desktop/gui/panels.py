@@ -411,13 +411,14 @@ class ModelPanel(QWidget):
             self.summary.setText("No model yet.")
             return
         state = "converged" if summary.converged else "did not converge"
+        state += f" in {summary.n_iter} iterations"
         warnings = tuple(getattr(summary, "warnings", ()))
         if warnings:
             state += ", but the fit is degenerate" if any(
                 "degenerate" in w for w in warnings) else ", with warnings"
         text = (
             f"<b>{summary.n_components} components, {summary.covariance_type}</b> — "
-            f"{state} in {summary.n_iter} iterations<br>"
+            f"{state}<br>"
             f"log-likelihood/row {summary.lower_bound:.5g}; BIC {summary.bic:.6g}; "
             f"AIC {summary.aic:.6g}; {summary.n_parameters} parameters"
         )
