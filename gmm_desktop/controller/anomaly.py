@@ -111,7 +111,8 @@ class AnomalyController(QObject):
                                                    scored.model, scatter)
             grid = self._grid
         self._view = plotting.anomaly_view(prepared, scored, det, grid,
-                                           busy_counting=app.is_busy("threshold"))
+                                           busy_counting=app.is_busy("threshold"),
+                                           labels=run.labels)
         self.anomalyChanged.emit(self._view)
         if self._refit_view is not None and run.pending is not None and geom is not None:
             self._refit_view = plotting.refit_view(prepared, geom, app.view_settings,

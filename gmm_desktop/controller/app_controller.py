@@ -11,7 +11,9 @@ It is composed of small parts, each a QObject with its own signals:
 * :attr:`anomaly` (:class:`~.anomaly.AnomalyController`): threshold, flags, refit, exports;
 * :attr:`selection` (:class:`~.selection.SelectionController`): selection, labels, undo;
 * :attr:`bigdata` (:class:`~.bigdata.BigDataController`): the Dask scheduler, big tables;
-* :attr:`sessions` (:class:`~.sessions.SessionController`): save/open, autosave, crash guard.
+* :attr:`sessions` (:class:`~.sessions.SessionController`): save/open, autosave, crash guard;
+* :attr:`mixture` (:class:`~.mixture.MixtureController`): the scatter matrix, marginals,
+  χ² Q–Q plot, uncertainty view and row inspection.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from gmm_desktop.controller import messages as msg
 from gmm_desktop.controller import plotting
 from gmm_desktop.controller.anomaly import AnomalyController
 from gmm_desktop.controller.bigdata import BigDataController
+from gmm_desktop.controller.mixture import MixtureController
 from gmm_desktop.controller.selection import SelectionController
 from gmm_desktop.controller.sessions import SessionController
 from gmm_desktop.controller.tasks import TaskFailure, TaskRunner, TaskState
@@ -86,11 +89,13 @@ class AppController(QObject):
         self._scatter: ScatterView | None = None
         self._sweep: tuple[Any, int] | None = None
         self._sweep_criterion = "bic"
+        self._fitted_bundle: Any = None  # the model whose fit warnings run.fit_warnings are
         self._tasks: dict[str, TaskState] = {}
         self.anomaly = AnomalyController(self)
         self.selection = SelectionController(self)
         self.bigdata = BigDataController(self)
         self.sessions = SessionController(self, autosave=autosave)
+        self.mixture = MixtureController(self)
 
     # ------------------------------------------------------------------ registry choices
 
@@ -422,6 +427,7 @@ class AppController(QObject):
             if not self.run.adopt_fit(result, cfg):
                 self.statusMessage.emit(msg.STALE_FEATURES)
                 return
+            self._fitted_bundle = self.run.bundle
             self.anomaly.model_changed()
             for note in self.run.fit_warnings:
                 self.statusMessage.emit(note)
@@ -602,7 +608,26 @@ class AppController(QObject):
         bundle = self.run.bundle
         if bundle is None:
             return None
-        return plotting.model_summary(bundle, self.shown_scored())
+        summary = plotting.model_summary(bundle, self.shown_scored())
+        return replace(summary, warnings=self.model_warnings())
+
+    def model_warnings(self) -> tuple[str, ...]:
+        """The core's notes on the current model: the fit's warnings for the model the last
+        fit made; for another (a sweep's cell, a refit, a file) the core's degenerate-
+        component rule on the rows it was fitted on."""
+        run = self.run
+        bundle = run.bundle
+        if bundle is None:
+            return ()
+        if bundle is self._fitted_bundle:
+            return tuple(run.fit_warnings)
+        prepared = run.prepared
+        if prepared is None or prepared.big or not run.model_matches():
+            return ()
+        from gmm_desktop.core.steps import degenerate_notes
+
+        n_fit = int(prepared.n_view_rows) - len(bundle.fit_excluded or ())
+        return degenerate_notes(bundle.model, max(n_fit, 0))
 
     # ------------------------------------------------------------------ plugins
 

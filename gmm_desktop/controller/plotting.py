@@ -425,7 +425,8 @@ def flagged_top_features(prepared: Prepared, scored: Scored,
 
 
 def anomaly_view(prepared: Prepared, scored: Scored, detection: Detection,
-                 grid: DensityGrid | None, *, busy_counting: bool = False) -> AnomalyView:
+                 grid: DensityGrid | None, *, busy_counting: bool = False,
+                 labels: Labels | None = None) -> AnomalyView:
     threshold = detection.threshold
     spec = threshold.spec
     dens = scored.density
@@ -451,6 +452,15 @@ def anomaly_view(prepared: Prepared, scored: Scored, detection: Detection,
     description = threshold.describe()
     if prepared.big:
         description += f" ({how})"
+    n_out = n_norm = 0
+    n_rule: int | None = None
+    if not prepared.big and cutoff is not None:
+        n_rule = int(below)
+        if labels is not None and not labels.empty:
+            masks = labels.masks(prepared.row_ids)
+            n_out, n_norm = int(masks["outlier"].sum()), int(masks["normal"].sum())
+            n_rule = int(np.count_nonzero((scored.scores.log_density < cutoff)
+                                          & ~masks["outlier"]))
     return AnomalyView(
         n_rows=n,
         n_flagged=int(detection.n_flagged or 0),
@@ -473,6 +483,9 @@ def anomaly_view(prepared: Prepared, scored: Scored, detection: Detection,
         sample_rows=prepared.n_view_rows if prepared.big else None,
         pinned=detection.pinned,
         how=how,
+        n_marked_outlier=n_out,
+        n_marked_normal=n_norm,
+        n_rule=n_rule,
     )
 
 

@@ -104,6 +104,8 @@ class ModelSummary:
     features: tuple[str, ...]
     components: tuple[ComponentRow, ...]
     units: str  # "scaled (standardize)" etc.
+    #: The core's notes on this model (degenerate components, EM warnings): never quiet.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,21 @@ class AnomalyView:
     pinned: bool = False  # the threshold is a saved or refitted model's own rule
     how: str = ""  # how n_flagged was counted
     flagged_top: tuple[str, ...] = ()  # the top contributing feature of each flagged row
+    #: Manual labels among the rows, and the rows the density rule alone flags among the
+    #: rows not marked outlier (its contamination counts those rows only); ``None`` when
+    #: not counted (a Mahalanobis gate, big data).
+    n_marked_outlier: int = 0
+    n_marked_normal: int = 0
+    n_rule: int | None = None
+
+    @property
+    def rule_share(self) -> float:
+        """The density rule's share of the rows not marked outlier (the contamination
+        box's meaning); the share below the cut-off when that was not counted."""
+        base = self.n_rows - self.n_marked_outlier
+        if self.n_rule is None or base <= 0:
+            return self.share_at_cutoff
+        return self.n_rule / base
 
     @property
     def share(self) -> float:

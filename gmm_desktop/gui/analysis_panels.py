@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -40,11 +39,18 @@ from gmm_desktop.controller.views import (
     SelectionView,
 )
 from gmm_desktop.gui import palette
+from gmm_desktop.gui.numbers import NumberBox
 from gmm_desktop.gui.panels import PreviewModel
+from gmm_desktop.gui.views.common import WrapLabel
 
 
 def param_editor(field: ParamField) -> QWidget:
-    """An editor for one declared plugin parameter, with its help as tooltip."""
+    """An editor for one declared plugin parameter, with its help as tooltip.
+
+    Floats get a :class:`NumberBox`: locale-aware, scientific notation, every digit kept
+    (a tolerance of 1e-8 stays 1e-8), committed on Enter; a small positive default
+    (a tolerance) steps by factors of ten.
+    """
     if field.type == "bool":
         w: Any = QCheckBox()
         w.setChecked(bool(field.default))
@@ -54,13 +60,13 @@ def param_editor(field: ParamField) -> QWidget:
                    int(field.maximum if field.maximum is not None else 2**31 - 1))
         w.setValue(int(field.default))
     elif field.type == "float":
-        w = QDoubleSpinBox()
-        w.setDecimals(6)
-        w.setRange(field.minimum if field.minimum is not None else -1e12,
-                   field.maximum if field.maximum is not None else 1e12)
+        low = field.minimum if field.minimum is not None else -1e12
+        high = field.maximum if field.maximum is not None else 1e12
+        default = float(field.default)
         span = (field.maximum or 1.0) - (field.minimum or 0.0)
-        w.setSingleStep(10 ** math.floor(math.log10(max(span, 1e-9))) / 100)
-        w.setValue(float(field.default))
+        tiny = 0 < default < 1e-3 * max(span, 1e-300)
+        w = NumberBox(minimum=low, maximum=high, value=default, log_step=tiny,
+                      step=10 ** math.floor(math.log10(max(span, 1e-9))) / 100)
     elif field.type == "choice":
         w = QComboBox()
         w.addItems(list(field.choices))
@@ -78,10 +84,22 @@ def editor_value(field: ParamField, w: Any) -> Any:
     if field.type == "int":
         return int(w.value())
     if field.type == "float":
+        if isinstance(w, NumberBox):
+            w.interpretText()  # text typed but not yet committed counts
         return float(w.value())
     if field.type == "choice":
         return w.currentText()
     return w.text()
+
+
+def percent(share: float) -> str:
+    """A share as a percentage that never reads 0 for a non-zero share."""
+    p = 100.0 * share
+    if p == 0:
+        return "0 %"
+    if p >= 1 or p == 100:
+        return f"{p:.2f} %"
+    return f"{p:.2g} %"
 
 
 def _table(headers: list[str]) -> QTableWidget:
@@ -157,41 +175,32 @@ class AnomalyPanel(QWidget):
         self.range_note.setPos(4, 2)
         self.n_below_range = 0
         layout.addWidget(self.hist, 2)
-        self.count = QLabel("No model yet.")
-        self.count.setWordWrap(True)
+        self.count = WrapLabel("No model yet.")
         layout.addWidget(self.count)
 
         gate = QGroupBox("Gate")
-        form = QFormLayout(gate)
+        gate_layout = QVBoxLayout(gate)
+        form = QFormLayout()
+        gate_layout.addLayout(form)
         self.kind = QComboBox()
         for key, text in (("line", "Log-density threshold (contamination)"),
                           ("sigma", "Per-component k-sigma"),
                           ("chi2", "Per-component chi-square gate")):
             self.kind.addItem(text, key)
         form.addRow("Rule", self.kind)
-        self.contamination = QDoubleSpinBox()
-        self.contamination.setDecimals(4)
-        self.contamination.setRange(0.0, 0.9999)
-        self.contamination.setSingleStep(0.005)
-        self.contamination.setValue(0.05)
-        self.contamination.setToolTip("Share of the rows flagged (lowest densities)")
-        self.threshold = QDoubleSpinBox()
-        self.threshold.setDecimals(4)
-        self.threshold.setRange(-1e9, 1e9)
-        self.threshold.setSingleStep(0.1)
+        # typed values are committed on Enter or when leaving the field (never per key)
+        self.contamination = NumberBox(minimum=0.0, maximum=0.9999, value=0.05, step=0.005)
+        self.contamination.setToolTip(
+            "The density rule's share: the lowest-density share of the rows is flagged. "
+            "Manual labels (and the small-component rule) can add or remove rows on top.")
+        self.threshold = NumberBox(minimum=-1e9, maximum=1e9, value=0.0, step=0.1)
         self.threshold.setToolTip("Absolute log-density cut-off: rows below it are flagged")
-        self.sigma = QDoubleSpinBox()
-        self.sigma.setRange(0.1, 100.0)
-        self.sigma.setValue(3.0)
-        self.chi2 = QDoubleSpinBox()
-        self.chi2.setDecimals(4)
-        self.chi2.setRange(0.5, 0.9999)
-        self.chi2.setValue(0.975)
+        self.sigma = NumberBox(minimum=0.1, maximum=100.0, value=3.0, step=0.5)
+        self.chi2 = NumberBox(minimum=0.5, maximum=0.9999, value=0.975, step=0.005)
         self.small = QCheckBox("Small components are anomalous, below share")
-        self.small_share = QDoubleSpinBox()
-        self.small_share.setDecimals(3)
-        self.small_share.setRange(0.001, 0.5)
-        self.small_share.setValue(0.02)
+        self.small_share = NumberBox(minimum=0.001, maximum=0.5, value=0.02, step=0.005)
+        self.share_note = WrapLabel("")
+        self.share_note.setObjectName("share_note")
         form.addRow("Contamination", self.contamination)
         form.addRow("Threshold (log-density)", self.threshold)
         form.addRow("k (sigma)", self.sigma)
@@ -200,6 +209,7 @@ class AnomalyPanel(QWidget):
         row.addWidget(self.small)
         row.addWidget(self.small_share)
         form.addRow(row)
+        layout.addWidget(self.share_note)
         layout.addWidget(gate)
 
         show = QHBoxLayout()
@@ -274,6 +284,8 @@ class AnomalyPanel(QWidget):
         self.threshold.valueChanged.connect(self._threshold_changed)
         for w in (self.sigma, self.chi2, self.small_share):
             w.valueChanged.connect(self._gate_changed)
+        for w in (self.contamination, self.threshold, self.sigma, self.chi2, self.small_share):
+            w.invalidEntry.connect(controller.statusMessage.emit)
         self.small.toggled.connect(self._gate_changed)
         self.kind.currentIndexChanged.connect(self._gate_changed)
         self.flagged.cellClicked.connect(self._flagged_clicked)
@@ -315,9 +327,13 @@ class AnomalyPanel(QWidget):
             self.controller.anomaly.set_threshold("sigma", self.sigma.value(), self._share())
         elif kind == "chi2":
             self.controller.anomaly.set_threshold("chi2", self.chi2.value(), self._share())
+        elif self.view is not None and self.view.kind == "log_density":
+            # a dragged or typed cut-off stays a cut-off (it is not turned into a share)
+            self.controller.anomaly.set_threshold("log_density", self.threshold.value(),
+                                                  self._share())
         else:
             self.controller.anomaly.set_threshold("contamination", self.contamination.value(),
-                                          self._share())
+                                                  self._share())
 
     def _contamination_changed(self, value: float) -> None:
         if not self._updating:
@@ -351,6 +367,7 @@ class AnomalyPanel(QWidget):
             if view is None:
                 self.bars.setData([0, 1], [0])
                 self.count.setText("No model yet: fit one to score the rows.")
+                self.share_note.setText("")
                 self.flagged.setRowCount(0)
                 return
             self.bars.setData(np.asarray(view.hist_edges), np.asarray(view.hist_counts))
@@ -358,17 +375,20 @@ class AnomalyPanel(QWidget):
             if view.cutoff is not None and math.isfinite(view.cutoff):
                 self.line.setVisible(True)
                 self.line.setValue(view.cutoff)
-                self.threshold.setValue(view.cutoff)
+                self.threshold.set_value_unless_editing(view.cutoff)
             else:
                 self.line.setVisible(False)
-            self.contamination.setValue(view.share_at_cutoff if view.cutoff is not None
-                                        else view.share)
+            # the box holds the density rule's share (what it reads as input)
+            rule_share = view.rule_share if view.cutoff is not None else view.share
+            if view.kind == "contamination":
+                rule_share = view.value
+            self.contamination.set_value_unless_editing(rule_share)
             key = {"sigma": "sigma", "chi2": "chi2"}.get(view.kind, "line")
             self.kind.setCurrentIndex(self.kind.findData(key))
             if view.kind == "sigma":
-                self.sigma.setValue(view.value)
+                self.sigma.set_value_unless_editing(view.value)
             elif view.kind == "chi2":
-                self.chi2.setValue(view.value)
+                self.chi2.set_value_unless_editing(view.value)
             self._enable_gate()
             src = f" (flags of the accepted {view.from_refit} refit)" if view.from_refit else ""
             about = "≈ " if view.approximate else ""
@@ -378,13 +398,51 @@ class AnomalyPanel(QWidget):
                           f"uniform sample of {view.sample_rows:,} rows.")
             self.count.setText(
                 f"<b>Flagged: {about}{view.n_flagged:,} of {view.n_rows:,} rows "
-                f"({100 * view.share:.2f}%)</b>{src}<br>{view.description}{sample}"
+                f"({percent(view.share)})</b>{src}<br>{self._describe(view)}{sample}"
             )
+            self.share_note.setText(self._share_note(view))
             self.contour_note.setText(
                 f"Dashed line on the plot: {view.contour_note}." if view.contour_note else "")
             self._fill_flagged(view)
         finally:
             self._updating = False
+
+    @staticmethod
+    def _describe(view: AnomalyView) -> str:
+        """The rule in words; an infinite cut-off is said plainly."""
+        if view.cutoff is not None and not math.isfinite(view.cutoff):
+            text = ("the density rule flags no row (contamination 0)" if view.cutoff < 0
+                    else "the density rule flags every row")
+            if view.small_component_share is not None:
+                text += (f"; components under {view.small_component_share:.4g} of the "
+                         "weight are anomalous")
+            return text
+        return view.description
+
+    @staticmethod
+    def _share_note(view: AnomalyView) -> str:
+        """What the contamination box means when it is not the total flagged share: the
+        density rule's share of the rows not marked outlier; manual labels (and the
+        small-component rule) add or remove rows on top."""
+        if view.cutoff is None or view.n_rule is None:
+            return ""
+        labelled = view.n_marked_outlier or view.n_marked_normal
+        extra = view.n_flagged - view.n_rule
+        if not labelled and extra == 0:
+            return ""
+        base = view.n_rows - view.n_marked_outlier
+        parts = []
+        if view.n_marked_outlier:
+            parts.append(f"{view.n_marked_outlier:,} marked outlier")
+        if view.n_marked_normal:
+            parts.append(f"{view.n_marked_normal:,} marked normal")
+        if view.small_component_share is not None:
+            parts.append("the small-component rule")
+        return (f"Contamination is the density rule's share of the {base:,} rows not marked "
+                f"outlier: {view.n_rule:,} rows ({percent(view.rule_share)}). Flagged in "
+                f"total: {view.n_flagged:,} ({percent(view.share)}), {extra:+,} with "
+                + " and ".join(["the manual labels"] * bool(labelled) + parts[2:])
+                + (f" ({', '.join(parts[:2])})" if labelled else "") + ".")
 
     def _clip_range(self, view: AnomalyView) -> None:
         """Show the histogram from a robust low end (the 1st percentile minus a margin of a

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDockWidget,
-    QDoubleSpinBox,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -28,8 +27,11 @@ from PySide6.QtWidgets import (
 from gmm_desktop.controller import AppController, ProgressView, ScatterView
 from gmm_desktop.gui.analysis_panels import AnomalyPanel, PluginsDialog, SelectionPanel
 from gmm_desktop.gui.bigdata import OpenBigDialog, SchedulerDialog
+from gmm_desktop.gui.desktop import AboutDialog, ShortcutsDialog, app_icon, shortcut_rows
+from gmm_desktop.gui.numbers import NumberBox
 from gmm_desktop.gui.panels import DatasetPanel, ModelPanel, ParametersView, SweepPanel
 from gmm_desktop.gui.scatter import ScatterPlot
+from gmm_desktop.gui.views import MixtureViews
 
 DATA_FILTER = (
     "Data (*.csv *.tsv *.txt *.parquet *.xlsx *.xlsm *.xlsb *.xls *.ods *.npy *.npz);;All files (*)"
@@ -81,11 +83,7 @@ class ViewControls(QToolBar):
         self.ellipses = QComboBox()
         self.ellipses.addItem("Ellipses at 1, 2, 3 sd", "sigma")
         self.ellipses.addItem("Ellipse at probability mass", "mass")
-        self.mass = QDoubleSpinBox()
-        self.mass.setRange(0.01, 0.999)
-        self.mass.setDecimals(3)
-        self.mass.setSingleStep(0.01)
-        self.mass.setValue(0.95)
+        self.mass = NumberBox(minimum=0.01, maximum=0.999, value=0.95, step=0.01)
         self.mass.setEnabled(False)
         self.reset = QPushButton("Reset view")
         self.reset.setToolTip("Show all points (Ctrl+0)")
@@ -166,12 +164,14 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setObjectName("MainWindow")
         self.setWindowTitle("gmm-desktop")
+        self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.controller = controller or AppController(self)
         self.settings = settings or make_settings()
         self._ask_restore = ask_restore or (lambda p: ask_restore_dialog(self, p))
         self.last_error: tuple[str, str] | None = None
         self.error_box: QMessageBox | None = None
+        self.restore_offer: QMessageBox | None = None
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -225,6 +225,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.busy_bar)
         self.statusBar().addPermanentWidget(self.status_label)
 
+        self._build_mixture_dock()
         self._build_menus()
         self._connect()
         self._restore_window_state()
@@ -237,6 +238,41 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
+
+    def _build_mixture_dock(self) -> None:
+        """The "Mixture views" dock (scatter matrix, marginals, χ² Q–Q, uncertainty),
+        tabbed with the parameters, hidden until View ▸ Mixture views (Ctrl+M)."""
+        self.mixture_views = MixtureViews(self.controller)
+        self.mixture_dock = self._dock("Mixture views", self.mixture_views,
+                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.parameters_dock, self.mixture_dock)
+        self.parameters_dock.raise_()
+        self.mixture_dock.hide()  # until asked for: a small window keeps its minimum size
+        self.anomaly_panel.focusRequested.connect(self.mixture_views.inspect)
+        self.mixture_dock.visibilityChanged.connect(self.mixture_views.shown_changed)
+        self.mixture_views.window_button.clicked.connect(self.float_mixture_views)
+
+    def float_mixture_views(self) -> None:
+        """The views in a window of their own (the dock floats; double-click docks it)."""
+        dock = self.mixture_dock
+        dock.show()
+        dock.setFloating(True)
+        dock.resize(max(900, int(0.8 * self.width())), max(700, int(0.85 * self.height())))
+        dock.raise_()
+
+    def show_mixture_views(self, tab: str | None = None) -> MixtureViews:
+        """Show and raise the mixture views (``tab``: matrix, marginals, qq, uncertainty)."""
+        from gmm_desktop.gui.views.panel import TABS
+
+        self.mixture_dock.show()
+        self.mixture_dock.raise_()
+        if not self.mixture_dock.isFloating():
+            # docked at the bottom: give the views what room the other docks leave
+            self.resizeDocks([self.mixture_dock], [int(0.5 * self.height())],
+                             Qt.Orientation.Vertical)
+        if tab is not None:
+            self.mixture_views.tabs.setCurrentIndex(TABS.index(tab))
+        return self.mixture_views
 
     def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -308,10 +344,17 @@ class MainWindow(QMainWindow):
                      tip="The Dask scheduler for big datasets: threads, local or an address")
         view = bar.addMenu("&View")
         self._action(view, "&Reset view", self.plot.reset_view, "Ctrl+0")
+        self.mixture_action = self._action(
+            view, "&Mixture views", lambda: self.show_mixture_views(), "Ctrl+M",
+            "Scatter matrix, marginal histograms, chi-square Q-Q plot, uncertainty")
         view.addSeparator()
         for dock in (self.dataset_dock, self.model_dock, self.sweep_dock, self.parameters_dock,
-                     self.anomaly_dock, self.selection_dock):
+                     self.anomaly_dock, self.selection_dock, self.mixture_dock):
             view.addAction(dock.toggleViewAction())
+        help_menu = bar.addMenu("&Help")
+        self.shortcuts_action = self._action(help_menu, "&Keyboard shortcuts",
+                                             self.show_shortcuts, "F1")
+        self.about_action = self._action(help_menu, "&About gmm-desktop", self.show_about)
         self._refresh_recent()
 
     def _connect(self) -> None:
@@ -367,10 +410,13 @@ class MainWindow(QMainWindow):
         self.plot.set_comparison((v.old_ellipse_x, v.old_ellipse_y),
                                  (v.new_ellipse_x, v.new_ellipse_y))
         self.plot.set_flag_change(v.old_flags, v.new_flags)
+        self.plot.reset_view()  # the comparison concerns every row: never panned away
 
-    def _refit_closed(self, _accepted: bool) -> None:
+    def _refit_closed(self, accepted: bool) -> None:
         self.plot.set_comparison(None, None)
         self.plot.set_flag_change(None, None)
+        if accepted:
+            self.plot.reset_view()
 
     def _legend_clicked(self, k: int) -> None:
         """A component's legend entry: select its rows and highlight its ellipses."""
@@ -432,6 +478,21 @@ class MainWindow(QMainWindow):
         if on:
             self.show_status(f"Big-data mode: the selection, labels, refits and model "
                              f"selection are off ({caps.reason})")
+
+    def show_about(self) -> AboutDialog:
+        """Help ▸ About: version, licence, data credits."""
+        dialog = AboutDialog(self)
+        dialog.open()
+        self.about_dialog = dialog
+        return dialog
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """Help ▸ Keyboard shortcuts: the list is read from the actions themselves."""
+        extra = [a for a in self.actions() if a.menu() is None]
+        dialog = ShortcutsDialog(shortcut_rows(self.menuBar(), extra), self)
+        dialog.open()
+        self.shortcuts_dialog = dialog
+        return dialog
 
     def show_plugins(self) -> PluginsDialog:
         dialog = PluginsDialog(self.controller, self)
@@ -726,17 +787,76 @@ class MainWindow(QMainWindow):
         self.settings.setValue("windowState", self.saveState())
         self.settings.sync()
 
-    def offer_restore(self) -> bool:
-        """At start: arm the crash guard; offer the autosave of an unclean exit, if any."""
+    def offer_restore(self, *, asked: bool = False) -> bool:
+        """At start: arm the crash guard; offer the autosave of an unclean exit, if any.
+
+        ``asked``: a file or a demo was asked for on the command line. It is opened, and the
+        old autosave is set aside and offered afterwards, as a non-modal choice
+        (:attr:`restore_offer`) that never replaces what was asked for unless the analyst
+        says so. Without ``asked``: the question is put at once (``ask_restore``).
+        """
         sessions = self.controller.sessions
         found = sessions.start_crash_guard()
-        if found is None:
+        if found is None or sessions.guard is None:
             return False
-        if self._ask_restore(found):
-            return sessions.restore_autosave(found)
-        if sessions.guard is not None:
-            sessions.guard.discard_autosave()
+        if asked:
+            try:
+                kept = sessions.guard.set_aside(found)
+            except OSError as exc:
+                self.show_status(f"The autosave of the last session could not be kept: {exc}")
+                return False
+            self.restore_offer = self._restore_offer(kept)
+            return False
+        guard = sessions.guard
+        guard.asking = True  # an exit while asking (Ctrl+C) keeps it for the next start
+        try:
+            answer = self._ask_restore(found)
+        finally:
+            guard.asking = False
+        if getattr(self, "interrupted_by", None) is not None:  # Ctrl+C while asking
+            if found.exists():
+                guard.set_aside(found)
+            return False
+        if answer:
+            restored = sessions.restore_autosave(found)
+            if restored and found == guard.recovered:
+                guard.discard_recovered()
+            return restored
+        if found == guard.recovered:
+            guard.discard_recovered()
+        else:
+            guard.discard_autosave()
         return False
+
+    def _restore_offer(self, path: Path) -> QMessageBox:
+        """The non-modal offer of a set-aside autosave (see :meth:`offer_restore`)."""
+        sessions = self.controller.sessions
+        box = QMessageBox(self)
+        box.setObjectName("restore_offer")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Restore the previous session?")
+        box.setText("gmm-desktop did not exit cleanly last time. What you asked for is being "
+                    "opened; the session saved automatically before is kept.")
+        box.setInformativeText("Restore it instead (it replaces what is open now), or "
+                               f"discard it?\n\n{path}")
+        restore = box.addButton("Restore the previous session",
+                                QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Discard it", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Decide later", QMessageBox.ButtonRole.RejectRole)  # kept till then
+        box.setWindowModality(Qt.WindowModality.NonModal)
+
+        def decided(button) -> None:
+            role = box.buttonRole(button)
+            if button is restore:
+                if sessions.restore_autosave(path) and sessions.guard is not None:
+                    sessions.guard.discard_recovered()
+            elif role == QMessageBox.ButtonRole.DestructiveRole and sessions.guard is not None:
+                sessions.guard.discard_recovered()
+            # "Decide later": kept, and offered again at the next start
+
+        box.buttonClicked.connect(decided)
+        box.show()
+        return box
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_window_state()
