@@ -28,7 +28,6 @@ def main(n_rows: int = 1_000_000) -> None:
     os.environ.setdefault("GMM_DESKTOP_STATE_DIR", str(tmp / "state"))
     os.environ.setdefault("GMM_DESKTOP_SETTINGS_DIR", str(tmp / "settings"))
     app = QApplication.instance() or QApplication([])
-    from gmm_desktop.controller import FitParams
     from gmm_desktop.gui import app as gui_app
     from gmm_desktop.gui.main_window import MainWindow
 
@@ -75,12 +74,12 @@ def main(n_rows: int = 1_000_000) -> None:
     app.processEvents()
     phase(
         "fit K=4 full, 20 iterations",
-        lambda: c.fit(FitParams(n_components=4, max_iter=20, tol=0.0, random_state=0)),
+        lambda: c.fit(n_components=4, max_iter=20, tol=0.0, random_state=0),
         lambda: c.has_model and not c.is_busy(),
     )
     # first drawing of the coloured scatter with ellipses, from the controller's view
     t0 = time.perf_counter()
-    c._rebuild_scatter()  # what a fit's completion does: build the view, then draw it
+    c.refresh()  # what a fit's completion does: build the view, then draw it
     t_view = time.perf_counter() - t0
     before = w.plot.points.paint_count
     w.plot.viewport().repaint()

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import QApplication
 
 def main(n: int = 1_000_000) -> None:
     app = QApplication.instance() or QApplication(sys.argv)
-    from gmm_desktop.controller.views import FitParams
     from gmm_desktop.gui.main_window import MainWindow
 
     rng = np.random.default_rng(0)
@@ -40,9 +39,9 @@ def main(n: int = 1_000_000) -> None:
 
     c.open_file(path)
     wait()
-    c.fit(FitParams(n_components=2, max_iter=20))
+    c.fit(n_components=2, max_iter=20)
     wait()
-    ld = np.sort(c._fitted.scores.log_density)
+    ld = np.sort(c.run.scored.scores.log_density)
     cuts = np.quantile(ld, np.linspace(0.005, 0.10, 30))
     times = []
     for cut in cuts:
@@ -52,8 +51,7 @@ def main(n: int = 1_000_000) -> None:
     ctl = []
     for cut in cuts:
         t = time.perf_counter()
-        c.anomaly  # noqa: B018
-        c._fitted.density.count_below(float(cut))
+        c.run.scored.density.count_below(float(cut))
         ctl.append(time.perf_counter() - t)
     times_ms = np.array(times) * 1000
     print(f"{n:,} rows, {len(cuts)} drag steps (flagging 0.5%..10%):")

@@ -1,19 +1,26 @@
 """The command line: ``gmm-desktop`` opens the GUI; with a subcommand it works headless.
 
 Subcommands: ``detect``, ``score``, ``select``, ``sample`` and ``plugins`` (see ``--help`` of
-each). Bad input ends with exit status 2 and a one-line message on stderr, never a
-traceback. Progress goes to stderr when stderr is a terminal (or with ``--progress``).
+each). They drive the application core (:mod:`gmm_desktop.core`), the same run the window
+drives, with the same defaults (:class:`~gmm_desktop.core.RunConfig`). Bad input ends with
+exit status 2 and a one-line message on stderr, never a traceback; every argument is
+checked before any work. Progress goes to stderr when stderr is a terminal (or with
+``--progress``); notes about the data go to stderr too (``--quiet`` hides them).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
+
+import numpy as np
 
 from gmm_desktop import __version__
 from gmm_desktop.errors import Cancelled, GmmDesktopError
@@ -123,7 +130,7 @@ def _columns(values: Sequence[str] | None) -> list[str] | None:
 
 
 class _ProgressPrinter:
-    """Progress lines on stderr, at most a few per second."""
+    """Progress lines on stderr, at most a few per second (the core's ProgressEvent)."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
@@ -131,16 +138,16 @@ class _ProgressPrinter:
         self.last = 0.0
         self.shown = False
 
-    def __call__(self, stage: str, fraction: float) -> bool:
+    def __call__(self, event: Any) -> bool:
         if not self.enabled:
             return False
         now = time.monotonic()
-        if now - self.last < 0.2 and fraction < 1.0:
+        if now - self.last < 0.2 and event.fraction < 1.0:
             return False
         self.last = now
-        text = f"{100 * fraction:5.1f}%  {stage}"
+        text = f"{100 * event.fraction:5.1f}%  {event.message or event.stage}"
         if self.tty:
-            sys.stderr.write("\r\033[K" + text)
+            sys.stderr.write("\r\033[K" + text[:150])
             self.shown = True
         else:
             sys.stderr.write(text + "\n")
@@ -151,12 +158,19 @@ class _ProgressPrinter:
         if self.enabled and self.tty and self.shown:
             sys.stderr.write("\n")
             sys.stderr.flush()
+            self.shown = False
 
 
-# --------------------------------------------------------------------------- commands
+def _note(text: str, args: argparse.Namespace) -> None:
+    """A warning about the data, one line on stderr (``--quiet`` hides them)."""
+    if not getattr(args, "quiet", False):
+        print(f"{PROG}: note: {_one_line(text)[:500]}", file=sys.stderr)
 
 
-def _threshold(args: argparse.Namespace):
+# --------------------------------------------------------------------------- building the run
+
+
+def _threshold(args: argparse.Namespace, default: Any) -> Any:
     from gmm_desktop.engine.anomaly import ThresholdSpec
 
     share = args.small_component
@@ -166,181 +180,262 @@ def _threshold(args: argparse.Namespace):
         return ThresholdSpec("sigma", args.sigma, share)
     if args.chi2 is not None:
         return ThresholdSpec("chi2", args.chi2, share)
-    q = 0.05 if args.contamination is None else args.contamination
-    return ThresholdSpec("contamination", q, share)
+    if args.contamination is not None:
+        return ThresholdSpec("contamination", args.contamination, share)
+    if share is not None:
+        return ThresholdSpec(default.kind, default.value, share)
+    return default
 
 
-def _load(det: Any, args: argparse.Namespace) -> None:
-    options: dict[str, Any] = {}
-    if getattr(args, "sheet", None) is not None:
-        options["sheet"] = args.sheet
-    if getattr(args, "id_column", None) is not None:
-        options["id_column"] = args.id_column
-    det.load(args.data, **options)
+def _config(args: argparse.Namespace, base: Any = None) -> Any:
+    """The run's configuration: the defaults (or a session's), then every option given."""
+    from gmm_desktop.core import RunConfig
+
+    cfg = base or RunConfig()
+    changes: dict[str, Any] = {}
+    simple = {
+        "id_column": "id_column", "sheet": "sheet", "missing": "missing", "scaling": "scaling",
+        "n_components": "components", "criterion": "criterion", "init_params": "init_params",
+        "n_init": "n_init", "max_iter": "max_iter", "tol": "tol", "reg_covar": "reg_covar",
+        "random_state": "seed", "refit": "refit", "method": "method", "trim": "trim",
+    }
+    for field_name, arg in simple.items():
+        value = getattr(args, arg, None)
+        if value is not None:
+            changes[field_name] = value
+    columns = _columns(getattr(args, "columns", None))
+    if columns is not None:
+        changes["columns"] = tuple(columns)
+    if getattr(args, "covariance_type", None) is not None:
+        changes["covariance_types"] = tuple(_covariance_types(args.covariance_type))
+    if getattr(args, "refit_param", None):
+        changes["refit_params"] = _refit_params(args.refit_param)
+    if hasattr(args, "contamination"):
+        changes["threshold"] = _threshold(args, cfg.threshold)
+    cfg = cfg.replace(**changes)
+    if cfg.refit is not None:
+        from gmm_desktop.registry import get_registry
+
+        get_registry().create("refit", cfg.refit).set_params(**cfg.refit_options)
+    return cfg
 
 
-def _summary(det: Any, out: Any) -> None:
-    feats, res, model = det.features, det.result, det.model
-    ds = det.dataset
-    print(
-        f"data: {ds.name} ({ds.n_rows} rows, {feats.X.shape[0]} used; columns "
-        f"{', '.join(feats.columns)}; scaling {det.scaler.method})",
-        file=out,
-    )
-    how = ""
-    if det.selection is not None:
-        how = f", selected by {det.selection.criterion.upper()} from {len(det.selection.cells)}"
-        how += " candidates"
-    print(f"model: {model.n_components} component(s), {model.covariance_type}{how}", file=out)
-    if det.refit_record:
-        rec = det.refit_record
-        info = ", ".join(
-            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-            for k, v in rec["info"].items()
-            if not isinstance(v, list)
-        )
-        print(f"refit: {rec['strategy']} ({info})", file=out)
-    print(f"threshold: {res.threshold.describe()}", file=out)
-    n = res.flags.size
-    share = 100 * res.n_flagged / max(n, 1)
-    print(f"flagged: {res.n_flagged} of {n} rows ({share:.1f}%)", file=out)
-    ids = feats.row_ids[res.flags]
-    if ids.size:
-        shown = ", ".join(str(v) for v in ids[:50])
-        more = f", ... ({ids.size - 50} more)" if ids.size > 50 else ""
-        print(f"flagged rows: {shown}{more}", file=out)
+def _check_outputs(args: argparse.Namespace, inputs: list[str | None], *, lazy: bool) -> None:
+    """Every output name is checked before any work: its extension, and that it is not
+    (inside) an input."""
+    from gmm_desktop.core.steps import check_output, check_table_suffix
 
-
-def _is_lazy_source(path: str) -> bool:
-    return any(ch in path for ch in "*?[") or Path(path).is_dir()
-
-
-def _detect_out_of_core(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
-    """``detect`` on data bigger than memory: Dask, every pass partition by partition."""
-    try:
-        from gmm_desktop import outofcore
-    except ImportError as exc:
-        raise UsageError(
-            f"out-of-core detection needs Dask: pip install 'gmm-desktop[dask]' ({exc})"
-        ) from None
-    types = _covariance_types(args.covariance_type)
-    unsupported = []
-    if not isinstance(args.components, int) or len(types) != 1:
-        unsupported.append("a range of components or several covariance types (fit one K)")
-    if args.refit is not None:
-        unsupported.append("--refit")
-    if args.missing != "drop":
-        unsupported.append("--missing median")
-    if getattr(args, "sheet", None) is not None:
-        unsupported.append("--sheet")
-    if unsupported:
-        raise UsageError(
-            "not available out of core (a folder, a glob or --scheduler): "
-            + "; ".join(unsupported)
-        )
-    if args.output and not args.output.lower().endswith((".parquet", ".pq", ".parq")):
+    html = getattr(args, "func", None) is cmd_report
+    for attr, what in (("output", "report" if html else "output"), ("model_out", "model file"),
+                       ("session_out", "session file"), ("report", "report")):
+        value = getattr(args, attr, None)
+        if value is None:
+            continue
+        check_output(value, inputs, what=what)
+        if attr == "output" and not lazy and not html:
+            check_table_suffix(value)
+        if (attr == "report" or (html and attr == "output")) and Path(value).suffix.lower() \
+                not in (".html", ".htm"):
+            raise UsageError("the report is an HTML file: give a name ending in .html")
+        if attr in ("model_out", "session_out") and Path(value).suffix.lower() != ".json":
+            raise UsageError(f"--{attr.replace('_', '-')} is written as JSON: give a name "
+                             "ending in .json")
+    if lazy and getattr(args, "output", None) and not html and not str(
+            args.output).lower().endswith((".parquet", ".pq", ".parq")):
         raise UsageError(
             "out of core, --output is a Parquet dataset folder: give a name ending in .parquet"
         )
-    result = outofcore.detect_dataset(
-        args.data, scheduler=args.scheduler, columns=_columns(args.columns),
-        id_column=args.id_column, n_components=int(args.components),
-        covariance_type=types[0], scaling=args.scaling, missing=args.missing,
-        threshold=_threshold(args), n_init=args.n_init, random_state=args.seed,
-        output=args.output, only_flagged=not args.all_rows, model_out=args.model_out,
-        progress=progress,
-    )
+
+
+def _show_data_notes(det: Any, args: argparse.Namespace) -> None:
+    loaded, prepared = det.loaded, det.prepared
+    if loaded is not None and loaded.table is not None:
+        for w in loaded.table.warnings:
+            _note(str(w), args)
+    if prepared is not None:
+        report = prepared.features.report
+        if report is not None and (report.rows_dropped or report.rows_imputed):
+            _note(report.summary, args)
+        for w in prepared.features.warnings:
+            _note(str(w), args)
+
+
+def _load(det: Any, args: argparse.Namespace, progress: _ProgressPrinter, *,
+          big: bool | None = None) -> None:
+    det.load(args.data, big=big or None)
     progress.close()
-    feats, model = result.features, result.model
+    _show_data_notes(det, args)
+
+
+def _summary(det: Any, out: Any) -> None:
+    prepared, d, bundle = det.prepared, det.detection, det.bundle
+    model = bundle.model
+    ds = det.loaded
+    mode = "; out of core" if det.big else ""
     print(
-        f"data: {result.table.name} ({feats.n_rows} rows, {feats.n_used} used; columns "
-        f"{', '.join(feats.columns)}; scaling {feats.scaler.method}; out of core)"
+        f"data: {ds.name} ({prepared.source.n_rows} rows, {prepared.n_rows_used} used; "
+        f"columns {', '.join(prepared.columns)}; scaling {prepared.scaling}{mode})",
+        file=out,
     )
-    print(f"model: {model.n_components} component(s), {model.covariance_type}; "
-          f"{model.n_iter_} EM iterations, lower bound {model.lower_bound_:.6g}")
-    print(f"threshold: {result.threshold.describe()}")
-    if result.n_flagged is not None:
-        share = 100 * result.n_flagged / max(feats.n_used, 1)
-        print(f"flagged: {result.n_flagged} of {feats.n_used} rows ({share:.1f}%)")
-        print(f"wrote: {result.output}")
-    if result.model_path is not None:
-        print(f"model: saved to {result.model_path}")
-    return EXIT_OK
+    how = ""
+    if det.robust is not None:
+        rf = det.robust
+        how = (f", robust route: chosen by trimmed BIC from {len(rf.cells)} candidates, "
+               f"trimming {rf.info.get('trim', 0):.2f}")
+        if rf.outlier_components:
+            how += f"; {len(rf.outlier_components)} outlier cluster(s) set apart"
+    elif det.selection is not None:
+        how = (f", selected by {det.selection.criterion.upper()} from "
+               f"{len(det.selection.cells)} candidates")
+    print(f"model: {model.n_components} component(s), {model.covariance_type}{how}", file=out)
+    for note in det.fit_warnings:
+        print(f"warning: {_one_line(note)}", file=out)
+    if bundle.refit is not None and det.pinned:
+        rec = bundle.refit
+        info = ", ".join(
+            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in rec.info.items()
+            if not isinstance(v, list | dict)
+        )
+        print(f"refit: {rec.strategy} ({info})", file=out)
+    print(f"threshold: {d.threshold.describe()}", file=out)
+    share = 100 * d.share
+    exact = "" if d.exact else " (estimated)"
+    print(f"flagged: {d.n_flagged} of {d.n_rows} rows ({share:.1f}%){exact}", file=out)
+    if not det.big:
+        ids = prepared.row_ids[np.asarray(d.flags)]
+        if ids.size:
+            shown = ", ".join(str(v) for v in ids[:50])
+            more = f", ... ({ids.size - 50} more)" if ids.size > 50 else ""
+            print(f"flagged rows: {shown}{more}", file=out)
+
+
+def _write_outputs(det: Any, args: argparse.Namespace) -> None:
+    if getattr(args, "func", None) is cmd_report:
+        from gmm_desktop.core.report import write_report
+
+        print(f"report: {write_report(det, args.output)}")
+        return
+    if getattr(args, "report", None):
+        from gmm_desktop.core.report import write_report
+
+        print(f"report: {write_report(det, args.report)}")
+    if getattr(args, "output", None):
+        path = det.export(args.output, only_flagged=not args.all_rows)
+        print(f"wrote: {path}")
+    if getattr(args, "model_out", None):
+        path = det.save_model(args.model_out)
+        print(f"model: saved to {path}")
+    if getattr(args, "session_out", None):
+        path = det.save_session(args.session_out)
+        print(f"session: saved to {path}")
+
+
+def _read_labels(path: str) -> Any:
+    from gmm_desktop.core import Labels
+    from gmm_desktop.fileio import read_json
+
+    doc = read_json(path, what="labels", error=UsageError)
+    if isinstance(doc, dict) and "analysis" in doc:  # a session file: its labels
+        doc = doc["analysis"].get("labels") if isinstance(doc["analysis"], dict) else None
+    try:
+        return Labels.from_dict(doc)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{path}: {exc}") from None
+
+
+# --------------------------------------------------------------------------- commands
 
 
 def cmd_detect(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
-    from gmm_desktop.detector import Detector, DetectorConfig
+    from gmm_desktop.core import OUT_OF_CORE, Detector
+    from gmm_desktop.core.bigdata import looks_lazy
+    from gmm_desktop.core.session import parse_session, read_session
 
-    if args.scheduler is not None or _is_lazy_source(args.data):
-        return _detect_out_of_core(args, progress)
-    types = _covariance_types(args.covariance_type)
-    config = DetectorConfig(
-        columns=_columns(args.columns),
-        n_components=args.components,
-        covariance_types=types,
-        scaling=args.scaling,
-        missing=args.missing,
-        threshold=_threshold(args),
-        refit=args.refit,
-        refit_params=_refit_params(args.refit_param),
-        n_init=args.n_init,
-        random_state=args.seed,
-    )
-    if args.refit is not None:
-        from gmm_desktop.registry import get_registry
+    contents = None
+    if args.session is not None:
+        contents = parse_session(read_session(args.session), args.session)
+        for problem in contents.problems:
+            _note(f"{args.session}: {problem}", args)
+    if args.data is None:
+        if contents is None or contents.data is None:
+            raise UsageError("give the data file (or --session FILE with a data file)")
+        from gmm_desktop.core.run import resolve_data_path
 
-        get_registry().create("refit", args.refit).set_params(**config.refit_params)
-    det = Detector(config, progress=progress)
-    _load(det, args)
-    det.fit()
-    det.detect()
-    progress.close()
-    _summary(det, sys.stdout)
-    if args.output:
-        path = det.export(args.output, only_flagged=not args.all_rows)
-        print(f"wrote: {path}", file=sys.stdout)
-    if args.model_out:
-        path = det.save_model(args.model_out)
-        print(f"model: saved to {path}", file=sys.stdout)
+        args.data = resolve_data_path(contents.data)
+    config = _config(args, contents.config if contents is not None else None)
+    lazy = args.scheduler is not None or looks_lazy(args.data)
+    _check_outputs(args, [args.data], lazy=lazy)
+    det = Detector(config, progress=progress, scheduler=args.scheduler)
+    if lazy:
+        from gmm_desktop.core.bigdata import ensure_dask
+
+        ensure_dask()
+        refused = OUT_OF_CORE.refusals(config)
+        if args.labels is not None:
+            refused.append(OUT_OF_CORE.refusal("labels"))
+        if refused:
+            raise UsageError("not available out of core (a folder, a glob or --scheduler): "
+                             + "; ".join(refused))
+    try:
+        _load(det, args, progress, big=lazy)
+        if args.labels is not None:
+            det.set_labels(_read_labels(args.labels))
+        elif contents is not None:
+            det.set_labels(contents.labels)
+        det.fit()
+        det.detect()
+        progress.close()
+        _summary(det, sys.stdout)
+        _write_outputs(det, args)
+    finally:
+        det.close()
     return EXIT_OK
 
 
-def cmd_score(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
-    from gmm_desktop.detector import Detector
+def cmd_report(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
+    """``detect`` (or ``score`` with ``--model``) whose output is the HTML report."""
+    if args.model is not None:
+        if args.data is None:
+            raise UsageError("give the data file to apply the model to")
+        return cmd_score(args, progress)
+    return cmd_detect(args, progress)
 
+
+def cmd_score(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
+    from gmm_desktop.core import Detector
+    from gmm_desktop.core.bigdata import looks_lazy
+
+    lazy = looks_lazy(args.data)
+    _check_outputs(args, [args.data, args.model], lazy=lazy)
     det = Detector.from_model_file(args.model, progress=progress)
-    _load(det, args)
-    det.score()
-    progress.close()
-    _summary(det, sys.stdout)
-    if args.output:
-        path = det.export(args.output, only_flagged=not args.all_rows)
-        print(f"wrote: {path}", file=sys.stdout)
+    if args.id_column is not None or args.sheet is not None:
+        det.config = det.config.replace(
+            id_column=args.id_column if args.id_column is not None else det.config.id_column,
+            sheet=args.sheet)
+    try:
+        _load(det, args, progress, big=lazy)
+        det.score()
+        progress.close()
+        _summary(det, sys.stdout)
+        _write_outputs(det, args)
+    finally:
+        det.close()
     return EXIT_OK
 
 
 def cmd_select(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
-    from gmm_desktop.detector import Detector, DetectorConfig
+    from gmm_desktop.core import Detector
 
-    ks = args.components if isinstance(args.components, list) else [args.components]
-    types = _covariance_types(args.covariance_type)
-    config = DetectorConfig(
-        columns=_columns(args.columns),
-        n_components=ks,
-        covariance_types=types,
-        scaling=args.scaling,
-        missing=args.missing,
-        n_init=args.n_init,
-        random_state=args.seed,
-    )
+    config = _config(args)
     det = Detector(config, progress=progress)
-    _load(det, args)
-    feats = det.prepare()
-    result = det.select(criterion=args.criterion)
+    _load(det, args, progress)
+    result = det.select()
     progress.close()
+    prepared = det.prepared
     print(
-        f"data: {det.dataset.name} ({feats.X.shape[0]} rows used; columns "
-        f"{', '.join(feats.columns)}; scaling {feats.scaler.method})"
+        f"data: {det.loaded.name} ({prepared.n_rows_used} rows used; columns "
+        f"{', '.join(prepared.columns)}; scaling {prepared.scaling})"
     )
     print(result.to_text(mclust_sign=args.mclust))
     if args.mclust:
@@ -348,28 +443,23 @@ def cmd_select(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
         print(result.to_grid(mclust_sign=True))
     best = result.best
     print(
-        f"best by {args.criterion.upper()}: {best.n_components} component(s), "
+        f"best by {result.criterion.upper()}: {best.n_components} component(s), "
         f"{best.covariance_type}"
     )
     return EXIT_OK
 
 
 def cmd_sample(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
-    from gmm_desktop.data import write_table_atomic
-    from gmm_desktop.detector import Detector
+    from gmm_desktop.core import read_model_file
+    from gmm_desktop.core.steps import check_output, check_table_suffix, write_sample
 
-    det = Detector.from_model_file(args.model)
-    frame = det.sample(args.n, seed=args.seed)
-    meta = {
-        "written_by": f"gmm-desktop {__version__}",
-        "what": "synthetic rows drawn from a fitted Gaussian mixture",
-        "model_file": str(Path(args.model).resolve()),
-        "seed": args.seed,
-        "n": args.n,
-        "source": det.source,
-    }
-    path = write_table_atomic(frame, args.output, sidecar=meta)
-    print(f"wrote {len(frame)} synthetic rows ({', '.join(map(str, frame.columns))}) to {path}")
+    check_table_suffix(args.output)
+    check_output(args.output, [args.model])
+    bundle = read_model_file(args.model)
+    path = write_sample(bundle, args.n, args.output, seed=args.seed,
+                        model_file=str(Path(args.model).resolve()))
+    columns = [*(bundle.columns or ()), "component"]
+    print(f"wrote {args.n} synthetic rows ({', '.join(map(str, columns))}) to {path}")
     return EXIT_OK
 
 
@@ -384,8 +474,11 @@ def cmd_plugins(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
 # --------------------------------------------------------------------------- parser
 
 
-def _add_data_options(p: argparse.ArgumentParser, *, columns: bool = True) -> None:
-    p.add_argument("data", help="the data file (CSV, TSV, Parquet, Excel, .npy, .npz)")
+def _add_data_options(p: argparse.ArgumentParser, *, columns: bool = True,
+                      optional_data: bool = False) -> None:
+    p.add_argument("data", nargs="?" if optional_data else None,
+                   help="the data file (CSV, TSV, Parquet, Excel, .npy, .npz), or a Parquet "
+                   "folder / quoted glob of CSV files (read lazily, out of core)")
     if columns:
         p.add_argument(
             "--columns", nargs="+", metavar="COL",
@@ -393,19 +486,107 @@ def _add_data_options(p: argparse.ArgumentParser, *, columns: bool = True) -> No
         )
     p.add_argument("--sheet", help="worksheet (Excel) or array (npz) to read")
     p.add_argument("--id-column", help="column that identifies the rows (default: row number)")
+    p.add_argument("--quiet", action="store_true",
+                   help="do not print notes about the data (dropped rows, suspicious columns)")
 
 
 def _add_fit_options(p: argparse.ArgumentParser) -> None:
+    from gmm_desktop.core import RunConfig
+
+    d = RunConfig()
     p.add_argument(
-        "--scaling", choices=("none", "standardize", "robust"), default="standardize",
-        help="feature scaling before fitting (default: standardize)",
+        "--scaling", choices=("none", "standardize", "robust"), default=None,
+        help=f"feature scaling before fitting (default: {d.scaling})",
     )
     p.add_argument(
-        "--missing", choices=("drop", "median"), default="drop",
-        help="rows with missing values: drop them or fill in the median (default: drop)",
+        "--missing", choices=("drop", "median"), default=None,
+        help=f"rows with missing values: drop them or fill in the median (default: {d.missing})",
     )
-    p.add_argument("--n-init", type=int, default=1, help="EM restarts per model (default: 1)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--init-params", metavar="NAME",
+                   help=f"initializer: kmeans, k-means++, random, random_from_data or a plugin "
+                   f"(default: {d.init_params})")
+    p.add_argument("--n-init", type=int, help=f"EM restarts per model (default: {d.n_init})")
+    p.add_argument("--max-iter", type=int,
+                   help=f"EM iterations per restart (default: {d.max_iter})")
+    p.add_argument("--tol", type=float,
+                   help=f"stop when the mean log-likelihood improves less (default: {d.tol})")
+    p.add_argument("--reg-covar", type=float,
+                   help=f"added to every covariance's diagonal (default: {d.reg_covar})")
+    p.add_argument("--seed", type=int, help=f"random seed (default: {d.random_state})")
+
+
+def _add_detect_options(p: argparse.ArgumentParser, *, report: bool = False) -> None:
+    """The options of ``detect`` (``report`` takes the same, its output being the HTML)."""
+    _add_data_options(p, optional_data=True)
+    from gmm_desktop.core import DEFAULT_COMPONENTS, DEFAULT_CONTAMINATION
+
+    p.add_argument(
+        "--components", type=parse_components, default=None, metavar="K|A-B",
+        help=f"number of components, or a range chosen by the criterion (default: "
+        f"{DEFAULT_COMPONENTS[0]}-{DEFAULT_COMPONENTS[-1]})",
+    )
+    p.add_argument(
+        "--covariance-type", default=None, metavar="TYPE",
+        help="full, tied, diag, spherical (any registered type with --method plain), a comma "
+        "list, or 'all' (default: full,tied,diag,spherical)",
+    )
+    p.add_argument("--criterion", choices=("bic", "aic"), default=None,
+                   help="what picks the model among several with --method plain (default: bic)")
+    p.add_argument("--method", choices=("robust", "plain"), default=None,
+                   help="robust (the default): trimmed fits over the components x covariance "
+                   "types grid, chosen by a trimmed BIC, reweighted, small far components "
+                   "declared outlier clusters; plain: EM on every row, chosen by BIC")
+    p.add_argument("--trim", type=_fraction, metavar="SHARE",
+                   help="share of rows the robust route leaves out of its trimmed fits "
+                   "(default: the contamination, at least 0.25)")
+    gate = p.add_mutually_exclusive_group()
+    gate.add_argument("--contamination", type=_fraction, metavar="Q",
+                      help=f"flag the lowest-density fraction Q of the rows (default: "
+                      f"{DEFAULT_CONTAMINATION})")
+    gate.add_argument("--threshold", type=_fraction, metavar="T",
+                      help="flag rows whose log-density is below T")
+    gate.add_argument("--sigma", type=_fraction, metavar="K",
+                      help="flag rows outside every component's K-sigma ellipsoid")
+    gate.add_argument("--chi2", type=_fraction, metavar="P",
+                      help="flag rows outside every component's chi-square P ellipsoid")
+    p.add_argument("--small-component", type=_fraction, metavar="SHARE",
+                   help="declare components with a weight below SHARE anomalous")
+    p.add_argument("--refit", metavar="STRATEGY",
+                   help="outlier removal and refit: trim-and-refit, iterative-trimming, "
+                   "noise-component, or an installed strategy (see 'gmm-desktop plugins')")
+    p.add_argument("--refit-param", action="append", metavar="NAME=VALUE",
+                   help="a parameter of the refit strategy (repeatable), e.g. alpha=0.2")
+    p.add_argument("--labels", metavar="LABELS.json",
+                   help="manual labels by row identity: a JSON object with lists 'outlier' "
+                   "(left out of the fit, always flagged), 'normal' (never flagged) and "
+                   "'excluded' (left out of the fit), or a session file's labels")
+    p.add_argument("--session", metavar="SESSION.json",
+                   help="start from a session saved by the window (its data, settings and "
+                   "labels); options given here override its settings")
+    if report:
+        p.add_argument("--output", metavar="REPORT.html", required=True,
+                       help="the HTML report to write (one self-contained file)")
+        p.add_argument("--model", metavar="MODEL.json",
+                       help="report on a saved model applied to DATA instead of fitting one")
+    else:
+        p.add_argument("--output", metavar="FLAGGED",
+                       help="write the flagged rows (.csv, .tsv, .parquet, .xlsx) with a .json "
+                       "sidecar")
+        p.add_argument("--report", metavar="REPORT.html",
+                       help="also write the HTML report of the run")
+    p.add_argument("--all-rows", action="store_true",
+                   help="write every scored row with a flag column, not only the flagged ones")
+    p.add_argument("--model-out", metavar="MODEL.json",
+                   help="save the model with its scaler, columns and threshold")
+    p.add_argument("--session-out", metavar="SESSION.json",
+                   help="save the run as a session the window opens (File > Open session)")
+    p.add_argument("--scheduler", metavar="local|ADDRESS",
+                   help="fit out of core on Dask (data bigger than memory): 'local' starts "
+                   "worker processes on this machine, an address (tcp://host:8786) uses a "
+                   "running cluster. DATA may then be a Parquet dataset folder or a quoted "
+                   "glob of CSV files (a folder or glob is read lazily even without it, on "
+                   "threads); --output writes a Parquet folder")
+    _add_fit_options(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -442,46 +623,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--contamination 0.01 --refit iterative-trimming --output flagged.csv "
         "--model-out model.json",
     )
-    _add_data_options(p)
-    p.add_argument(
-        "--components", type=parse_components, default=1, metavar="K|A-B",
-        help="number of components, or a range chosen by BIC (default: 1)",
-    )
-    p.add_argument(
-        "--covariance-type", default="full", metavar="TYPE",
-        help="full, tied, diag, spherical (any registered type), a comma list, or 'all' "
-        "(chosen by BIC; default: full)",
-    )
-    gate = p.add_mutually_exclusive_group()
-    gate.add_argument("--contamination", type=_fraction, metavar="Q",
-                      help="flag the lowest-density fraction Q of the rows (default: 0.05)")
-    gate.add_argument("--threshold", type=_fraction, metavar="T",
-                      help="flag rows whose log-density is below T")
-    gate.add_argument("--sigma", type=_fraction, metavar="K",
-                      help="flag rows outside every component's K-sigma ellipsoid")
-    gate.add_argument("--chi2", type=_fraction, metavar="P",
-                      help="flag rows outside every component's chi-square P ellipsoid")
-    p.add_argument("--small-component", type=_fraction, metavar="SHARE",
-                   help="declare components with a weight below SHARE anomalous")
-    p.add_argument("--refit", metavar="STRATEGY",
-                   help="outlier removal and refit: trim-and-refit, iterative-trimming, "
-                   "noise-component, or an installed strategy (see 'gmm-desktop plugins')")
-    p.add_argument("--refit-param", action="append", metavar="NAME=VALUE",
-                   help="a parameter of the refit strategy (repeatable), e.g. alpha=0.2")
-    p.add_argument("--output", metavar="FLAGGED",
-                   help="write the flagged rows (.csv, .tsv, .parquet, .xlsx) with a .json "
-                   "sidecar")
-    p.add_argument("--all-rows", action="store_true",
-                   help="write every scored row with a flag column, not only the flagged ones")
-    p.add_argument("--model-out", metavar="MODEL.json",
-                   help="save the model with its scaler, columns and threshold")
-    p.add_argument("--scheduler", metavar="local|ADDRESS",
-                   help="fit out of core on Dask (data bigger than memory): 'local' starts "
-                   "worker processes on this machine, an address (tcp://host:8786) uses a "
-                   "running cluster. DATA may then be a Parquet dataset folder or a quoted "
-                   "glob of CSV files (a folder or glob is read lazily even without it, on "
-                   "threads); --output writes a Parquet folder")
-    _add_fit_options(p)
+    _add_detect_options(p)
     p.set_defaults(func=cmd_detect)
 
     p = add(
@@ -493,6 +635,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, metavar="MODEL.json", help="a saved model")
     p.add_argument("--output", metavar="FLAGGED", help="write the flagged rows")
     p.add_argument("--all-rows", action="store_true", help="write every row with a flag column")
+    p.add_argument("--session-out", metavar="SESSION.json",
+                   help="save the run as a session the window opens")
+    p.add_argument("--report", metavar="REPORT.html", help="also write the HTML report")
     p.set_defaults(func=cmd_score)
 
     p = add(
@@ -501,14 +646,14 @@ def build_parser() -> argparse.ArgumentParser:
         "gmm-desktop select faithful.csv --components 1-10 --covariance-type all",
     )
     _add_data_options(p)
-    p.add_argument("--components", type=parse_components, default=list(range(1, 7)),
+    p.add_argument("--components", type=parse_components, default=None,
                    metavar="A-B", help="component counts to try (default: 1-6)")
-    p.add_argument("--covariance-type", default="full", metavar="TYPE",
-                   help="a type, a comma list, or 'all' (default: full)")
+    p.add_argument("--covariance-type", default=None, metavar="TYPE",
+                   help="a type, a comma list, or 'all' (default: full,tied,diag,spherical)")
     p.add_argument("--mclust", action="store_true",
                    help="show BIC in mclust's convention, 2 logL - p ln n (higher is better), "
                    "and the components x covariance-types grid as mclust prints it")
-    p.add_argument("--criterion", choices=("bic", "aic"), default="bic",
+    p.add_argument("--criterion", choices=("bic", "aic"), default=None,
                    help="what picks the best model (default: bic)")
     _add_fit_options(p)
     p.set_defaults(func=cmd_select)
@@ -525,6 +670,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the file to write (.csv, .tsv, .parquet, .xlsx)")
     p.set_defaults(func=cmd_sample)
 
+    p = add(
+        "report",
+        "detect (or apply a saved model) and write one self-contained HTML report: data, "
+        "preparation, model, model selection, plots, threshold, flagged rows with their "
+        "explanations, provenance",
+        "gmm-desktop report sensors.csv --columns temp,pressure --contamination 0.01 "
+        "--output report.html",
+    )
+    _add_detect_options(p, report=True)
+    p.set_defaults(func=cmd_report)
+
     p = add("plugins", "list every plugin, built-in or installed, with its status",
             "gmm-desktop plugins")
     p.set_defaults(func=cmd_plugins)
@@ -535,7 +691,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: The headless subcommands; any other first argument opens the application.
-SUBCOMMANDS = ("detect", "score", "select", "sample", "plugins")
+SUBCOMMANDS = ("detect", "score", "select", "sample", "report", "plugins")
 
 
 def _opens_the_application(first: str) -> bool:
@@ -583,6 +739,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress.close()
         print(f"{PROG}: {_one_line(exc)}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `gmm-desktop detect ... | head`: the reader left
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")
+        return EXIT_OK
     except (GmmDesktopError, ValueError, OSError, KeyError) as exc:
         progress.close()
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc

@@ -1,29 +1,27 @@
-"""Session documents (versioned JSON), the autosave location and the crash marker.
+"""The autosave location, the crash marker and the log file (Qt-free).
 
-No Qt here: :class:`~gmm_desktop.controller.AppController` drives these functions.
+Session documents themselves are the core's (:mod:`gmm_desktop.core.session`); the
+controller's :class:`~gmm_desktop.controller.sessions.SessionController` drives these.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
-from gmm_desktop import __version__
-from gmm_desktop.errors import GmmDesktopError
-from gmm_desktop.fileio import atomic_write_text, read_json
+from gmm_desktop.core.session import SessionFileError
+from gmm_desktop.fileio import atomic_write_text
 
-SESSION_FORMAT = "gmm-desktop/session"
-SESSION_FORMAT_VERSION = 1
+__all__ = ["AUTOSAVE_NAME", "CrashGuard", "SessionFileError", "setup_file_logging",
+           "state_dir"]
+
 AUTOSAVE_NAME = "autosave-session.json"
+#: Where the autosave of an unclean exit is kept while the next run opens what was asked
+#: for (its own autosaves would otherwise overwrite it).
+RECOVERED_NAME = "autosave-recovered-session.json"
 MARKER_NAME = "running.pid"
 LOG_NAME = "gmm-desktop.log"
-
-
-class SessionFileError(GmmDesktopError, ValueError):
-    """A session document is missing, corrupt or from a newer version."""
 
 
 def state_dir() -> Path:
@@ -52,40 +50,6 @@ def setup_file_logging() -> Path:
     return path
 
 
-def write_session(path: str | os.PathLike[str], doc: dict[str, Any]) -> None:
-    """Write a session document atomically."""
-    text = json.dumps(doc, indent=1, allow_nan=False)
-    atomic_write_text(path, text + "\n")
-
-
-def read_session(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check a session document; raises :class:`SessionFileError`."""
-    source = str(path)
-    doc = read_json(path, what="session", error=SessionFileError)
-    if not isinstance(doc, dict) or doc.get("format") != SESSION_FORMAT:
-        raise SessionFileError(
-            f"{source}: not a gmm-desktop session file (expected format {SESSION_FORMAT!r})."
-        )
-    version = doc.get("format_version")
-    if not isinstance(version, int) or version < 1:
-        raise SessionFileError(f"{source}: format_version {version!r} is not valid.")
-    if version > SESSION_FORMAT_VERSION:
-        raise SessionFileError(
-            f"{source}: written by a newer gmm-desktop ({doc.get('library_version')}); "
-            "upgrade gmm-desktop to open it."
-        )
-    return doc
-
-
-def new_document() -> dict[str, Any]:
-    return {
-        "format": SESSION_FORMAT,
-        "format_version": SESSION_FORMAT_VERSION,
-        "library": "gmm-desktop",
-        "library_version": __version__,
-    }
-
-
 def _pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False
@@ -111,26 +75,39 @@ class CrashGuard:
         self.directory = directory or state_dir()
         self.marker = self.directory / MARKER_NAME
         self.autosave = self.directory / AUTOSAVE_NAME
+        self.recovered = self.directory / RECOVERED_NAME
         self.active = False
+        #: The analyst is being asked about the autosave of an unclean exit: an exit now
+        #: keeps it for the next start instead of removing it.
+        self.asking = False
 
     def crashed_session(self) -> Path | None:
-        """The autosave left by a run that did not exit cleanly, if any."""
-        if not self.marker.exists() or not self.autosave.exists():
-            return None
-        try:
-            pid = int(self.marker.read_text().strip() or "0")
-        except (OSError, ValueError):
-            pid = 0
-        if pid != os.getpid() and _pid_alive(pid):
-            return None  # another instance is running and owns the autosave
-        return self.autosave
+        """The autosave left by a run that did not exit cleanly, if any; else an autosave
+        set aside by an earlier run and not decided on yet (:meth:`set_aside`)."""
+        if self.marker.exists():
+            try:
+                pid = int(self.marker.read_text().strip() or "0")
+            except (OSError, ValueError):
+                pid = 0
+            if pid != os.getpid() and _pid_alive(pid):
+                return None  # another instance is running and owns the autosave
+            if self.autosave.exists():
+                return self.autosave
+        return self.recovered if self.recovered.exists() else None
 
     def arm(self) -> None:
         atomic_write_text(self.marker, f"{os.getpid()}\n")
         self.active = True
 
     def disarm(self) -> None:
-        """A clean exit: remove the marker and the autosave."""
+        """A clean exit: remove the marker and the autosave (an autosave not decided on yet
+        is kept, set aside, to be offered at the next start)."""
+        if self.asking and self.autosave.exists():
+            try:
+                self.set_aside(self.autosave)
+            except OSError as exc:  # pragma: no cover
+                logging.getLogger("gmm_desktop").warning("cannot keep %s: %s",
+                                                         self.autosave, exc)
         for path in (self.marker, self.autosave):
             try:
                 path.unlink()
@@ -143,5 +120,18 @@ class CrashGuard:
     def discard_autosave(self) -> None:
         try:
             self.autosave.unlink()
+        except OSError:
+            pass
+
+    def set_aside(self, path: Path) -> Path:
+        """Keep the autosave ``path`` of an unclean exit apart from this run's autosaves
+        (to be offered later, in this run or the next); returns where it is now."""
+        if Path(path) != self.recovered:
+            os.replace(path, self.recovered)
+        return self.recovered
+
+    def discard_recovered(self) -> None:
+        try:
+            self.recovered.unlink()
         except OSError:
             pass

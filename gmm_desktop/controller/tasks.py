@@ -3,7 +3,7 @@ handed to a function that runs in a ``QThreadPool`` worker.
 
 The function receives the state, calls ``state.report(...)`` as often as it likes (the
 state forwards at most one progress message every ``min_interval`` seconds to the GUI
-thread), checks ``state.cancelled`` (or passes ``state.fit_callback`` to the engine) and
+thread), checks ``state.cancelled`` (or passes ``state.core_callback`` to a core job) and
 returns an immutable result. The outcome reaches the GUI thread through queued signals.
 Threads are never terminated: cancelling only sets a flag that the work polls.
 """
@@ -11,6 +11,7 @@ Threads are never terminated: cancelling only sets a flag that the work polls.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import traceback
@@ -20,6 +21,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
+from gmm_desktop.controller.views import ProgressView
 from gmm_desktop.errors import Cancelled, GmmDesktopError
 
 log = logging.getLogger("gmm_desktop.controller")
@@ -62,20 +64,23 @@ class TaskState:
         self._last = now
         self._emit(payload)
 
-    def fit_callback(self, info: Any) -> bool:
-        """An engine callback: records the lower bound, reports, and returns the cancel flag."""
-        if info.iteration > 0 and info.lower_bound == info.lower_bound:  # skip NaN markers
-            self.history.append((info.restart, info.iteration, float(info.lower_bound)))
+    def core_callback(self, event: Any) -> bool:
+        """The application core's progress callback: records the log-likelihood curve from
+        the engine's typed ``FitProgress``, forwards a :class:`ProgressView`, and returns
+        the cancel flag."""
+        info = getattr(event, "fit", None)
+        if info is not None and info.iteration > 0 and math.isfinite(info.lower_bound):
+            point = (int(info.restart), int(info.iteration), float(info.lower_bound))
+            if not self.history or self.history[-1][:2] != point[:2]:
+                self.history.append(point)
         self.report(
-            {
-                "fraction": float(info.fraction),
-                "stage": info.stage,
-                "restart": info.restart,
-                "n_restarts": info.n_restarts,
-                "iteration": info.iteration,
-                "lower_bound": float(info.lower_bound),
-                "history": tuple(self.history),
-            }
+            ProgressView(
+                kind=self.name,
+                fraction=float(event.fraction),
+                message=str(event.message or event.stage),
+                history=tuple(self.history),
+            ),
+            force=float(event.fraction) >= 1.0,
         )
         return self.cancelled
 

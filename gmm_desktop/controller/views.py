@@ -7,9 +7,6 @@ from typing import Any
 
 import numpy as np
 
-COVARIANCE_DEFAULT = "full"
-INITIALIZER_DEFAULT = "kmeans"
-
 
 def frozen_array(a: Any, dtype: Any = None) -> np.ndarray:
     """A read-only copy-free view (the GUI must never write into worker arrays)."""
@@ -19,25 +16,14 @@ def frozen_array(a: Any, dtype: Any = None) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class FitParams:
-    """What the model panel sets; passed to the engine's ``GaussianMixture``."""
+class ProgressView:
+    """Where a background task is: ``fraction`` done, a sentence, and while EM runs the
+    log-likelihood curve so far as ``(restart, iteration, lower bound)`` points."""
 
-    n_components: int = 3
-    covariance_type: str = COVARIANCE_DEFAULT
-    init_params: str = INITIALIZER_DEFAULT
-    n_init: int = 1
-    max_iter: int = 100
-    tol: float = 1e-3
-    reg_covar: float = 1e-6
-    random_state: int | None = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, doc: dict[str, Any]) -> FitParams:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in doc.items() if k in known})
+    kind: str
+    fraction: float
+    message: str = ""
+    history: tuple[tuple[int, int, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -118,6 +104,8 @@ class ModelSummary:
     features: tuple[str, ...]
     components: tuple[ComponentRow, ...]
     units: str  # "scaled (standardize)" etc.
+    #: The core's notes on this model (degenerate components, EM warnings): never quiet.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -161,6 +149,7 @@ class PointInfo:
     values: tuple[tuple[str, float], ...]
     component: int | None
     responsibilities: tuple[float, ...]
+    why: WhyView | None = None
 
     def to_text(self) -> str:
         lines = [f"row {self.row_id}"]
@@ -169,7 +158,50 @@ class PointInfo:
             lines.append(f"component {self.component + 1}")
             resp = ", ".join(f"{r:.3f}" for r in self.responsibilities)
             lines.append(f"responsibilities: {resp}")
+        if self.why is not None:
+            lines.append(self.why.summary())
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class WhyRow:
+    """One feature of a row against its component: value, the component's mean and standard
+    deviation (data units), and the feature's contribution to the squared distance."""
+
+    feature: str
+    value: float
+    mean: float
+    sd: float
+    contribution: float
+
+    @property
+    def z(self) -> float:
+        return (self.value - self.mean) / self.sd if self.sd > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class WhyView:
+    """Why a row is (or is not) flagged: its features against its component, and each one's
+    share of the squared Mahalanobis distance (the shares add up to it exactly)."""
+
+    index: int
+    row_id: str
+    component: int  # 0-based
+    flagged: bool
+    log_density: float
+    distance_squared: float
+    rows: tuple[WhyRow, ...]
+    decomposition: str
+
+    @property
+    def top(self) -> WhyRow:
+        return max(self.rows, key=lambda r: r.contribution)
+
+    def summary(self) -> str:
+        top = self.top
+        share = top.contribution / self.distance_squared if self.distance_squared > 0 else 0.0
+        return (f"distance² {self.distance_squared:.3g} from component {self.component + 1}; "
+                f"top feature {top.feature} ({100 * share:.0f}%)")
 
 
 @dataclass(frozen=True)
@@ -201,9 +233,27 @@ class AnomalyView:
     contour_x: np.ndarray
     contour_y: np.ndarray
     contour_note: str
-    from_refit: str | None = None  # the accepted refit strategy whose flags these are
+    from_refit: str | None = None  # the accepted refit strategy whose rule gives the flags
     approximate: bool = False  # n_flagged is an estimate (the pass over every row is pending)
     sample_rows: int | None = None  # big-data mode: flags/flagged_rows are of this sample
+    pinned: bool = False  # the threshold is a saved or refitted model's own rule
+    how: str = ""  # how n_flagged was counted
+    flagged_top: tuple[str, ...] = ()  # the top contributing feature of each flagged row
+    #: Manual labels among the rows, and the rows the density rule alone flags among the
+    #: rows not marked outlier (its contamination counts those rows only); ``None`` when
+    #: not counted (a Mahalanobis gate, big data).
+    n_marked_outlier: int = 0
+    n_marked_normal: int = 0
+    n_rule: int | None = None
+
+    @property
+    def rule_share(self) -> float:
+        """The density rule's share of the rows not marked outlier (the contamination
+        box's meaning); the share below the cut-off when that was not counted."""
+        base = self.n_rows - self.n_marked_outlier
+        if self.n_rule is None or base <= 0:
+            return self.share_at_cutoff
+        return self.n_rule / base
 
     @property
     def share(self) -> float:

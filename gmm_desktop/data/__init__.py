@@ -18,7 +18,7 @@ Typical use::
 from .dataset import Dataset
 from .demo import DEMO_FILES, DEMO_OPTIONS, demo_datasets, demo_options, demo_path
 from .errors import DataError, DataWarning, ScalerFormatError
-from .loading import MISSING_MARKERS, MOSTLY_NUMERIC, SUPPORTED_SUFFIXES, load_table
+from .loading import MISSING_MARKERS, MOSTLY_NUMERIC, SUPPORTED_SUFFIXES, load_frame, load_table
 from .prepare import (
     MISSING_POLICIES,
     PreparationReport,
@@ -27,7 +27,12 @@ from .prepare import (
     safe_magnitude,
 )
 from .scaling import SCALING_METHODS, Scaler
-from .writing import WRITABLE_SUFFIXES, sidecar_path, write_table_atomic
+from .writing import (
+    WRITABLE_SUFFIXES,
+    sidecar_path,
+    write_table_atomic,
+    write_table_chunks_atomic,
+)
 
 __all__ = [
     "DEMO_FILES",
@@ -48,9 +53,11 @@ __all__ = [
     "demo_datasets",
     "demo_options",
     "demo_path",
+    "load_frame",
     "load_table",
     "prepare_features",
     "safe_magnitude",
     "sidecar_path",
     "write_table_atomic",
+    "write_table_chunks_atomic",
 ]

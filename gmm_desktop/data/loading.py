@@ -16,7 +16,8 @@ Supported formats, chosen by the file extension:
   the stream end at once.  Rows with too many or too few fields are errors that name
   the line.
 * ``.parquet``/``.pq``: Parquet (column types are kept as stored).
-* ``.xlsx``/``.xlsm``: one worksheet of an Excel workbook (``sheet=`` chooses it).
+* ``.xlsx``, ``.xlsm``, ``.xlsb``, ``.xls`` (Excel) and ``.ods`` (OpenDocument): one sheet of
+  a spreadsheet (``sheet=`` chooses it), read by pandas with python-calamine.
 * ``.npy``: a 1-D or 2-D numeric array or a structured array; ``.npz``: one array of
   the archive (``sheet=`` chooses it when there are several).
 
@@ -38,6 +39,7 @@ import re
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,7 +67,7 @@ _THOUSANDS = re.compile(r"^[+-]?\d{1,3}([,.' \u00a0]\d{3})+([.,]\d+)?$")
 
 _TEXT_SUFFIXES = {".csv", ".tsv", ".tab", ".txt", ".dat"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
-_EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+_EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
 SUPPORTED_SUFFIXES = (
     sorted(_TEXT_SUFFIXES) + sorted(_PARQUET_SUFFIXES) + sorted(_EXCEL_SUFFIXES)
 ) + [".npy", ".npz"]
@@ -169,7 +171,7 @@ def _fix_names(names: list[str]) -> tuple[list[str], list[DataWarning]]:
     return result, warnings
 
 
-def _is_numeric_dtype(dtype: object) -> bool:
+def _is_numeric_dtype(dtype: Any) -> bool:
     return (
         pd.api.types.is_numeric_dtype(dtype)
         and not pd.api.types.is_bool_dtype(dtype)
@@ -525,8 +527,9 @@ def load_table(
     """Load a table from ``path`` and return a new :class:`Dataset`.
 
     Args:
-        path: a CSV/TSV/text, Parquet, Excel (.xlsx), NumPy .npy or .npz file.
-        sheet: the worksheet of an Excel workbook, or the array of an .npz archive, by
+        path: a CSV/TSV/text, Parquet, spreadsheet (.xlsx, .xlsm, .xlsb, .xls, .ods),
+            NumPy .npy or .npz file.
+        sheet: the sheet of a spreadsheet, or the array of an .npz archive, by
             name or 0-based index.  Required when there are several.
         id_column: a column whose values identify the rows (must be unique and
             complete).  Default: rows are identified by their 0-based position.
@@ -566,12 +569,6 @@ def load_table(
             raw = read_parquet(path, reporter)
         elif suffix in _EXCEL_SUFFIXES:
             raw = read_excel(path, sheet, reporter)
-        elif suffix == ".xls":
-            raise DataError(
-                "old-style Excel .xls files are not supported.",
-                path=path,
-                remedy="Open it in a spreadsheet program and save it as .xlsx or CSV.",
-            )
         elif suffix == ".npy":
             raw = read_npy(path, reporter)
         elif suffix == ".npz":
@@ -603,3 +600,40 @@ def load_table(
             path=path,
             remedy="Check that the file is readable and not being written by another program.",
         ) from exc
+
+
+def load_frame(
+    frame: Any,
+    *,
+    id_column: str | None = None,
+    name: str = "data frame",
+    columns: Sequence[str] | None = None,
+) -> Dataset:
+    """A :class:`Dataset` from a table already in memory: a pandas DataFrame, or a 2-D
+    array (its columns are named ``columns`` or ``x0, x1, ...``).
+
+    The same checks as :func:`load_table` apply (names, numeric columns, the ID column);
+    the frame is copied, so later changes to it do not reach the dataset. The dataset's
+    ``path`` is ``Path(name)``; it has no file behind it.
+    """
+    if isinstance(frame, pd.DataFrame):
+        table = frame.copy()
+    else:
+        arr = np.asarray(frame)
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2:
+            raise DataError(
+                f"a table must be 2-D (rows × columns), got an array of shape {arr.shape}.",
+                remedy="Pass a DataFrame or a 2-D array.",
+            )
+        names = list(columns) if columns is not None else [f"x{j}" for j in range(arr.shape[1])]
+        if len(names) != arr.shape[1]:
+            raise DataError(
+                f"{len(names)} column names for an array of {arr.shape[1]} columns.",
+                remedy="Give one name per column.",
+            )
+        table = pd.DataFrame(arr, columns=names)
+    table = table.reset_index(drop=True)
+    raw = RawTable(frame=table, fmt="frame", locate=lambda p: f"row {p} (0-based)")
+    return _build(raw, Path(name), id_column, [], frozenset(MISSING_MARKERS), Progress(None, name))

@@ -28,7 +28,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -52,6 +52,7 @@ __all__ = [
     "sidecar_path",
     "verify_sidecar",
     "write_table_atomic",
+    "write_table_chunks_atomic",
 ]
 
 WRITABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".parquet", ".pq", ".xlsx")
@@ -509,5 +510,84 @@ def write_table_atomic(
             path=path,
             remedy="Export as CSV, which can hold any values.",
         ) from exc
+    _commit_pair(table, side, path)
+    return path
+
+
+def write_table_chunks_atomic(
+    chunks: Iterable[pd.DataFrame],
+    path: str | PathLike[str],
+    *,
+    sidecar: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a table that arrives in chunks (same columns each) atomically, holding one
+    chunk in memory at a time: ``.csv``/``.tsv`` appended chunk by chunk, Parquet as one row
+    group per chunk. Excel needs the whole table (use :func:`write_table_atomic`).
+
+    As :func:`write_table_atomic`: text that a spreadsheet would run as a formula is
+    neutralised in every chunk, and the sidecar records the checksum and row count of the
+    whole table; both files are renamed into place only once both are complete."""
+    path = Path(path).expanduser()
+    suffix = path.suffix.lower()
+    if suffix not in {".csv", ".tsv", ".tab", ".parquet", ".pq"}:
+        raise DataError(
+            "a table written in parts cannot have the extension "
+            f"'{clip_text(path.suffix or '(none)')}'.",
+            path=path,
+            remedy="Use .csv, .tsv or .parquet.",
+        )
+    if not path.parent.is_dir():
+        raise DataError(f"the folder '{clip_text(path.parent, 200)}' does not exist.",
+                        path=path, remedy="Choose an existing folder, or create it first.")
+    if sidecar is not None:
+        if INTEGRITY_KEY in sidecar:
+            raise DataError(
+                f"the sidecar metadata must not contain the key '{INTEGRITY_KEY}'; it is "
+                "filled in by the writer.",
+                path=sidecar_path(path),
+                remedy="Rename that entry of the metadata.",
+            )
+        _sidecar_text(sidecar, path)  # refused before anything is written
+    nothing = "nothing was replaced: the previous table and sidecar, if any, are unchanged"
+    rows = 0
+    side: StagedFile | None = None
+    try:
+        if suffix in {".parquet", ".pq"}:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            with staged_write(path) as (table, temp):
+                writer = None
+                try:
+                    for chunk in chunks:
+                        rows += len(chunk)
+                        part = pa.Table.from_pandas(chunk, preserve_index=False)
+                        if writer is None:
+                            writer = pq.ParquetWriter(str(temp), part.schema)
+                        writer.write_table(part)
+                finally:
+                    if writer is not None:
+                        writer.close()
+        else:
+            sep = "," if suffix == ".csv" else "\t"
+            with staged_write(path, "w", encoding="utf-8", newline="") as (table, handle):
+                for i, chunk in enumerate(chunks):
+                    rows += len(chunk)
+                    safe, _ = neutralise_frame(chunk)
+                    safe.to_csv(handle, sep=sep, index=False, header=i == 0,
+                                lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
+        try:
+            if sidecar is not None:
+                document = {**sidecar, INTEGRITY_KEY: _integrity(table.temp, path, rows)}
+                text = _sidecar_text(document, path)
+                with staged_write(sidecar_path(path), "w", encoding="utf-8") as (side, handle):
+                    handle.write(text)
+        except BaseException:
+            table.discard()
+            raise
+    except GmmDesktopError:
+        raise
+    except OSError as exc:
+        raise _io_error(path, exc, nothing) from exc
     _commit_pair(table, side, path)
     return path

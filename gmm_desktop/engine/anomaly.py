@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -50,10 +51,17 @@ __all__ = [
     "Scores",
     "Threshold",
     "ThresholdSpec",
+    "check_masks",
+    "contamination_cutoff",
+    "contamination_rank",
+    "cutoff_between",
     "detect",
+    "feature_contributions",
     "fit_threshold",
     "run_refit",
     "score_rows",
+    "small_components",
+    "threshold_from",
 ]
 
 THRESHOLD_KINDS = ("contamination", "log_density", "sigma", "chi2")
@@ -276,15 +284,34 @@ class Threshold:
         never_flag: np.ndarray | None = None,
     ) -> np.ndarray:
         """Bool flags of the scored rows; ``exclude`` rows are flagged, ``never_flag`` not."""
-        if self.radius is not None:
-            flags = np.all(scores.mahalanobis_all > self.radius, axis=1)
-        else:
-            cutoff = -np.inf if self.log_density_cutoff is None else self.log_density_cutoff
-            flags = scores.log_density < cutoff
-        if self.anomalous_components:
-            flags |= np.isin(scores.component, self.anomalous_components)
+        flags = self.flags_of(scores.log_density, scores.component, scores.mahalanobis_all)
         exclude, never_flag = check_masks(scores.n_samples, exclude, never_flag)
         return (flags | exclude) & ~never_flag
+
+    def flags_of(
+        self,
+        log_density: np.ndarray,
+        component: np.ndarray,
+        mahalanobis_all: np.ndarray | None = None,
+        *,
+        squared: bool = False,
+    ) -> np.ndarray:
+        """The gate itself, on raw per-row figures (the one dispatch every path uses).
+
+        ``mahalanobis_all`` (rows × components) is needed by the Mahalanobis gates only;
+        ``squared`` says it holds squared distances (as the out-of-core scorer has them).
+        """
+        if self.radius is not None:
+            if mahalanobis_all is None:
+                raise ValueError("a Mahalanobis gate needs the distances to every component")
+            limit = self.radius**2 if squared else self.radius
+            flags = np.all(np.asarray(mahalanobis_all) > limit, axis=1)
+        else:
+            cutoff = -np.inf if self.log_density_cutoff is None else self.log_density_cutoff
+            flags = np.asarray(log_density) < cutoff
+        if self.anomalous_components:
+            flags = flags | np.isin(component, self.anomalous_components)
+        return flags
 
     def describe(self) -> str:
         text = self.spec.describe()
@@ -349,33 +376,82 @@ def check_masks(
     return out[0], out[1]
 
 
+def contamination_rank(q: float, n: int) -> int:
+    """How many of ``n`` rows a contamination of ``q`` flags: ``round(q·n)``."""
+    return round(float(q) * int(n))
+
+
+def cutoff_between(lower: float, upper: float) -> float:
+    """The cut-off between the m-th lowest log-density and the next: their midpoint, so
+    that exactly m rows are strictly below it (ties aside)."""
+    return float(0.5 * (lower + upper))
+
+
+def contamination_cutoff(sorted_log_density: np.ndarray, q: float) -> float:
+    """The log-density cut-off that flags the lowest share ``q`` of the rows.
+
+    ``sorted_log_density`` is ascending. ``m = round(q·n)`` rows are flagged: the cut-off
+    lies halfway between the m-th lowest value and the next (``-inf`` flags none, ``+inf``
+    every row). The out-of-core pass finds the same two order statistics without sorting.
+    """
+    ordered = np.asarray(sorted_log_density)
+    n = int(ordered.shape[0])
+    m = contamination_rank(q, n)
+    if m <= 0:
+        return -math.inf
+    if m >= n:
+        return math.inf
+    return cutoff_between(float(ordered[m - 1]), float(ordered[m]))
+
+
+def small_components(weights: Any, share: float | None) -> tuple[int, ...]:
+    """The small-component rule: components whose weight is below ``share`` are anomalous."""
+    if share is None:
+        return ()
+    w = np.asarray(weights, dtype=float)
+    return tuple(int(k) for k in np.flatnonzero(w < share))
+
+
+def threshold_from(
+    spec: ThresholdSpec,
+    model: Any,
+    *,
+    n_features: int,
+    n_rows: int,
+    cutoff_for: Callable[[float], float] | None = None,
+) -> Threshold:
+    """Turn ``spec`` into a :class:`Threshold`: the one place that dispatches on its kind.
+
+    ``cutoff_for(q)`` returns the contamination cut-off over the fitting rows (sorted
+    log-densities in memory, two passes over a Dask array out of core); it is called only
+    for the contamination kind.
+    """
+    cutoff = radius = None
+    if spec.kind == "contamination":
+        if cutoff_for is None:
+            raise ValueError("a contamination threshold needs the rows' log-densities")
+        cutoff = float(cutoff_for(spec.value))
+    elif spec.kind == "log_density":
+        cutoff = spec.value
+    elif spec.kind == "sigma":
+        radius = spec.value
+    else:
+        radius = float(math.sqrt(stats.chi2.ppf(spec.value, n_features)))
+    small = small_components(model.weights_, spec.small_component_share)
+    return Threshold(spec, cutoff, radius, small, int(n_rows))
+
+
 def fit_threshold(
     spec: ThresholdSpec, model: Any, scores: Scores, *, exclude: Any = None
 ) -> Threshold:
     """Learn ``spec`` on the scored fitting data (rows in ``exclude`` are left out)."""
     exclude, _ = check_masks(scores.n_samples, exclude, None)
     used = scores.log_density[~exclude]
-    cutoff = radius = None
-    if spec.kind == "contamination":
-        m = round(spec.value * used.size)
-        ordered = np.sort(used)
-        if m <= 0:
-            cutoff = -math.inf
-        elif m >= ordered.size:
-            cutoff = math.inf
-        else:  # halfway between the m-th lowest and the next: exactly m rows flagged
-            cutoff = float(0.5 * (ordered[m - 1] + ordered[m]))
-    elif spec.kind == "log_density":
-        cutoff = spec.value
-    elif spec.kind == "sigma":
-        radius = spec.value
-    else:
-        radius = float(math.sqrt(stats.chi2.ppf(spec.value, scores.n_features)))
-    small: tuple[int, ...] = ()
-    if spec.small_component_share is not None:
-        weights = np.asarray(model.weights_, dtype=float)
-        small = tuple(int(k) for k in np.flatnonzero(weights < spec.small_component_share))
-    return Threshold(spec, cutoff, radius, small, int(used.size))
+    ordered = np.sort(used) if spec.kind == "contamination" else used
+    return threshold_from(
+        spec, model, n_features=scores.n_features, n_rows=int(used.size),
+        cutoff_for=lambda q: contamination_cutoff(ordered, q),
+    )
 
 
 # --------------------------------------------------------------------------- detection
@@ -547,3 +623,46 @@ def run_refit(
         final |= np.isin(scores.component, threshold.anomalous_components)
     final = (final | exclude) & ~never_flag
     return AnomalyResult(scores, threshold, final, refit=result)
+
+
+# --------------------------------------------------------------------------- explanations
+
+
+def feature_contributions(
+    model: Any, X: Any, component: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each feature's share of a row's squared Mahalanobis distance to its component.
+
+    For a row ``x`` and component ``k`` with mean ``μ`` and precision ``Λ = Σ⁻¹``, the squared
+    distance ``D² = (x − μ)ᵀ Λ (x − μ)`` is split as ``c_j = (x − μ)_j · (Λ (x − μ))_j``, so
+    ``Σ_j c_j = D²`` exactly. This is the Shapley value of ``D²`` over the features with the
+    component's mean as the baseline (every cross term ``(x−μ)_i Λ_ij (x−μ)_j`` is shared
+    equally by its two features), so it does not depend on the order of the features, costs
+    ``O(d²)`` per row, and is unchanged by rescaling a feature. A negative ``c_j`` means the
+    row's value of feature ``j`` is what its correlations with the other features predict:
+    it brings the row closer. ``component`` (default: the most likely) picks ``k`` per row.
+
+    Returns ``(contributions (n, d), component (n,))``.
+    """
+    arr = np.asarray(X, dtype=float)
+    if arr.ndim != 2:
+        raise ValueError(f"X must be 2-D (rows × features), got shape {arr.shape}")
+    means = np.asarray(model.means_, dtype=float)
+    k, d = means.shape
+    if arr.shape[1] != d:
+        raise ValueError(f"X has {arr.shape[1]} features but the model has {d}")
+    if component is None:
+        component = np.asarray(model.predict(arr))
+    component = np.asarray(component, dtype=np.int64)
+    plugin = model._plugin()
+    factors = np.asarray(plugin.expand_precision_cholesky(model.precisions_cholesky_, k, d))
+    out = np.empty_like(arr)
+    for c in np.unique(component):
+        rows = component == c
+        delta = arr[rows] - means[c]
+        if plugin.structure == "full":
+            y = delta @ factors[c]  # (x − μ)ᵀ U, with Λ = U Uᵀ
+            out[rows] = delta * (y @ factors[c].T)  # (x − μ) ∘ Λ(x − μ)
+        else:
+            out[rows] = delta * delta * factors[c] ** 2
+    return out, component

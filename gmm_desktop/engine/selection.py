@@ -19,6 +19,15 @@ from gmm_desktop.registry import get_registry
 CRITERIA = ("bic", "aic", "bic_mclust")
 
 
+def information_criteria(log_likelihood: float, n_parameters: int, n: float) -> tuple[float, float]:
+    """``(BIC, AIC)`` in scikit-learn's sign (lower is better) from the total
+    log-likelihood, the number of free parameters and the (effective) number of rows:
+    BIC = −2·logL + p·ln n, AIC = −2·logL + 2p. mclust reports −BIC."""
+    n = max(float(n), 1.0)
+    return (-2.0 * log_likelihood + n_parameters * math.log(n),
+            -2.0 * log_likelihood + 2.0 * n_parameters)
+
+
 @dataclass
 class SelectionCell:
     """One fitted cell of the grid.
@@ -40,6 +49,9 @@ class SelectionCell:
     seconds: float
     error: str | None = None
     model: GaussianMixture | None = field(default=None, repr=False)
+    #: Why the cell cannot be the best although it fitted: a component holding fewer than
+    #: d + 1 rows (a degenerate spike) or more free parameters than rows.
+    degenerate: str | None = None
 
     @property
     def bic_mclust(self) -> float:
@@ -58,6 +70,7 @@ class SelectionCell:
             "n_iter": self.n_iter,
             "seconds": self.seconds,
             "error": self.error,
+            "degenerate": self.degenerate,
         }
 
 
@@ -92,7 +105,8 @@ class SelectionResult:
         lines = [header]
         for c in self.cells:
             bic = c.bic_mclust if mclust_sign else c.bic
-            mark = " *" if c is self.best else ""
+            mark = (" *" if c is self.best else "") + (
+                f"  ({c.degenerate})" if c.degenerate else "")
             if c.error:
                 lines.append(f"{c.n_components:>3} {c.covariance_type:<12} failed: {c.error}")
                 continue
@@ -131,6 +145,20 @@ def _format_grid(result: SelectionResult, *, mclust_sign: bool, digits: int) -> 
             row += f"{text + ('*' if (m, k) == best else ' '):>{width}}"
         lines.append(row)
     return "\n".join(lines)
+
+
+def degeneracy(model: GaussianMixture, n_rows: float, n_parameters: int) -> str | None:
+    """Why a fitted model must not be chosen silently: a component holding fewer than d + 1
+    rows (its covariance is a spike held up by reg_covar) or more free parameters than rows."""
+    d = int(model.n_features_in_)
+    rows = np.asarray(model.weights_, dtype=float) * n_rows
+    if n_parameters >= n_rows:
+        return f"{n_parameters} parameters for {n_rows:g} rows"
+    small = np.flatnonzero(rows < d + 1)
+    if small.size:
+        return (f"component {int(small[0]) + 1} holds {rows[small[0]]:.1f} rows, fewer than "
+                f"d + 1 = {d + 1}")
+    return None
 
 
 def _criterion_value(cell: SelectionCell, criterion: str) -> float:
@@ -195,18 +223,20 @@ def select_models(
             )
             n_eff = n_samples if sample_weight is None else float(np.sum(sample_weight))
             p = model.n_parameters()
+            bic, aic = information_criteria(loglik, p, n_eff)
             cells.append(
                 SelectionCell(
                     n_components=k,
                     covariance_type=cov_type,
                     log_likelihood=loglik,
                     n_parameters=p,
-                    bic=-2.0 * loglik + p * math.log(n_eff),
-                    aic=-2.0 * loglik + 2.0 * p,
+                    bic=bic,
+                    aic=aic,
                     converged=bool(model.converged_),
                     n_iter=int(model.n_iter_),
                     seconds=time.perf_counter() - started,
                     model=model if keep_models else None,
+                    degenerate=degeneracy(model, n_eff, p),
                 )
             )
         except FitCancelled:
@@ -235,5 +265,9 @@ def select_models(
         raise FitError(
             "Every cell of the model selection failed; first error: " + str(cells[0].error)
         )
-    best = min(usable, key=lambda c: _criterion_value(c, criterion))
+    sound = [c for c in usable if not c.degenerate]
+    if sound:
+        best = min(sound, key=lambda c: _criterion_value(c, criterion))
+    else:  # every cell is degenerate: the simplest model, said so by its note
+        best = min(usable, key=lambda c: (c.n_parameters, _criterion_value(c, criterion)))
     return SelectionResult(cells=cells, best=best, criterion=criterion, n_samples=n_samples)

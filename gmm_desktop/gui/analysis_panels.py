@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -32,13 +31,26 @@ from PySide6.QtWidgets import (
 )
 
 from gmm_desktop.controller import AppController
-from gmm_desktop.controller.views import AnomalyView, ParamField, RefitView, SelectionView
+from gmm_desktop.controller.views import (
+    AnomalyView,
+    ParamField,
+    ProgressView,
+    RefitView,
+    SelectionView,
+)
 from gmm_desktop.gui import palette
+from gmm_desktop.gui.numbers import NumberBox
 from gmm_desktop.gui.panels import PreviewModel
+from gmm_desktop.gui.views.common import WrapLabel
 
 
 def param_editor(field: ParamField) -> QWidget:
-    """An editor for one declared plugin parameter, with its help as tooltip."""
+    """An editor for one declared plugin parameter, with its help as tooltip.
+
+    Floats get a :class:`NumberBox`: locale-aware, scientific notation, every digit kept
+    (a tolerance of 1e-8 stays 1e-8), committed on Enter; a small positive default
+    (a tolerance) steps by factors of ten.
+    """
     if field.type == "bool":
         w: Any = QCheckBox()
         w.setChecked(bool(field.default))
@@ -48,13 +60,13 @@ def param_editor(field: ParamField) -> QWidget:
                    int(field.maximum if field.maximum is not None else 2**31 - 1))
         w.setValue(int(field.default))
     elif field.type == "float":
-        w = QDoubleSpinBox()
-        w.setDecimals(6)
-        w.setRange(field.minimum if field.minimum is not None else -1e12,
-                   field.maximum if field.maximum is not None else 1e12)
+        low = field.minimum if field.minimum is not None else -1e12
+        high = field.maximum if field.maximum is not None else 1e12
+        default = float(field.default)
         span = (field.maximum or 1.0) - (field.minimum or 0.0)
-        w.setSingleStep(10 ** math.floor(math.log10(max(span, 1e-9))) / 100)
-        w.setValue(float(field.default))
+        tiny = 0 < default < 1e-3 * max(span, 1e-300)
+        w = NumberBox(minimum=low, maximum=high, value=default, log_step=tiny,
+                      step=10 ** math.floor(math.log10(max(span, 1e-9))) / 100)
     elif field.type == "choice":
         w = QComboBox()
         w.addItems(list(field.choices))
@@ -72,10 +84,22 @@ def editor_value(field: ParamField, w: Any) -> Any:
     if field.type == "int":
         return int(w.value())
     if field.type == "float":
+        if isinstance(w, NumberBox):
+            w.interpretText()  # text typed but not yet committed counts
         return float(w.value())
     if field.type == "choice":
         return w.currentText()
     return w.text()
+
+
+def percent(share: float) -> str:
+    """A share as a percentage that never reads 0 for a non-zero share."""
+    p = 100.0 * share
+    if p == 0:
+        return "0 %"
+    if p >= 1 or p == 100:
+        return f"{p:.2f} %"
+    return f"{p:.2g} %"
 
 
 def _table(headers: list[str]) -> QTableWidget:
@@ -151,41 +175,32 @@ class AnomalyPanel(QWidget):
         self.range_note.setPos(4, 2)
         self.n_below_range = 0
         layout.addWidget(self.hist, 2)
-        self.count = QLabel("No model yet.")
-        self.count.setWordWrap(True)
+        self.count = WrapLabel("No model yet.")
         layout.addWidget(self.count)
 
         gate = QGroupBox("Gate")
-        form = QFormLayout(gate)
+        gate_layout = QVBoxLayout(gate)
+        form = QFormLayout()
+        gate_layout.addLayout(form)
         self.kind = QComboBox()
         for key, text in (("line", "Log-density threshold (contamination)"),
                           ("sigma", "Per-component k-sigma"),
                           ("chi2", "Per-component chi-square gate")):
             self.kind.addItem(text, key)
         form.addRow("Rule", self.kind)
-        self.contamination = QDoubleSpinBox()
-        self.contamination.setDecimals(4)
-        self.contamination.setRange(0.0, 0.9999)
-        self.contamination.setSingleStep(0.005)
-        self.contamination.setValue(0.05)
-        self.contamination.setToolTip("Share of the rows flagged (lowest densities)")
-        self.threshold = QDoubleSpinBox()
-        self.threshold.setDecimals(4)
-        self.threshold.setRange(-1e9, 1e9)
-        self.threshold.setSingleStep(0.1)
+        # typed values are committed on Enter or when leaving the field (never per key)
+        self.contamination = NumberBox(minimum=0.0, maximum=0.9999, value=0.05, step=0.005)
+        self.contamination.setToolTip(
+            "The density rule's share: the lowest-density share of the rows is flagged. "
+            "Manual labels (and the small-component rule) can add or remove rows on top.")
+        self.threshold = NumberBox(minimum=-1e9, maximum=1e9, value=0.0, step=0.1)
         self.threshold.setToolTip("Absolute log-density cut-off: rows below it are flagged")
-        self.sigma = QDoubleSpinBox()
-        self.sigma.setRange(0.1, 100.0)
-        self.sigma.setValue(3.0)
-        self.chi2 = QDoubleSpinBox()
-        self.chi2.setDecimals(4)
-        self.chi2.setRange(0.5, 0.9999)
-        self.chi2.setValue(0.975)
+        self.sigma = NumberBox(minimum=0.1, maximum=100.0, value=3.0, step=0.5)
+        self.chi2 = NumberBox(minimum=0.5, maximum=0.9999, value=0.975, step=0.005)
         self.small = QCheckBox("Small components are anomalous, below share")
-        self.small_share = QDoubleSpinBox()
-        self.small_share.setDecimals(3)
-        self.small_share.setRange(0.001, 0.5)
-        self.small_share.setValue(0.02)
+        self.small_share = NumberBox(minimum=0.001, maximum=0.5, value=0.02, step=0.005)
+        self.share_note = WrapLabel("")
+        self.share_note.setObjectName("share_note")
         form.addRow("Contamination", self.contamination)
         form.addRow("Threshold (log-density)", self.threshold)
         form.addRow("k (sigma)", self.sigma)
@@ -194,6 +209,7 @@ class AnomalyPanel(QWidget):
         row.addWidget(self.small)
         row.addWidget(self.small_share)
         form.addRow(row)
+        layout.addWidget(self.share_note)
         layout.addWidget(gate)
 
         show = QHBoxLayout()
@@ -223,7 +239,7 @@ class AnomalyPanel(QWidget):
         self.refit_box = refit
         rl = QVBoxLayout(refit)
         self.strategy = QComboBox()
-        self.strategy.addItems(controller.refit_strategies())
+        self.strategy.addItems(controller.anomaly.refit_strategies())
         rl.addWidget(self.strategy)
         self.strategy_help = QLabel("")
         self.strategy_help.setWordWrap(True)
@@ -268,6 +284,8 @@ class AnomalyPanel(QWidget):
         self.threshold.valueChanged.connect(self._threshold_changed)
         for w in (self.sigma, self.chi2, self.small_share):
             w.valueChanged.connect(self._gate_changed)
+        for w in (self.contamination, self.threshold, self.sigma, self.chi2, self.small_share):
+            w.invalidEntry.connect(controller.statusMessage.emit)
         self.small.toggled.connect(self._gate_changed)
         self.kind.currentIndexChanged.connect(self._gate_changed)
         self.flagged.cellClicked.connect(self._flagged_clicked)
@@ -276,13 +294,13 @@ class AnomalyPanel(QWidget):
         self.strategy.currentTextChanged.connect(self._build_editor)
         self.refit_button.clicked.connect(self.run_refit)
         self.refit_cancel.clicked.connect(lambda: controller.cancel("refit"))
-        self.accept.clicked.connect(controller.accept_refit)
-        self.keep.clicked.connect(controller.reject_refit)
-        controller.anomalyChanged.connect(self.show_anomaly)
-        controller.refitStarted.connect(self._refit_started)
-        controller.refitProgress.connect(self._refit_progress)
-        controller.refitFinished.connect(self.show_refit)
-        controller.refitClosed.connect(self._refit_closed)
+        self.accept.clicked.connect(controller.anomaly.accept_refit)
+        self.keep.clicked.connect(controller.anomaly.reject_refit)
+        controller.anomaly.anomalyChanged.connect(self.show_anomaly)
+        controller.anomaly.refitStarted.connect(self._refit_started)
+        controller.anomaly.refitProgress.connect(self._refit_progress)
+        controller.anomaly.refitFinished.connect(self.show_refit)
+        controller.anomaly.refitClosed.connect(self._refit_closed)
         controller.busyChanged.connect(self._busy)
         self._build_editor(self.strategy.currentText())
         self._enable_gate()
@@ -306,20 +324,24 @@ class AnomalyPanel(QWidget):
             return
         kind = self.kind.currentData()
         if kind == "sigma":
-            self.controller.set_threshold("sigma", self.sigma.value(), self._share())
+            self.controller.anomaly.set_threshold("sigma", self.sigma.value(), self._share())
         elif kind == "chi2":
-            self.controller.set_threshold("chi2", self.chi2.value(), self._share())
+            self.controller.anomaly.set_threshold("chi2", self.chi2.value(), self._share())
+        elif self.view is not None and self.view.kind == "log_density":
+            # a dragged or typed cut-off stays a cut-off (it is not turned into a share)
+            self.controller.anomaly.set_threshold("log_density", self.threshold.value(),
+                                                  self._share())
         else:
-            self.controller.set_threshold("contamination", self.contamination.value(),
-                                          self._share())
+            self.controller.anomaly.set_threshold("contamination", self.contamination.value(),
+                                                  self._share())
 
     def _contamination_changed(self, value: float) -> None:
         if not self._updating:
-            self.controller.set_threshold("contamination", value, self._share())
+            self.controller.anomaly.set_threshold("contamination", value, self._share())
 
     def _threshold_changed(self, value: float) -> None:
         if not self._updating:
-            self.controller.set_threshold("log_density", value, self._share())
+            self.controller.anomaly.set_threshold("log_density", value, self._share())
 
     def _line_moved(self, *_a: Any) -> None:
         if self._updating:
@@ -331,7 +353,7 @@ class AnomalyPanel(QWidget):
     def _apply_drag(self) -> None:
         if self._drag_value is not None:
             value, self._drag_value = self._drag_value, None
-            self.controller.drag_threshold(value)
+            self.controller.anomaly.drag_threshold(value)
 
     def drag_to(self, value: float) -> None:
         """Move the line as a drag does (tests and keyboard)."""
@@ -345,6 +367,7 @@ class AnomalyPanel(QWidget):
             if view is None:
                 self.bars.setData([0, 1], [0])
                 self.count.setText("No model yet: fit one to score the rows.")
+                self.share_note.setText("")
                 self.flagged.setRowCount(0)
                 return
             self.bars.setData(np.asarray(view.hist_edges), np.asarray(view.hist_counts))
@@ -352,17 +375,20 @@ class AnomalyPanel(QWidget):
             if view.cutoff is not None and math.isfinite(view.cutoff):
                 self.line.setVisible(True)
                 self.line.setValue(view.cutoff)
-                self.threshold.setValue(view.cutoff)
+                self.threshold.set_value_unless_editing(view.cutoff)
             else:
                 self.line.setVisible(False)
-            self.contamination.setValue(view.share_at_cutoff if view.cutoff is not None
-                                        else view.share)
+            # the box holds the density rule's share (what it reads as input)
+            rule_share = view.rule_share if view.cutoff is not None else view.share
+            if view.kind == "contamination":
+                rule_share = view.value
+            self.contamination.set_value_unless_editing(rule_share)
             key = {"sigma": "sigma", "chi2": "chi2"}.get(view.kind, "line")
             self.kind.setCurrentIndex(self.kind.findData(key))
             if view.kind == "sigma":
-                self.sigma.setValue(view.value)
+                self.sigma.set_value_unless_editing(view.value)
             elif view.kind == "chi2":
-                self.chi2.setValue(view.value)
+                self.chi2.set_value_unless_editing(view.value)
             self._enable_gate()
             src = f" (flags of the accepted {view.from_refit} refit)" if view.from_refit else ""
             about = "≈ " if view.approximate else ""
@@ -372,13 +398,51 @@ class AnomalyPanel(QWidget):
                           f"uniform sample of {view.sample_rows:,} rows.")
             self.count.setText(
                 f"<b>Flagged: {about}{view.n_flagged:,} of {view.n_rows:,} rows "
-                f"({100 * view.share:.2f}%)</b>{src}<br>{view.description}{sample}"
+                f"({percent(view.share)})</b>{src}<br>{self._describe(view)}{sample}"
             )
+            self.share_note.setText(self._share_note(view))
             self.contour_note.setText(
                 f"Dashed line on the plot: {view.contour_note}." if view.contour_note else "")
             self._fill_flagged(view)
         finally:
             self._updating = False
+
+    @staticmethod
+    def _describe(view: AnomalyView) -> str:
+        """The rule in words; an infinite cut-off is said plainly."""
+        if view.cutoff is not None and not math.isfinite(view.cutoff):
+            text = ("the density rule flags no row (contamination 0)" if view.cutoff < 0
+                    else "the density rule flags every row")
+            if view.small_component_share is not None:
+                text += (f"; components under {view.small_component_share:.4g} of the "
+                         "weight are anomalous")
+            return text
+        return view.description
+
+    @staticmethod
+    def _share_note(view: AnomalyView) -> str:
+        """What the contamination box means when it is not the total flagged share: the
+        density rule's share of the rows not marked outlier; manual labels (and the
+        small-component rule) add or remove rows on top."""
+        if view.cutoff is None or view.n_rule is None:
+            return ""
+        labelled = view.n_marked_outlier or view.n_marked_normal
+        extra = view.n_flagged - view.n_rule
+        if not labelled and extra == 0:
+            return ""
+        base = view.n_rows - view.n_marked_outlier
+        parts = []
+        if view.n_marked_outlier:
+            parts.append(f"{view.n_marked_outlier:,} marked outlier")
+        if view.n_marked_normal:
+            parts.append(f"{view.n_marked_normal:,} marked normal")
+        if view.small_component_share is not None:
+            parts.append("the small-component rule")
+        return (f"Contamination is the density rule's share of the {base:,} rows not marked "
+                f"outlier: {view.n_rule:,} rows ({percent(view.rule_share)}). Flagged in "
+                f"total: {view.n_flagged:,} ({percent(view.share)}), {extra:+,} with "
+                + " and ".join(["the manual labels"] * bool(labelled) + parts[2:])
+                + (f" ({', '.join(parts[:2])})" if labelled else "") + ".")
 
     def _clip_range(self, view: AnomalyView) -> None:
         """Show the histogram from a robust low end (the 1st percentile minus a margin of a
@@ -415,8 +479,8 @@ class AnomalyPanel(QWidget):
         if not name:
             return
         try:
-            fields = self.controller.refit_parameters(name)
-            self.strategy_help.setText(self.controller.refit_description(name))
+            fields = self.controller.anomaly.refit_parameters(name)
+            self.strategy_help.setText(self.controller.anomaly.refit_description(name))
         except Exception as exc:  # a broken plugin: say so, keep the panel usable
             self.strategy_help.setText(f"This strategy cannot be used: {exc}")
             return
@@ -429,16 +493,16 @@ class AnomalyPanel(QWidget):
         return {name: editor_value(f, w) for name, (f, w) in self.editors.items()}
 
     def run_refit(self) -> None:
-        self.controller.run_refit(self.strategy.currentText(), self.params())
+        self.controller.anomaly.run_refit(self.strategy.currentText(), self.params())
 
     def _refit_started(self, name: str) -> None:
         self.refit_progress.setValue(0)
         self.refit_progress.setFormat(f"{name}: starting…")
         self.refit_result.setText("")
 
-    def _refit_progress(self, info: dict) -> None:
-        self.refit_progress.setValue(int(1000 * info.get("fraction", 0.0)))
-        self.refit_progress.setFormat(str(info.get("stage", "")))
+    def _refit_progress(self, info: ProgressView) -> None:
+        self.refit_progress.setValue(int(1000 * info.fraction))
+        self.refit_progress.setFormat(info.message[:80])
 
     def show_refit(self, view: RefitView) -> None:
         self.refit_progress.setValue(1000)
@@ -510,12 +574,13 @@ class SelectionPanel(QWidget):
         layout.addWidget(self.labels)
         self.copy.clicked.connect(self.copy_to_clipboard)
         self.export.clicked.connect(self.exportRequested.emit)
-        self.clear.clicked.connect(controller.clear_selection)
-        self.mark_outlier.clicked.connect(lambda: controller.mark_selection("outlier"))
-        self.mark_normal.clicked.connect(lambda: controller.mark_selection("normal"))
-        self.exclude.clicked.connect(lambda: controller.mark_selection("excluded"))
-        self.unlabel.clicked.connect(lambda: controller.mark_selection(None))
-        controller.selectionChanged.connect(self.show_selection)
+        sel = controller.selection
+        self.clear.clicked.connect(sel.clear_selection)
+        self.mark_outlier.clicked.connect(lambda: sel.mark_selection("outlier"))
+        self.mark_normal.clicked.connect(lambda: sel.mark_selection("normal"))
+        self.exclude.clicked.connect(lambda: sel.mark_selection("excluded"))
+        self.unlabel.clicked.connect(lambda: sel.mark_selection(None))
+        sel.selectionChanged.connect(self.show_selection)
 
     def show_selection(self, view: SelectionView) -> None:
         more = "" if view.n_selected <= len(view.rows) else \
@@ -530,7 +595,7 @@ class SelectionPanel(QWidget):
         )
 
     def copy_to_clipboard(self) -> None:
-        QApplication.clipboard().setText(self.controller.selection_text())
+        QApplication.clipboard().setText(self.controller.selection.text())
 
 
 class PluginsDialog(QDialog):

@@ -7,13 +7,20 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
-#: Set to ``fit`` to fit the opened file as soon as it is loaded and print the fitted
-#: model's weights and means as one JSON line on stdout (used by the crash-restore test).
+#: Test hooks, comma-separated: ``fit`` fits the opened file as soon as it is loaded and
+#: prints the fitted model's weights and means as one JSON line on stdout (the crash-restore
+#: test); ``ready`` prints ``READY`` once the event loop runs and ``OPENED <name>`` when a
+#: table is open (the start-and-stop tests).
 TEST_HOOK_ENV = "GMM_DESKTOP_TEST_HOOK"
+#: How often Python gets the hand back from Qt's event loop, so that a Ctrl+C in the
+#: terminal is seen (Python runs signal handlers only between its own bytecodes).
+SIGNAL_POLL_MS = 200
 
 log = logging.getLogger("gmm_desktop.gui")
 
@@ -58,10 +65,59 @@ def _leave_a_core_for_the_gui() -> None:
     os.environ.setdefault("GMM_DESKTOP_NUM_THREADS", str(max(1, cores - 1)))
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv`` (the arguments after the program name: ``[FILE]``), show the main
-    window, and run the Qt event loop; returns the exit code."""
-    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+def install_signal_handlers(app, window) -> tuple[object, dict[int, object]]:
+    """Ctrl+C (SIGINT) and SIGTERM quit the window cleanly: the window closes as if the
+    user closed it (state saved, work stopped, crash marker removed), then the event loop
+    ends. Returns the poll timer and the previous handlers (for
+    :func:`restore_signal_handlers`)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QDialog
+
+    def stop() -> None:
+        # a modal dialog (the restore question) runs its own event loop: end it first
+        for _ in range(10):
+            modal = QApplication.activeModalWidget()
+            if modal is None:
+                break
+            if isinstance(modal, QDialog):
+                modal.done(QDialog.DialogCode.Rejected)
+            else:
+                modal.close()
+        window.close()
+        app.exit(0)
+
+    def quit_cleanly(signum: int, _frame: object) -> None:
+        if getattr(window, "interrupted_by", None) is not None:
+            return
+        window.interrupted_by = signum
+        log.info("signal %s received: quitting", signum)
+        QTimer.singleShot(0, stop)
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            previous[sig] = signal.signal(sig, quit_cleanly)
+        except (ValueError, OSError):  # pragma: no cover - not the main thread
+            pass
+    timer = QTimer(app)
+    timer.setInterval(SIGNAL_POLL_MS)
+    timer.timeout.connect(lambda: None)  # a Python slot: signal handlers get to run
+    timer.start()
+    return timer, previous
+
+
+def restore_signal_handlers(previous: dict[int, object]) -> None:
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
+def launch(args: argparse.Namespace, *, signals: bool = False):
+    """Create the application and the window, open what was asked for (then offer the
+    autosave of an unclean exit without replacing it), and return ``(app, window)``.
+
+    ``signals``: Ctrl+C and SIGTERM quit cleanly from here on (even while the restore
+    question is open); the previous handlers are in ``window.previous_signal_handlers``.
+    """
     _leave_a_core_for_the_gui()
 
     from PySide6.QtCore import QCoreApplication, Qt
@@ -73,37 +129,99 @@ def main(argv: list[str] | None = None) -> int:
     )
     QCoreApplication.setOrganizationName("gmm-desktop")
     QCoreApplication.setApplicationName("gmm-desktop")
+    QGuiApplication.setDesktopFileName("gmm-desktop")  # matches resources/gmm-desktop.desktop
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "gmm-desktop"])
 
     import pyqtgraph as pg
 
     pg.setConfigOptions(antialias=True)
 
+    from gmm_desktop import __version__
     from gmm_desktop.controller.session import setup_file_logging
+    from gmm_desktop.gui.desktop import app_icon
     from gmm_desktop.gui.main_window import MainWindow
 
+    QCoreApplication.setApplicationVersion(__version__)
+    app.setWindowIcon(app_icon())
     try:
         log_path = setup_file_logging()
     except OSError:  # pragma: no cover - no writable state folder
         log_path = None
     window = MainWindow()
     _install_excepthook(window)
+    window.previous_signal_handlers = {}
+    if signals:
+        window.signal_timer, window.previous_signal_handlers = install_signal_handlers(
+            app, window)
     window.show()
     window.controller.warm_up()
     if log_path is not None:
         log.info("gmm-desktop started (log file %s)", log_path)
-    restored = window.offer_restore()
-    if args.demo and not restored:
+    hooks = set(os.environ.get(TEST_HOOK_ENV, "").split(","))
+    if "ready" in hooks:
+        _report_when_ready(window)
+    asked = bool(args.demo or args.file)
+    if args.demo:
         window.controller.open_demo(args.demo)
-    elif args.file and not restored:
+    elif args.file:
         path = Path(args.file)
         if not path.exists():
             window.show_error("Cannot open", f"{path}: no such file.")
         else:
             window.open_path(path)
-    if os.environ.get(TEST_HOOK_ENV) == "fit":
+    # what was asked for is opened first; the autosave of an unclean exit is offered
+    # without replacing it (non-modal), or asked about at once when nothing was asked
+    window.offer_restore(asked=asked)
+    if "fit" in hooks:
         _fit_on_load(window)
-    return int(app.exec())
+    return app, window
+
+
+#: Exit status when Qt cannot start because system libraries are missing.
+EXIT_MISSING_LIBRARIES = 1
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    library_lookup: Callable[[str], bool] | None = None,
+) -> int:
+    """Parse ``argv`` (the arguments after the program name: ``[FILE]``), show the main
+    window, and run the Qt event loop; returns the exit code (128 + the signal's number
+    after Ctrl+C or SIGTERM, once the window has closed cleanly).
+
+    Before Qt is imported, the system libraries it needs on Linux are checked
+    (:mod:`gmm_desktop.gui.qt_libraries`): when one is missing, one line on stderr names
+    the packages and the install command, and the exit code is
+    :data:`EXIT_MISSING_LIBRARIES` (Qt itself would abort the process).
+    ``library_lookup(soname) -> bool`` replaces the loader check (for tests).
+    """
+    args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    from gmm_desktop.gui.qt_libraries import library_loads, missing_libraries_message
+
+    problem = missing_libraries_message(lookup=library_lookup or library_loads)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_MISSING_LIBRARIES
+    app, window = launch(args, signals=True)
+    try:
+        if getattr(window, "interrupted_by", None) is None:  # not stopped while starting
+            code = int(app.exec())
+        else:
+            app.processEvents()  # the window closes cleanly (its close is queued)
+            code = 0
+    finally:
+        restore_signal_handlers(window.previous_signal_handlers)
+    signum = getattr(window, "interrupted_by", None)
+    return 128 + int(signum) if signum is not None else code
+
+
+def _report_when_ready(window) -> None:
+    from PySide6.QtCore import QTimer
+
+    QTimer.singleShot(0, lambda: print("READY", flush=True))
+    window.controller.datasetChanged.connect(
+        lambda v: print(f"OPENED {v.name}", flush=True) if v is not None else None)
 
 
 def _fit_on_load(window) -> None:
@@ -122,7 +240,7 @@ def _fit_on_load(window) -> None:
 
     controller.featuresChanged.connect(fit_when_ready)
     controller.fitFinished.connect(report)
-    controller.autosaved.connect(lambda p: print("AUTOSAVED " + p, flush=True))
+    controller.sessions.autosaved.connect(lambda p: print("AUTOSAVED " + p, flush=True))
 
 
 if __name__ == "__main__":  # pragma: no cover

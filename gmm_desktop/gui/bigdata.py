@@ -42,7 +42,7 @@ class SchedulerDialog(QDialog):
         self.scheduler = QComboBox()
         self.scheduler.setEditable(True)
         self.scheduler.addItems(["threads", "local"])
-        self.scheduler.setCurrentText(controller.dask_scheduler())
+        self.scheduler.setCurrentText(controller.bigdata.scheduler())
         self.scheduler.lineEdit().setPlaceholderText("threads, local or tcp://host:8786")
         form.addRow("Scheduler", self.scheduler)
         layout.addLayout(form)
@@ -53,7 +53,7 @@ class SchedulerDialog(QDialog):
         layout.addWidget(self.buttons)
 
     def apply(self) -> None:
-        if self.controller.set_dask_scheduler(self.scheduler.currentText()):
+        if self.controller.bigdata.set_scheduler(self.scheduler.currentText()):
             self.accept()
 
 
@@ -72,7 +72,7 @@ class OpenBigDialog(QDialog):
             "The table is read in parts and never loaded whole: the plot shows a uniform "
             "random sample of the rows, while the fit, the histogram of log-density, the "
             "threshold and the export use every row, on the Dask scheduler "
-            f"(<b>{controller.dask_scheduler()}</b>; change it in Tools ▸ Big data).")
+            f"(<b>{controller.bigdata.scheduler()}</b>; change it in Tools ▸ Big data).")
         note.setWordWrap(True)
         layout.addWidget(note)
         form = QFormLayout()
@@ -126,7 +126,7 @@ class OpenBigDialog(QDialog):
                 "logs/*.csv.")
             return False
         cols = [c.strip() for c in self.columns.text().split(",") if c.strip()]
-        ok = self.controller.open_big(
+        ok = self.controller.bigdata.open(
             text, columns=cols or None, scaling=self.scaling.currentData(),
             id_column=self.id_column.text().strip() or None)
         if ok:

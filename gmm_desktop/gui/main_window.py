@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDockWidget,
-    QDoubleSpinBox,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -25,14 +24,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gmm_desktop.controller import AppController, ScatterView
+from gmm_desktop.controller import AppController, ProgressView, ScatterView
 from gmm_desktop.gui.analysis_panels import AnomalyPanel, PluginsDialog, SelectionPanel
 from gmm_desktop.gui.bigdata import OpenBigDialog, SchedulerDialog
+from gmm_desktop.gui.desktop import AboutDialog, ShortcutsDialog, app_icon, shortcut_rows
+from gmm_desktop.gui.numbers import NumberBox
 from gmm_desktop.gui.panels import DatasetPanel, ModelPanel, ParametersView, SweepPanel
 from gmm_desktop.gui.scatter import ScatterPlot
+from gmm_desktop.gui.views import MixtureViews
 
 DATA_FILTER = (
-    "Data files (*.csv *.tsv *.txt *.parquet *.xlsx *.xls *.npy *.npz);;All files (*)"
+    "Data (*.csv *.tsv *.txt *.parquet *.xlsx *.xlsm *.xlsb *.xls *.ods *.npy *.npz);;All files (*)"
 )
 TABLE_FILTER = "CSV (*.csv);;Parquet (*.parquet);;Excel (*.xlsx);;All files (*)"
 PLOT_FILTER = "PNG image (*.png);;SVG drawing (*.svg)"
@@ -81,11 +83,7 @@ class ViewControls(QToolBar):
         self.ellipses = QComboBox()
         self.ellipses.addItem("Ellipses at 1, 2, 3 sd", "sigma")
         self.ellipses.addItem("Ellipse at probability mass", "mass")
-        self.mass = QDoubleSpinBox()
-        self.mass.setRange(0.01, 0.999)
-        self.mass.setDecimals(3)
-        self.mass.setSingleStep(0.01)
-        self.mass.setValue(0.95)
+        self.mass = NumberBox(minimum=0.01, maximum=0.999, value=0.95, step=0.01)
         self.mass.setEnabled(False)
         self.reset = QPushButton("Reset view")
         self.reset.setToolTip("Show all points (Ctrl+0)")
@@ -166,12 +164,14 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setObjectName("MainWindow")
         self.setWindowTitle("gmm-desktop")
+        self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.controller = controller or AppController(self)
         self.settings = settings or make_settings()
         self._ask_restore = ask_restore or (lambda p: ask_restore_dialog(self, p))
         self.last_error: tuple[str, str] | None = None
         self.error_box: QMessageBox | None = None
+        self.restore_offer: QMessageBox | None = None
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -225,6 +225,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.busy_bar)
         self.statusBar().addPermanentWidget(self.status_label)
 
+        self._build_mixture_dock()
         self._build_menus()
         self._connect()
         self._restore_window_state()
@@ -237,6 +238,41 @@ class MainWindow(QMainWindow):
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
+
+    def _build_mixture_dock(self) -> None:
+        """The "Mixture views" dock (scatter matrix, marginals, χ² Q–Q, uncertainty),
+        tabbed with the parameters, hidden until View ▸ Mixture views (Ctrl+M)."""
+        self.mixture_views = MixtureViews(self.controller)
+        self.mixture_dock = self._dock("Mixture views", self.mixture_views,
+                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.parameters_dock, self.mixture_dock)
+        self.parameters_dock.raise_()
+        self.mixture_dock.hide()  # until asked for: a small window keeps its minimum size
+        self.anomaly_panel.focusRequested.connect(self.mixture_views.inspect)
+        self.mixture_dock.visibilityChanged.connect(self.mixture_views.shown_changed)
+        self.mixture_views.window_button.clicked.connect(self.float_mixture_views)
+
+    def float_mixture_views(self) -> None:
+        """The views in a window of their own (the dock floats; double-click docks it)."""
+        dock = self.mixture_dock
+        dock.show()
+        dock.setFloating(True)
+        dock.resize(max(900, int(0.8 * self.width())), max(700, int(0.85 * self.height())))
+        dock.raise_()
+
+    def show_mixture_views(self, tab: str | None = None) -> MixtureViews:
+        """Show and raise the mixture views (``tab``: matrix, marginals, qq, uncertainty)."""
+        from gmm_desktop.gui.views.panel import TABS
+
+        self.mixture_dock.show()
+        self.mixture_dock.raise_()
+        if not self.mixture_dock.isFloating():
+            # docked at the bottom: give the views what room the other docks leave
+            self.resizeDocks([self.mixture_dock], [int(0.5 * self.height())],
+                             Qt.Orientation.Vertical)
+        if tab is not None:
+            self.mixture_views.tabs.setCurrentIndex(TABS.index(tab))
+        return self.mixture_views
 
     def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -292,26 +328,33 @@ class MainWindow(QMainWindow):
                                           "Esc", "Stop the running work, or clear the selection")
         self._action(model, "Run model &selection", self._run_sweep, "Ctrl+Shift+R")
         edit = bar.addMenu("&Edit")
-        self.undo_action = self.controller.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action = self.controller.selection.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcut(QKeySequence("Ctrl+Z"))
-        self.redo_action = self.controller.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action = self.controller.selection.undo_stack.createRedoAction(self, "&Redo")
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         edit.addAction(self.undo_action)
         edit.addAction(self.redo_action)
         edit.addSeparator()
         self.select_flagged_action = self._action(edit, "Select &flagged rows",
-                                                  self.controller.select_flagged)
-        self._action(edit, "&Clear selection", self.controller.clear_selection)
+                                                  self.controller.selection.select_flagged)
+        self._action(edit, "&Clear selection", self.controller.selection.clear_selection)
         tools = bar.addMenu("&Tools")
         self._action(tools, "&Plugins…", self.show_plugins)
         self._action(tools, "&Big data (Dask)…", self.show_scheduler,
                      tip="The Dask scheduler for big datasets: threads, local or an address")
         view = bar.addMenu("&View")
         self._action(view, "&Reset view", self.plot.reset_view, "Ctrl+0")
+        self.mixture_action = self._action(
+            view, "&Mixture views", lambda: self.show_mixture_views(), "Ctrl+M",
+            "Scatter matrix, marginal histograms, chi-square Q-Q plot, uncertainty")
         view.addSeparator()
         for dock in (self.dataset_dock, self.model_dock, self.sweep_dock, self.parameters_dock,
-                     self.anomaly_dock, self.selection_dock):
+                     self.anomaly_dock, self.selection_dock, self.mixture_dock):
             view.addAction(dock.toggleViewAction())
+        help_menu = bar.addMenu("&Help")
+        self.shortcuts_action = self._action(help_menu, "&Keyboard shortcuts",
+                                             self.show_shortcuts, "F1")
+        self.about_action = self._action(help_menu, "&About gmm-desktop", self.show_about)
         self._refresh_recent()
 
     def _connect(self) -> None:
@@ -321,27 +364,27 @@ class MainWindow(QMainWindow):
         c.statusMessage.connect(self.show_status)
         c.busyChanged.connect(self._busy)
         c.loadProgress.connect(self._load_progress)
-        c.fitProgress.connect(lambda info: self.busy_bar.setValue(int(1000 * info["fraction"])))
+        c.fitProgress.connect(lambda info: self.busy_bar.setValue(int(1000 * info.fraction)))
         c.datasetChanged.connect(self._dataset_opened)
-        c.modelChanged.connect(lambda s: self.model_panel.set_params(c.fit_params) if s else None)
-        c.sessionSaved.connect(lambda p: self._remember_folder(p))
+        c.modelChanged.connect(lambda s: self.model_panel.set_config(c.config) if s else None)
+        c.sessions.sessionSaved.connect(lambda p: self._remember_folder(p))
         self.dataset_panel.demoRequested.connect(c.open_demo)
         self.plot.pointHovered.connect(self._hover)
-        self.plot.selectionDrawn.connect(lambda idx, mode: c.select_indices(idx, mode))
-        c.anomalyChanged.connect(self._show_anomaly)
-        c.selectionChanged.connect(self._show_selection)
-        c.refitFinished.connect(self._show_refit)
-        c.refitClosed.connect(self._refit_closed)
+        self.plot.selectionDrawn.connect(lambda idx, mode: c.selection.select_indices(idx, mode))
+        c.anomaly.anomalyChanged.connect(self._show_anomaly)
+        c.selection.selectionChanged.connect(self._show_selection)
+        c.anomaly.refitFinished.connect(self._show_refit)
+        c.anomaly.refitClosed.connect(self._refit_closed)
         self.plot.legendClicked.connect(self._legend_clicked)
-        c.exportFinished.connect(lambda p: self.show_status(f"Wrote {p}"))
-        c.bigDataChanged.connect(self._big_data_mode)
+        c.anomaly.exportFinished.connect(lambda p: self.show_status(f"Wrote {p}"))
+        c.bigdata.bigDataChanged.connect(self._big_data_mode)
         a = self.anomaly_panel
         a.focusRequested.connect(self.plot.focus_point)
         a.exportRequested.connect(self.export_table_dialog)
         a.show_flags.toggled.connect(self._toggle_flags)
         a.show_contour.toggled.connect(self._toggle_contour)
         self.selection_panel.exportRequested.connect(self.export_selection_dialog)
-        self.parameters.cellClicked.connect(lambda row, _col: c.select_component(row))
+        self.parameters.cellClicked.connect(lambda row, _col: c.selection.select_component(row))
 
     # -- slots -------------------------------------------------------------------------------
 
@@ -367,17 +410,20 @@ class MainWindow(QMainWindow):
         self.plot.set_comparison((v.old_ellipse_x, v.old_ellipse_y),
                                  (v.new_ellipse_x, v.new_ellipse_y))
         self.plot.set_flag_change(v.old_flags, v.new_flags)
+        self.plot.reset_view()  # the comparison concerns every row: never panned away
 
-    def _refit_closed(self, _accepted: bool) -> None:
+    def _refit_closed(self, accepted: bool) -> None:
         self.plot.set_comparison(None, None)
         self.plot.set_flag_change(None, None)
+        if accepted:
+            self.plot.reset_view()
 
     def _legend_clicked(self, k: int) -> None:
         """A component's legend entry: select its rows and highlight its ellipses."""
-        if self.controller.big_data_mode:  # no row selection there: highlight only
+        if not self.controller.capabilities.selection:  # no row selection: highlight only
             self.plot.highlight_component(k)
             return
-        self.controller.select_component(k)
+        self.controller.selection.select_component(k)
         self.selection_dock.raise_()
 
     def _toggle_flags(self, on: bool) -> None:
@@ -393,7 +439,7 @@ class MainWindow(QMainWindow):
         if self.controller.is_busy():
             self.controller.cancel()
         else:
-            self.controller.clear_selection()
+            self.controller.selection.clear_selection()
 
     def show_scheduler(self) -> SchedulerDialog:
         dialog = SchedulerDialog(self.controller, self)
@@ -408,22 +454,45 @@ class MainWindow(QMainWindow):
         return dialog
 
     def _big_data_mode(self, on: bool) -> None:
-        """Turn off what needs every row in memory, saying why (tooltips)."""
-        from gmm_desktop.controller.bigdata import BIG_DATA_REASON
-
-        reason = BIG_DATA_REASON if on else ""
-        if on:
+        """Turn off what the run's backend cannot do, saying why (tooltips): the list is the
+        core's declaration of capabilities, not the window's."""
+        caps = self.controller.capabilities
+        reason = f"Not available {caps.name}: {caps.reason}" if caps.reason else ""
+        if not caps.selection:
             self.view_controls.tool.setCurrentIndex(self.view_controls.tool.findData("pan"))
-        for w in (self.view_controls.tool, self.selection_panel, self.anomaly_panel.refit_box):
-            w.setEnabled(not on)
-            w.setToolTip(reason or w.property("normalTip") or "")
-        for action in (self.select_flagged_action, self.export_script_action):
-            action.setEnabled(not on)
-            action.setToolTip(reason or action.text().replace("&", ""))
-        self.selection_dock.setToolTip(reason)
+        if not caps.component_range:
+            self.model_panel.auto_k.setChecked(False)
+        widgets = ((self.view_controls.tool, caps.selection),
+                   (self.selection_panel, caps.selection and caps.labels),
+                   (self.anomaly_panel.refit_box, caps.refit),
+                   (self.model_panel.auto_k, caps.component_range),
+                   (self.sweep_panel.run_button, caps.sweep))
+        for w, allowed in widgets:
+            w.setEnabled(allowed)
+            w.setToolTip("" if allowed else reason)
+        for action, allowed in ((self.select_flagged_action, caps.selection),
+                                (self.export_script_action, not on)):
+            action.setEnabled(allowed)
+            action.setToolTip(action.text().replace("&", "") if allowed else reason)
+        self.selection_dock.setToolTip("" if caps.selection else reason)
         if on:
-            self.show_status("Big-data mode: " + BIG_DATA_REASON.split(": ", 1)[1]
-                             .replace("it needs", "the selection, labels and refits need"))
+            self.show_status(f"Big-data mode: the selection, labels, refits and model "
+                             f"selection are off ({caps.reason})")
+
+    def show_about(self) -> AboutDialog:
+        """Help ▸ About: version, licence, data credits."""
+        dialog = AboutDialog(self)
+        dialog.open()
+        self.about_dialog = dialog
+        return dialog
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        """Help ▸ Keyboard shortcuts: the list is read from the actions themselves."""
+        extra = [a for a in self.actions() if a.menu() is None]
+        dialog = ShortcutsDialog(shortcut_rows(self.menuBar(), extra), self)
+        dialog.open()
+        self.shortcuts_dialog = dialog
+        return dialog
 
     def show_plugins(self) -> PluginsDialog:
         dialog = PluginsDialog(self.controller, self)
@@ -441,23 +510,23 @@ class MainWindow(QMainWindow):
         return path
 
     def export_table_dialog(self, only_flagged: bool = True) -> None:
-        if self.controller.big_data_mode:  # every row, as a Parquet dataset folder
+        if self.controller.bigdata.active:  # every row, as a Parquet dataset folder
             path = self._save_name(
                 "Export flagged rows (Parquet folder)" if only_flagged
                 else "Export all rows (Parquet folder)",
                 "flagged" if only_flagged else "scored", "Parquet dataset folder (*)")
             if path:
-                self.controller.export_flagged(path, only_flagged=only_flagged)
+                self.controller.anomaly.export_flagged(path, only_flagged=only_flagged)
             return
         path = self._save_name("Export flagged rows" if only_flagged else "Export all rows",
                                "flagged.csv" if only_flagged else "scored.csv", TABLE_FILTER)
         if path:
-            self.controller.export_flagged(path, only_flagged=only_flagged)
+            self.controller.anomaly.export_flagged(path, only_flagged=only_flagged)
 
     def export_selection_dialog(self) -> None:
         path = self._save_name("Export selection", "selection.csv", TABLE_FILTER)
         if path:
-            self.controller.export_selection(path)
+            self.controller.anomaly.export_selection(path)
 
     def export_plot(self, path: str | Path, width: int | None = None) -> Path:
         """Write the scatter plot as PNG or SVG (by extension), atomically.
@@ -523,7 +592,8 @@ class MainWindow(QMainWindow):
 
     def export_script(self, path: str | Path) -> str:
         """Write the reproduction script; show and return the equivalent command line."""
-        cli = self.controller.export_script(path, output=str(Path(path).with_suffix(".csv")))
+        cli = self.controller.anomaly.export_script(path,
+                                                    output=str(Path(path).with_suffix(".csv")))
         self.last_command_line = cli
         return cli
 
@@ -553,7 +623,7 @@ class MainWindow(QMainWindow):
             return
         path = self._save_name("Save synthetic sample", "synthetic.csv", TABLE_FILTER)
         if path:
-            self.controller.save_sample(path, n, seed=0)
+            self.controller.anomaly.save_sample(path, n, seed=0)
 
     def show_error(self, title: str, message: str) -> None:
         """Errors from the data layer or the engine: a dialog and the status bar."""
@@ -580,9 +650,9 @@ class MainWindow(QMainWindow):
                              if self.controller.is_busy(k))) + (" running" if running else "")
         )
 
-    def _load_progress(self, fraction: float, message: str) -> None:
-        self.busy_bar.setValue(int(1000 * fraction))
-        self.statusBar().showMessage(message, 2000)
+    def _load_progress(self, info: ProgressView) -> None:
+        self.busy_bar.setValue(int(1000 * info.fraction))
+        self.statusBar().showMessage(info.message, 2000)
 
     def _dataset_opened(self, view) -> None:
         if view is None:
@@ -622,7 +692,7 @@ class MainWindow(QMainWindow):
         path = Path(path)
         self._remember_folder(str(path))
         if path.suffix.lower() == ".json":
-            self.controller.open_session(path)
+            self.controller.sessions.open(path)
         else:
             self.controller.open_file(path)
 
@@ -636,12 +706,12 @@ class MainWindow(QMainWindow):
                                               SESSION_FILTER)
         if path:
             self._remember_folder(path)
-            self.controller.open_session(path)
+            self.controller.sessions.open(path)
 
     def save_session(self) -> None:
-        path = self.controller.session_path
+        path = self.controller.sessions.path
         if path:
-            self.controller.save_session(path)
+            self.controller.sessions.save(path)
         else:
             self.save_session_as()
 
@@ -650,7 +720,7 @@ class MainWindow(QMainWindow):
             self, "Save session", str(Path(self._last_folder()) / "session.json"), SESSION_FILTER
         )
         if path:
-            self.controller.save_session(path)
+            self.controller.sessions.save(path)
 
     def load_model_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Load model", self._last_folder(), MODEL_FILTER)
@@ -717,15 +787,76 @@ class MainWindow(QMainWindow):
         self.settings.setValue("windowState", self.saveState())
         self.settings.sync()
 
-    def offer_restore(self) -> bool:
-        """At start: arm the crash guard; offer the autosave of an unclean exit, if any."""
-        found = self.controller.start_crash_guard()
-        if found is None:
+    def offer_restore(self, *, asked: bool = False) -> bool:
+        """At start: arm the crash guard; offer the autosave of an unclean exit, if any.
+
+        ``asked``: a file or a demo was asked for on the command line. It is opened, and the
+        old autosave is set aside and offered afterwards, as a non-modal choice
+        (:attr:`restore_offer`) that never replaces what was asked for unless the analyst
+        says so. Without ``asked``: the question is put at once (``ask_restore``).
+        """
+        sessions = self.controller.sessions
+        found = sessions.start_crash_guard()
+        if found is None or sessions.guard is None:
             return False
-        if self._ask_restore(found):
-            return self.controller.restore_autosave(found)
-        self.controller.guard.discard_autosave()
+        if asked:
+            try:
+                kept = sessions.guard.set_aside(found)
+            except OSError as exc:
+                self.show_status(f"The autosave of the last session could not be kept: {exc}")
+                return False
+            self.restore_offer = self._restore_offer(kept)
+            return False
+        guard = sessions.guard
+        guard.asking = True  # an exit while asking (Ctrl+C) keeps it for the next start
+        try:
+            answer = self._ask_restore(found)
+        finally:
+            guard.asking = False
+        if getattr(self, "interrupted_by", None) is not None:  # Ctrl+C while asking
+            if found.exists():
+                guard.set_aside(found)
+            return False
+        if answer:
+            restored = sessions.restore_autosave(found)
+            if restored and found == guard.recovered:
+                guard.discard_recovered()
+            return restored
+        if found == guard.recovered:
+            guard.discard_recovered()
+        else:
+            guard.discard_autosave()
         return False
+
+    def _restore_offer(self, path: Path) -> QMessageBox:
+        """The non-modal offer of a set-aside autosave (see :meth:`offer_restore`)."""
+        sessions = self.controller.sessions
+        box = QMessageBox(self)
+        box.setObjectName("restore_offer")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Restore the previous session?")
+        box.setText("gmm-desktop did not exit cleanly last time. What you asked for is being "
+                    "opened; the session saved automatically before is kept.")
+        box.setInformativeText("Restore it instead (it replaces what is open now), or "
+                               f"discard it?\n\n{path}")
+        restore = box.addButton("Restore the previous session",
+                                QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Discard it", QMessageBox.ButtonRole.DestructiveRole)
+        box.addButton("Decide later", QMessageBox.ButtonRole.RejectRole)  # kept till then
+        box.setWindowModality(Qt.WindowModality.NonModal)
+
+        def decided(button) -> None:
+            role = box.buttonRole(button)
+            if button is restore:
+                if sessions.restore_autosave(path) and sessions.guard is not None:
+                    sessions.guard.discard_recovered()
+            elif role == QMessageBox.ButtonRole.DestructiveRole and sessions.guard is not None:
+                sessions.guard.discard_recovered()
+            # "Decide later": kept, and offered again at the next start
+
+        box.buttonClicked.connect(decided)
+        box.show()
+        return box
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_window_state()

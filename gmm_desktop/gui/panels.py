@@ -3,21 +3,23 @@ parameters. They show controller views and call controller methods; no engine he
 
 from __future__ import annotations
 
+import html
 import math
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
-from PySide6.QtGui import QDoubleValidator
+from pyqtgraph.graphicsItems.ScatterPlotItem import drawSymbol as draw_symbol
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPlainTextEdit,
@@ -35,11 +37,15 @@ from gmm_desktop.controller import (
     AppController,
     DatasetView,
     FeaturesView,
-    FitParams,
     ModelSummary,
+    ProgressView,
     SweepView,
 )
 from gmm_desktop.gui import palette
+from gmm_desktop.gui.numbers import NumberEdit
+
+#: Text colour of warnings (vermillion: readable on light and dark backgrounds).
+WARNING_COLOUR = "#D55E00"
 
 MISSING_CHOICES = (("drop", "Drop rows with missing values"), ("median", "Fill with the median"))
 SCALING_CHOICES = (
@@ -232,21 +238,6 @@ class DatasetPanel(QWidget):
             self.apply_button.setEnabled(not busy and self.controller.has_data)
 
 
-class _FloatEdit(QLineEdit):
-    def __init__(self, value: float, low: float = 0.0) -> None:
-        super().__init__(f"{value:g}")
-        validator = QDoubleValidator(low, 1e300, 12)
-        validator.setNotation(QDoubleValidator.Notation.ScientificNotation)
-        self.setValidator(validator)
-
-    def value(self, default: float) -> float:
-        try:
-            v = float(self.text())
-        except ValueError:
-            return default
-        return v if math.isfinite(v) and v >= 0 else default
-
-
 class ModelPanel(QWidget):
     """Model parameters (choices filled from the plugin registry), fit, cancel, progress."""
 
@@ -255,10 +246,12 @@ class ModelPanel(QWidget):
         self.controller = controller
         layout = QVBoxLayout(self)
         form = QFormLayout()
-        p = controller.fit_params
+        cfg = controller.config
         self.n_components = QSpinBox()
         self.n_components.setRange(1, 100)
-        self.n_components.setValue(p.n_components)
+        self.auto_k = QCheckBox("1…K, best by BIC")
+        self.auto_k.setToolTip("Fit every count from 1 to the number above (and every "
+                               "covariance type chosen) and keep the best by BIC")
         self.covariance = QComboBox()
         self.covariance.addItems(controller.covariance_types())
         self.initializer = QComboBox()
@@ -267,13 +260,14 @@ class ModelPanel(QWidget):
         self.n_init.setRange(1, 1000)
         self.max_iter = QSpinBox()
         self.max_iter.setRange(1, 100_000)
-        self.tol = _FloatEdit(p.tol)
-        self.reg_covar = _FloatEdit(p.reg_covar)
+        self.tol = NumberEdit(cfg.tol, "Tolerance")
+        self.reg_covar = NumberEdit(cfg.reg_covar, "Covariance regularisation")
         self.seed = QSpinBox()
         self.seed.setRange(-1, 2**31 - 1)
         self.seed.setSpecialValueText("random")
         self.seed.setToolTip("Random seed; “random” gives a different start each time.")
-        form.addRow("Components", self.n_components)
+        form.addRow("Components (K)", self.n_components)
+        form.addRow("", self.auto_k)
         form.addRow("Covariance type", self.covariance)
         form.addRow("Initializer", self.initializer)
         form.addRow("Restarts (n_init)", self.n_init)
@@ -314,7 +308,7 @@ class ModelPanel(QWidget):
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.summary)
-        self.set_params(p)
+        self.set_config(cfg)
 
         self.fit_button.clicked.connect(self.fit)
         self.cancel_button.clicked.connect(lambda: controller.cancel("fit"))
@@ -324,52 +318,64 @@ class ModelPanel(QWidget):
         controller.modelChanged.connect(self.show_model)
         controller.busyChanged.connect(self._busy)
 
-    def params(self) -> FitParams:
+    def params(self) -> dict[str, Any]:
+        """The run configuration's model settings as the form shows them (``ValueError``
+        with a message naming the field when one holds text that is not a number)."""
         seed = self.seed.value()
-        return FitParams(
-            n_components=self.n_components.value(),
-            covariance_type=self.covariance.currentText(),
-            init_params=self.initializer.currentText(),
-            n_init=self.n_init.value(),
-            max_iter=self.max_iter.value(),
-            tol=self.tol.value(1e-3),
-            reg_covar=self.reg_covar.value(1e-6),
-            random_state=None if seed < 0 else seed,
-        )
+        k = self.n_components.value()
+        return {
+            "n_components": tuple(range(1, k + 1)) if self.auto_k.isChecked() and k > 1 else k,
+            "covariance_types": (self.covariance.currentText(),),
+            "init_params": self.initializer.currentText(),
+            "n_init": self.n_init.value(),
+            "max_iter": self.max_iter.value(),
+            "tol": self.tol.number(),
+            "reg_covar": self.reg_covar.number(),
+            "random_state": None if seed < 0 else seed,
+        }
 
-    def set_params(self, p: FitParams) -> None:
-        self.n_components.setValue(p.n_components)
-        if self.covariance.findText(p.covariance_type) >= 0:
-            self.covariance.setCurrentText(p.covariance_type)
-        if self.initializer.findText(p.init_params) >= 0:
-            self.initializer.setCurrentText(p.init_params)
-        self.n_init.setValue(p.n_init)
-        self.max_iter.setValue(p.max_iter)
-        self.tol.setText(f"{p.tol:g}")
-        self.reg_covar.setText(f"{p.reg_covar:g}")
-        self.seed.setValue(-1 if p.random_state is None else int(p.random_state))
+    def set_config(self, cfg: Any) -> None:
+        """Show a run configuration (the fitted model's K and type when one is current)."""
+        ks = cfg.component_candidates
+        self.auto_k.setChecked(len(ks) > 1)
+        self.n_components.setValue(max(ks))
+        summary = self.controller.model_summary()
+        if summary is not None and len(ks) == 1:
+            self.n_components.setValue(summary.n_components)
+        cov = cfg.covariance_types[0]
+        if summary is not None:
+            cov = summary.covariance_type
+        if self.covariance.findText(cov) >= 0:
+            self.covariance.setCurrentText(cov)
+        if self.initializer.findText(cfg.init_params) >= 0:
+            self.initializer.setCurrentText(cfg.init_params)
+        self.n_init.setValue(cfg.n_init)
+        self.max_iter.setValue(cfg.max_iter)
+        self.tol.set_number(cfg.tol)
+        self.reg_covar.set_number(cfg.reg_covar)
+        self.seed.setValue(-1 if cfg.random_state is None else int(cfg.random_state))
 
     def fit(self) -> None:
-        self.controller.fit(self.params())
+        try:
+            params = self.params()
+        except ValueError as exc:  # never a silent default: say which field and why
+            self.progress.setFormat("not started: see the message")
+            self.controller.errorOccurred.emit("Cannot fit", str(exc))
+            return
+        self.controller.fit(**params)
 
-    def _started(self, params: FitParams) -> None:
+    def _started(self, _config: Any) -> None:
         self.curve.setData([], [])
         self.progress.setValue(0)
         self.progress.setFormat("starting…")
 
-    def _progress(self, info: dict) -> None:
-        self.progress.setValue(int(1000 * info.get("fraction", 0.0)))
-        if "text" in info:  # big-data mode: the pass over the partitions says where it is
-            self.progress.setFormat(str(info["text"])[:80])
-        else:
-            self.progress.setFormat(
-                f"restart {info['restart'] + 1}/{info['n_restarts']}, "
-                f"iteration {info['iteration']}"
-            )
+    def _progress(self, info: ProgressView) -> None:
+        self.progress.setValue(int(1000 * info.fraction))
+        self.progress.setFormat(info.message[:80])
         xs: list[float] = []
         ys: list[float] = []
         last_restart = None
-        for restart, it, lb in info.get("history", ()):
+        for restart, it, lb in info.history:
             if last_restart is not None and restart != last_restart:
                 xs.append(math.nan)
                 ys.append(math.nan)
@@ -396,7 +402,7 @@ class ModelPanel(QWidget):
         if kind == "fit":
             self.fit_button.setEnabled(not busy)
             self.cancel_button.setEnabled(busy)
-            if not busy and self.progress.format().startswith("restart"):
+            if not busy and not self.progress.format().startswith("cancelled"):
                 self.progress.setValue(1000)
                 self.progress.setFormat("done")
 
@@ -405,16 +411,76 @@ class ModelPanel(QWidget):
             self.summary.setText("No model yet.")
             return
         state = "converged" if summary.converged else "did not converge"
-        self.summary.setText(
+        state += f" in {summary.n_iter} iterations"
+        warnings = tuple(getattr(summary, "warnings", ()))
+        if warnings:
+            state += ", but the fit is degenerate" if any(
+                "degenerate" in w for w in warnings) else ", with warnings"
+        text = (
             f"<b>{summary.n_components} components, {summary.covariance_type}</b> — "
-            f"{state} in {summary.n_iter} iterations<br>"
+            f"{state}<br>"
             f"log-likelihood/row {summary.lower_bound:.5g}; BIC {summary.bic:.6g}; "
             f"AIC {summary.aic:.6g}; {summary.n_parameters} parameters"
         )
+        if warnings:
+            shown = list(warnings[:4]) + ([f"… and {len(warnings) - 4} more"]
+                                          if len(warnings) > 4 else [])
+            text += (f"<br><span style='color:{WARNING_COLOUR}'><b>⚠ Warning:</b> "
+                     + "<br>⚠ ".join(html.escape(w) for w in shown) + "</span>")
+        self.summary.setText(text)
+        self.summary.setToolTip("\n".join(warnings))
         if summary.lower_bounds:
             self.curve.setData(list(range(1, len(summary.lower_bounds) + 1)),
                                list(summary.lower_bounds))
             self._fit_y_range(list(summary.lower_bounds))
+
+
+#: Line styles and markers that, with the colour, tell many curves apart.
+_DASHES = (Qt.PenStyle.SolidLine, Qt.PenStyle.DashLine, Qt.PenStyle.DotLine,
+           Qt.PenStyle.DashDotLine)
+_SYMBOLS = ("o", "s", "t", "d", "t1", "p", "h", "t2", "x", "+")
+
+
+def distinct_colours(n: int) -> list[QColor]:
+    """``n`` different colours: the colour-blind-safe palette first, then hues spread by
+    the golden angle at alternating lightness (never a repeated colour)."""
+    colours = palette.categorical(min(n, len(palette.CATEGORICAL)))
+    seen = {c.name() for c in colours}
+    i = 0
+    while len(colours) < n:
+        hue = (0.11 + i * 0.618033988749895) % 1.0
+        value = (0.55, 0.8, 0.4)[i % 3]
+        c = QColor.fromHsvF(hue, 0.75, value)
+        i += 1
+        if c.name() not in seen:
+            seen.add(c.name())
+            colours.append(c)
+    return colours
+
+
+def curve_styles(n: int) -> list[tuple[QColor, str, Qt.PenStyle]]:
+    """Colour, marker and line style of ``n`` curves: all colours differ, and past the
+    palette's length the marker and the dash differ too."""
+    colours = distinct_colours(n)
+    size = len(palette.CATEGORICAL)
+    return [(colours[i], _SYMBOLS[i % len(_SYMBOLS)] if n > size else "o",
+             _DASHES[(i // size) % len(_DASHES)]) for i in range(n)]
+
+
+def legend_icon(colour: QColor, symbol: str, dash: Qt.PenStyle) -> QIcon:
+    """A small line-and-marker sample for a legend entry."""
+    pix = QPixmap(22, 12)
+    pix.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pix)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    pen = QPen(colour, 2)
+    pen.setStyle(dash)
+    painter.setPen(pen)
+    painter.drawLine(0, 6, 22, 6)
+    painter.translate(11, 6)
+    draw_symbol(painter, symbol, 9, pg.mkPen(colour), pg.mkBrush(colour))
+    painter.end()
+    return QIcon(pix)
 
 
 class SweepPanel(QWidget):
@@ -440,10 +506,12 @@ class SweepPanel(QWidget):
         form.addRow("Components", krow)
         self.types = QListWidget()
         self.types.setMaximumHeight(100)
+        defaults = set(controller.default_sweep_types())
         for name in controller.covariance_types():
             item = QListWidgetItem(name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked)
+            item.setCheckState(Qt.CheckState.Checked if name in defaults
+                               else Qt.CheckState.Unchecked)
             self.types.addItem(item)
         form.addRow("Covariance types", self.types)
         self.criterion = _combo((("bic", "BIC"), ("aic", "AIC"), ("bic_mclust", "BIC (mclust)")))
@@ -469,8 +537,19 @@ class SweepPanel(QWidget):
         for name in ("left", "bottom"):
             pi.getAxis(name).setPen(fg)
             pi.getAxis(name).setTextPen(fg)
-        self.legend = pi.addLegend(labelTextColor=fg)
-        layout.addWidget(self.plot, 1)
+        # the legend sits beside the plot (never over the curves); a click hides a curve
+        self.legend = QListWidget()
+        self.legend.setObjectName("sweep_legend")
+        self.legend.setToolTip("Uncheck a covariance type to hide its curve")
+        self.legend.setMaximumWidth(130)
+        self.legend.setIconSize(QSize(22, 12))
+        self.legend.setFrameShape(QListWidget.Shape.NoFrame)
+        self.legend.itemChanged.connect(self._legend_toggled)
+        plot_row = QHBoxLayout()
+        plot_row.setSpacing(2)
+        plot_row.addWidget(self.plot, 1)
+        plot_row.addWidget(self.legend)
+        layout.addLayout(plot_row, 1)
         self.info = QLabel("Click a point to use that model.")
         self.info.setWordWrap(True)
         layout.addWidget(self.info)
@@ -479,6 +558,8 @@ class SweepPanel(QWidget):
 
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(lambda: controller.cancel("sweep"))
+        self.criterion.currentIndexChanged.connect(
+            lambda: controller.set_sweep_criterion(self.criterion.currentData()))
         controller.sweepProgress.connect(self._progress)
         controller.sweepFinished.connect(self.show_sweep)
         controller.busyChanged.connect(self._busy)
@@ -496,14 +577,11 @@ class SweepPanel(QWidget):
         if not types:
             self.info.setText("Check at least one covariance type.")
             return
-        self.controller.run_sweep(
-            list(range(lo, hi + 1)), types, self.criterion.currentData(),
-            self.model_panel.params(),
-        )
+        self.controller.run_sweep(list(range(lo, hi + 1)), types, self.criterion.currentData())
 
-    def _progress(self, info: dict) -> None:
-        self.progress.setValue(int(1000 * info.get("fraction", 0.0)))
-        self.progress.setFormat(str(info.get("stage", "")))
+    def _progress(self, info: ProgressView) -> None:
+        self.progress.setValue(int(1000 * info.fraction))
+        self.progress.setFormat(info.message[:80])
 
     def _busy(self, kind: str, busy: bool) -> None:
         if kind == "sweep":
@@ -513,35 +591,52 @@ class SweepPanel(QWidget):
     def show_sweep(self, view: SweepView) -> None:
         self.view = view
         self.plot.clear()
+        self.legend.blockSignals(True)
         self.legend.clear()
         self.curves = {}
-        colours = palette.categorical(len(view.curves))
+        styles = curve_styles(len(view.curves))
         pi = self.plot.getPlotItem()
         higher = view.criterion == "bic_mclust"
         name = "BIC (mclust)" if higher else view.criterion.upper()
         pi.setLabel("left", f"{name} ({'higher' if higher else 'lower'} is better)",
                     color=palette.plot_foreground().name())
-        for (name, ks, vals), colour in zip(view.curves, colours, strict=True):
+        for (cov_type, ks, vals), (colour, symbol, dash) in zip(view.curves, styles,
+                                                                 strict=True):
+            pen = pg.mkPen(colour, width=2, style=dash)
             item = pg.PlotDataItem(
-                list(ks), list(vals), pen=pg.mkPen(colour, width=2), symbol="o",
-                symbolBrush=colour, symbolPen=pg.mkPen(colour), symbolSize=9, name=name,
-                connect="finite",
+                list(ks), list(vals), pen=pen, symbol=symbol, symbolBrush=colour,
+                symbolPen=pg.mkPen(colour), symbolSize=9, name=cov_type, connect="finite",
             )
             item.sigPointsClicked.connect(
-                lambda _item, points, ev, n=name: self._clicked(n, points)
+                lambda _item, points, ev, n=cov_type: self._clicked(n, points)
             )
             self.plot.addItem(item)
-            self.curves[name] = item
+            self.curves[cov_type] = item
+            entry = QListWidgetItem(legend_icon(colour, symbol, dash), cov_type)
+            entry.setFlags(entry.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            entry.setCheckState(Qt.CheckState.Checked)
+            self.legend.addItem(entry)
+        self.legend.blockSignals(False)
         k, t = view.best
         self.progress.setValue(1000)
         self.progress.setFormat("done")
-        self.info.setText(f"Best by {name}: {t}, K={k}. Click a point to use that model.")
+        self.info.setText(f"Best by {name}: {t}, K={k} (the star). Click a point to use "
+                          "that model.")
         best = [vals[ks.index(k)] for n_, ks, vals in view.curves if n_ == t and k in ks]
+        self.best_marker = None
         if best:
             star = pg.ScatterPlotItem([k], best, symbol="star", size=22,
                                       brush=pg.mkBrush("#D55E00"), pen=pg.mkPen("k"))
+            star.setToolTip(f"Best by {name}: {t}, K={k}. Click to use it.")
+            # the star lies over the best point and takes its clicks: it adopts that model
+            star.sigClicked.connect(lambda *_a, kk=k, tt=t: self.adopt(kk, tt))
             self.plot.addItem(star)
             self.best_marker = star
+
+    def _legend_toggled(self, entry: QListWidgetItem) -> None:
+        curve = self.curves.get(entry.text())
+        if curve is not None:
+            curve.setVisible(entry.checkState() == Qt.CheckState.Checked)
 
     def _clicked(self, cov_type: str, points: Any) -> None:
         if not len(points):

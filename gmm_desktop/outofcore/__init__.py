@@ -15,28 +15,31 @@ the driver, where every covariance plugin's M-step runs unchanged. Initializatio
 a bounded uniform random sample (:data:`~gmm_desktop.outofcore.fitting.INIT_SAMPLE_SIZE`).
 See :mod:`.fitting`, :mod:`.scoring`, :mod:`.tables` and :mod:`.pipeline`.
 
-For a controller / GUI: :func:`connect` (scheduler setting), :func:`open_table` and
-:func:`prepare` (lazy data), :func:`fit` (progress per partition and per iteration,
-cancel), :func:`plot_sample` (uniform sample for the scatter, with its size),
-:func:`log_density_histogram`, :func:`fit_threshold` and :func:`write_scores` (every row).
+The application core's big-data backend (:mod:`gmm_desktop.core.bigdata`) uses
+:func:`connect` (scheduler setting), :func:`open_table` and :func:`prepare` (lazy data),
+:func:`fit` (progress per partition and per iteration, cancel), :func:`plot_sample`
+(uniform sample for the scatter, with its size), :func:`log_density_histogram`,
+:func:`fit_threshold` and :func:`write_scores` (every row). This package never imports the
+application layer.
 """
 
-from gmm_desktop.outofcore._compute import active_client, compute_parts, connect
+from gmm_desktop.outofcore._compute import (
+    active_client,
+    compute_parts,
+    connect,
+    persist_parts,
+)
 from gmm_desktop.outofcore.fitting import (
     INIT_SAMPLE_SIZE,
     RowBlocks,
     fit_data,
+    keep_in_memory,
+    memory_budget,
     options,
     row_blocks,
     uniform_sample,
 )
-from gmm_desktop.outofcore.pipeline import (
-    OutOfCoreResult,
-    PlotSample,
-    detect_dataset,
-    fit,
-    plot_sample,
-)
+from gmm_desktop.outofcore.pipeline import PlotSample, fit, plot_sample
 from gmm_desktop.outofcore.scoring import (
     contamination_cutoff,
     fit_threshold,
@@ -48,6 +51,7 @@ from gmm_desktop.outofcore.scoring import (
 from gmm_desktop.outofcore.tables import (
     LazyFeatures,
     LazyTable,
+    ParquetPiece,
     is_lazy_source,
     open_table,
     prepare,
@@ -57,21 +61,23 @@ __all__ = [
     "INIT_SAMPLE_SIZE",
     "LazyFeatures",
     "LazyTable",
-    "OutOfCoreResult",
+    "ParquetPiece",
     "PlotSample",
     "RowBlocks",
     "active_client",
     "compute_parts",
     "connect",
     "contamination_cutoff",
-    "detect_dataset",
     "fit",
     "fit_data",
     "fit_threshold",
     "is_lazy_source",
+    "keep_in_memory",
     "log_density_histogram",
+    "memory_budget",
     "open_table",
     "options",
+    "persist_parts",
     "plot_sample",
     "predict",
     "prepare",

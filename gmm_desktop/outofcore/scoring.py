@@ -28,7 +28,13 @@ import numpy as np
 from dask import delayed
 
 from gmm_desktop.engine import _em
-from gmm_desktop.engine.anomaly import Threshold, ThresholdSpec
+from gmm_desktop.engine.anomaly import (
+    Threshold,
+    ThresholdSpec,
+    contamination_rank,
+    cutoff_between,
+    threshold_from,
+)
 from gmm_desktop.outofcore._compute import PassProgress, compute_parts
 from gmm_desktop.outofcore.fitting import RowBlocks, row_blocks
 from gmm_desktop.registry import get_registry
@@ -159,7 +165,7 @@ def contamination_cutoff(
     ):
         hist += h
     n = int(hist.sum())
-    m = round(q * n)
+    m = contamination_rank(q, n)
     if m <= 0:
         return -math.inf, n
     if m >= n:
@@ -177,45 +183,25 @@ def contamination_cutoff(
         stage="threshold: exact cut-off", progress=progress,
     )
     ordered = np.sort(np.concatenate(values))
-    a, b = ordered[m - 1 - below], ordered[m - below]
-    return float(0.5 * (a + b)), n
+    return cutoff_between(float(ordered[m - 1 - below]), float(ordered[m - below])), n
 
 
 def fit_threshold(
     spec: ThresholdSpec, model: Any, X: Any, *, progress: PassProgress | None = None
 ) -> Threshold:
-    """Learn ``spec`` on every row of ``X`` (as the in-memory ``fit_threshold`` does)."""
-    from scipy import stats
-
+    """Learn ``spec`` on every row of ``X``: the engine's rule, with the exact two-pass
+    contamination cut-off."""
     blocks = _blocks(X)
-    cutoff = radius = None
-    n = blocks.n_samples
-    if spec.kind == "contamination":
-        cutoff, n = contamination_cutoff(model, blocks, spec.value, progress=progress)
-    elif spec.kind == "log_density":
-        cutoff = spec.value
-    elif spec.kind == "sigma":
-        radius = spec.value
-    else:
-        radius = float(math.sqrt(stats.chi2.ppf(spec.value, blocks.n_features)))
-    small: tuple[int, ...] = ()
-    if spec.small_component_share is not None:
-        weights = np.asarray(model.weights_, dtype=float)
-        small = tuple(int(k) for k in np.flatnonzero(weights < spec.small_component_share))
-    return Threshold(spec, cutoff, radius, small, int(n))
+    return threshold_from(
+        spec, model, n_features=blocks.n_features, n_rows=blocks.n_samples,
+        cutoff_for=lambda q: contamination_cutoff(model, blocks, q, progress=progress)[0],
+    )
 
 
 def _block_flags(x: np.ndarray, p: ScoreParams, threshold: Threshold) -> tuple[Any, Any, Any]:
     ld, comp, wlp = _block_scores(x, p)
-    if threshold.radius is not None:
-        d2 = -2.0 * (wlp - p.offset)
-        flags = np.all(d2 > threshold.radius**2, axis=1)
-    else:
-        cut = -np.inf if threshold.log_density_cutoff is None else threshold.log_density_cutoff
-        flags = ld < cut
-    if threshold.anomalous_components:
-        flags |= np.isin(comp, threshold.anomalous_components)
-    return ld, comp, flags
+    d2 = -2.0 * (wlp - p.offset) if threshold.radius is not None else None
+    return ld, comp, threshold.flags_of(ld, comp, d2, squared=True)
 
 
 # --------------------------------------------------------------------------- histogram

@@ -32,6 +32,7 @@ def test_detect_score_sample_end_to_end(hbk_csv, tmp_path):
     out = run(
         "detect", hbk_csv, "--columns", "X1,X2,X3", "--id-column", "rownames",
         "--refit", "iterative-trimming", "--refit-param", "alpha=0.25",
+        "--refit-param", "gate=chi2",  # the strategy's own gate, by name
         "--output", flagged, "--model-out", model,
     )
     assert out.returncode == 0, out.stderr
@@ -39,7 +40,8 @@ def test_detect_score_sample_end_to_end(hbk_csv, tmp_path):
     assert "flagged rows: 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14" in out.stdout
     table = pd.read_csv(flagged)
     assert list(table["rownames"]) == list(range(1, 15))
-    assert json.loads(model.read_text())["extra"]["anomaly"]["threshold"]["spec"]["kind"] == "chi2"
+    saved = json.loads(model.read_text())["extra"]["gmm_desktop"]
+    assert saved["threshold"]["spec"]["kind"] == "chi2"
     assert out.stderr == ""  # no progress when stderr is not a terminal
 
     scored = tmp_path / "scored.parquet"

@@ -12,7 +12,7 @@ import pytest
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 
-from gmm_desktop.controller import AppController, FitParams
+from gmm_desktop.controller import AppController
 from gmm_desktop.controller.session import CrashGuard
 from gmm_desktop.data import load_table, prepare_features
 from gmm_desktop.engine import GaussianMixture
@@ -34,9 +34,11 @@ def open_and_wait(qtbot, c: AppController, path, **kw):
     qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
 
 
-def fit_and_wait(qtbot, c: AppController, params: FitParams):
+def fit_and_wait(qtbot, c: AppController, **changes):
+    changes.setdefault("method", "plain")  # compared with the engine's EM below
+    changes.setdefault("covariance_types", ("full",))
     with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT) as blocker:
-        assert c.fit(params)
+        assert c.fit(**changes)
     qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
     return blocker.args[0]
 
@@ -50,7 +52,7 @@ def truth_of(path: Path) -> np.ndarray:
 def test_fit_in_background_matches_the_engine_and_finds_the_blobs(qtbot, controller, blobs_csv):
     c = controller
     with qtbot.waitSignal(c.datasetChanged, timeout=TIMEOUT) as ds_blocker:
-        c.open_file(blobs_csv)
+        c.open_file(blobs_csv, scaling="none")
     qtbot.waitUntil(lambda: c.has_data and not c.is_busy(), timeout=TIMEOUT)
     view = ds_blocker.args[0]
     assert view.n_rows == 600
@@ -59,8 +61,8 @@ def test_fit_in_background_matches_the_engine_and_finds_the_blobs(qtbot, control
 
     progress = []
     c.fitProgress.connect(progress.append)
-    params = FitParams(n_components=3, covariance_type="full", random_state=0, tol=1e-6)
-    summary = fit_and_wait(qtbot, c, params)
+    summary = fit_and_wait(qtbot, c, n_components=3, covariance_types=("full",),
+                           random_state=0, tol=1e-6)
 
     # the same fit done directly with the engine
     X = prepare_features(load_table(blobs_csv), columns=["alpha", "beta", "gamma"]).X
@@ -73,7 +75,7 @@ def test_fit_in_background_matches_the_engine_and_finds_the_blobs(qtbot, control
     assert summary.lower_bound == pytest.approx(ref.lower_bound_)
     assert summary.bic == pytest.approx(ref.bic(X))
     # progress arrived with the log-likelihood history, throttled
-    assert progress and progress[-1]["history"]
+    assert progress and progress[-1].history
     assert len(progress) <= summary.n_iter + 1
     # the colours of the points are the most likely components: they find the 3 blobs
     scatter = c.scatter
@@ -102,7 +104,7 @@ def _outlines(scatter):
 def test_ellipses_are_the_marginal_covariances_in_data_units(qtbot, controller, blobs_csv):
     c = controller
     open_and_wait(qtbot, c, blobs_csv, scaling="standardize")
-    fit_and_wait(qtbot, c, FitParams(n_components=3, random_state=1))
+    fit_and_wait(qtbot, c, n_components=3, random_state=1)
     c.set_view(x_column="gamma", y_column="alpha")
     s = c.scatter
     frame = load_table(blobs_csv).frame
@@ -136,8 +138,8 @@ def test_ellipses_are_the_marginal_covariances_in_data_units(qtbot, controller, 
 
 def test_principal_component_axes(qtbot, controller, blobs_csv):
     c = controller
-    open_and_wait(qtbot, c, blobs_csv)
-    fit_and_wait(qtbot, c, FitParams(n_components=3, random_state=0))
+    open_and_wait(qtbot, c, blobs_csv, scaling="none")
+    fit_and_wait(qtbot, c, n_components=3, random_state=0)
     c.set_view(axes="pca")
     s = c.scatter
     assert s.x_label.startswith("PC1") and s.y_label.startswith("PC2")
@@ -164,8 +166,8 @@ def test_principal_component_axes(qtbot, controller, blobs_csv):
 
 def test_uncertainty_colouring(qtbot, controller, blobs_csv):
     c = controller
-    open_and_wait(qtbot, c, blobs_csv)
-    fit_and_wait(qtbot, c, FitParams(n_components=3, random_state=0))
+    open_and_wait(qtbot, c, blobs_csv, scaling="none")
+    fit_and_wait(qtbot, c, n_components=3, random_state=0)
     c.set_view(colour_by="uncertainty")
     s = c.scatter
     X = prepare_features(load_table(blobs_csv)).X
@@ -178,8 +180,8 @@ def test_uncertainty_colouring(qtbot, controller, blobs_csv):
 
 def test_point_info_gives_row_identity_values_and_responsibilities(qtbot, controller, blobs_csv):
     c = controller
-    open_and_wait(qtbot, c, blobs_csv)
-    fit_and_wait(qtbot, c, FitParams(n_components=3, random_state=0))
+    open_and_wait(qtbot, c, blobs_csv, scaling="none")
+    fit_and_wait(qtbot, c, n_components=3, random_state=0)
     info = c.point_info(5)
     frame = load_table(blobs_csv).frame
     assert info.row_id == "5"
@@ -203,11 +205,10 @@ def test_cancel_stops_within_a_second_and_keeps_the_previous_model(
 ):
     c = controller
     open_and_wait(qtbot, c, _big_csv(tmp_path))
-    first = fit_and_wait(qtbot, c, FitParams(n_components=2, max_iter=5, random_state=0))
+    first = fit_and_wait(qtbot, c, n_components=2, max_iter=5, random_state=0)
     seen = []
     c.fitProgress.connect(seen.append)
-    slow = FitParams(n_components=6, max_iter=100_000, tol=0.0, random_state=0)
-    assert c.fit(slow)
+    assert c.fit(n_components=6, max_iter=100_000, tol=0.0, random_state=0)
     qtbot.waitUntil(lambda: len(seen) >= 2, timeout=TIMEOUT)
     with qtbot.waitSignal(c.fitCancelled, timeout=1000):
         started = time.perf_counter()
@@ -223,10 +224,10 @@ def test_cancel_stops_within_a_second_and_keeps_the_previous_model(
 
 def test_sweep_and_adopt_a_point(qtbot, controller, blobs_csv):
     c = controller
-    open_and_wait(qtbot, c, blobs_csv)
+    open_and_wait(qtbot, c, blobs_csv, scaling="none")
     with qtbot.waitSignal(c.sweepFinished, timeout=60_000) as blocker:
-        assert c.run_sweep([1, 2, 3, 4], ["full", "diag"], "bic",
-                           FitParams(random_state=0, n_init=2))
+        c.run.config = c.config.replace(random_state=0, n_init=2)
+        assert c.run_sweep([1, 2, 3, 4], ["full", "diag"], "bic")
     qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
     view = blocker.args[0]
     assert [name for name, _, _ in view.curves] == ["full", "diag"]
@@ -248,35 +249,34 @@ def test_sweep_and_adopt_a_point(qtbot, controller, blobs_csv):
 def test_session_round_trip(qtbot, controller, blobs_csv, tmp_path):
     c = controller
     open_and_wait(qtbot, c, blobs_csv, columns=["alpha", "gamma"], scaling="robust")
-    summary = fit_and_wait(qtbot, c, FitParams(n_components=3, covariance_type="tied",
-                                               random_state=4))
+    summary = fit_and_wait(qtbot, c, n_components=3, covariance_types=("tied",),)
     c.set_view(colour_by="uncertainty", ellipse_mode="mass", mass=0.8)
     path = tmp_path / "s.json"
-    assert c.save_session(path)
+    assert c.sessions.save(path)
     doc = json.loads(path.read_text())
-    assert doc["format"] == "gmm-desktop/session" and doc["format_version"] == 1
-    assert doc["features"] == {"columns": ["alpha", "gamma"], "missing": "drop",
-                               "scaling": "robust"}
+    assert doc["format"] == "gmm-desktop/session" and doc["format_version"] == 2
+    assert (doc["config"]["columns"], doc["config"]["missing"], doc["config"]["scaling"]) == (
+        ["alpha", "gamma"], "drop", "robust")
 
     other = AppController()
     with qtbot.waitSignal(other.modelChanged, timeout=TIMEOUT,
                           check_params_cb=lambda s: s is not None):
-        assert other.open_session(path)
+        assert other.sessions.open(path)
     qtbot.waitUntil(lambda: not other.is_busy(), timeout=TIMEOUT)
     assert other.feature_columns == ("alpha", "gamma")
     restored = other.model_summary()
     assert restored.components == summary.components
     assert restored.covariance_type == "tied"
     assert other.view_settings == c.view_settings
-    assert other.fit_params == c.fit_params
+    assert other.config == c.config
     np.testing.assert_array_equal(other.scatter.colour_index, c.scatter.colour_index)
     np.testing.assert_allclose(other.scatter.ellipse_x, c.scatter.ellipse_x, equal_nan=True)
 
 
 def test_model_save_and_load(qtbot, controller, blobs_csv, tmp_path):
     c = controller
-    open_and_wait(qtbot, c, blobs_csv)
-    summary = fit_and_wait(qtbot, c, FitParams(n_components=3, random_state=0))
+    open_and_wait(qtbot, c, blobs_csv, scaling="none")
+    summary = fit_and_wait(qtbot, c, n_components=3, random_state=0)
     path = tmp_path / "m.json"
     assert c.save_model(path)
     fresh = AppController()
@@ -284,12 +284,18 @@ def test_model_save_and_load(qtbot, controller, blobs_csv, tmp_path):
     with qtbot.waitSignal(fresh.modelChanged, timeout=TIMEOUT):
         assert fresh.load_model(path)
     assert fresh.model_summary().components == summary.components
-    # a model for other columns is refused with a message, and the current one is kept
-    open_and_wait(qtbot, fresh, blobs_csv, columns=["alpha", "beta"])
+    # applied with its own columns, scaler and threshold: the same flags as where it was made
+    np.testing.assert_array_equal(fresh.anomaly.view.flags, c.anomaly.view.flags)
+    # a table without one of the model's columns is refused, and the current model is kept
+    import pandas as pd
+
+    narrow = tmp_path / "narrow.csv"
+    pd.read_csv(blobs_csv).drop(columns=["gamma"]).to_csv(narrow, index=False)
+    open_and_wait(qtbot, fresh, narrow)
     errors = []
     fresh.errorOccurred.connect(lambda t, m: errors.append(m))
     assert not fresh.load_model(path)
-    assert "3 features" in errors[0] and "alpha, beta, gamma" in errors[0]
+    assert "no column 'gamma'" in errors[0] and "alpha, beta, gamma" in errors[0]
     assert fresh.model_summary().components == summary.components
 
 
@@ -303,12 +309,14 @@ def test_errors_are_messages_never_tracebacks(qtbot, controller, tmp_path):
     with qtbot.waitSignal(c.errorOccurred, timeout=TIMEOUT):
         c.open_file(missing)
     assert "nope.csv" in errors[-1][1] and "Traceback" not in errors[-1][1]
+    qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "gmm-desktop/session", "format_version": 1, "model": {"x": 1}}')
-    assert not c.open_session(bad)
-    assert "bad.json" in errors[-1][1]
+    with qtbot.waitSignal(c.errorOccurred, timeout=TIMEOUT):
+        c.sessions.open(bad)  # what can be restored is; the bad model is named
+    assert "bad.json" in errors[-1][1] and "model" in errors[-1][1]
     bad.write_text("{not json")
-    assert not c.open_session(bad)
+    assert not c.sessions.open(bad)
     assert "invalid JSON" in errors[-1][1]
 
 
@@ -318,9 +326,9 @@ def test_fit_failure_is_reported_and_keeps_the_model(qtbot, controller, tmp_path
     rows = ["a,b"] + ["1.0,2.0"] * 30 + ["5.0,1.0"] * 30
     path.write_text("\n".join(rows) + "\n")
     open_and_wait(qtbot, c, path)
-    first = fit_and_wait(qtbot, c, FitParams(n_components=2, random_state=0))
+    first = fit_and_wait(qtbot, c, n_components=2, random_state=0)
     with qtbot.waitSignal(c.errorOccurred, timeout=TIMEOUT) as blocker:
-        c.fit(FitParams(n_components=2, reg_covar=0.0, random_state=0))
+        c.fit(n_components=2, reg_covar=0.0, random_state=0, method="plain")
     qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
     title, message = blocker.args
     assert title == "Fit failed" and "reg_covar" in message
@@ -329,12 +337,12 @@ def test_fit_failure_is_reported_and_keeps_the_model(qtbot, controller, tmp_path
 
 def test_autosave_after_fit_and_crash_guard(qtbot, controller, blobs_csv, gmm_state_dir):
     c = controller
-    assert c.start_crash_guard() is None
+    assert c.sessions.start_crash_guard() is None
     marker = gmm_state_dir / "running.pid"
     assert marker.read_text().strip() == str(os.getpid())
     open_and_wait(qtbot, c, blobs_csv)
-    with qtbot.waitSignal(c.autosaved, timeout=TIMEOUT):
-        fit_and_wait(qtbot, c, FitParams(n_components=3, random_state=0))
+    with qtbot.waitSignal(c.sessions.autosaved, timeout=TIMEOUT):
+        fit_and_wait(qtbot, c, n_components=3, random_state=0)
     autosave = gmm_state_dir / "autosave-session.json"
     assert json.loads(autosave.read_text())["model"]["params"]["n_components"] == 3
     # a marker from a process that no longer exists means an unclean exit
@@ -379,7 +387,7 @@ def test_open_demo_uses_its_id_column_and_intended_features(qtbot, controller):
 def test_parameters_view_is_in_data_units_when_the_model_is_scaled(qtbot, controller, blobs_csv):
     c = controller
     open_and_wait(qtbot, c, blobs_csv, scaling="standardize")
-    fit_and_wait(qtbot, c, FitParams(n_components=1, random_state=0))
+    fit_and_wait(qtbot, c, n_components=1, random_state=0)
     summary = c.model_summary()
     assert summary.units == "data units"
     X = prepare_features(load_table(blobs_csv)).X  # the numeric columns, unscaled

@@ -36,13 +36,14 @@ def open_synthetic_and_fit(qtbot, w):
         qtbot.mouseClick(w.dataset_panel.apply_button, Qt.MouseButton.LeftButton)
     idle(qtbot, w)
     w.model_panel.n_components.setValue(4)
+    w.model_panel.auto_k.setChecked(False)
     with qtbot.waitSignal(w.controller.fitFinished, timeout=TIMEOUT):
         qtbot.mouseClick(w.model_panel.fit_button, Qt.MouseButton.LeftButton)
     idle(qtbot, w)
 
 
 def truth(w) -> pd.DataFrame:
-    return w.controller._data.dataset.frame
+    return w.controller.run.loaded.table.frame
 
 
 def test_analyst_path(qtbot, window, tmp_path):
@@ -50,7 +51,7 @@ def test_analyst_path(qtbot, window, tmp_path):
     c = w.controller
     open_synthetic_and_fit(qtbot, w)
     w.anomaly_dock.raise_()
-    a = c.anomaly
+    a = c.anomaly.view
     assert a is not None and a.n_rows == 2640
     assert a.n_flagged == round(0.05 * 2640)
     assert a.contour_x.size > 0 and "exact" in a.contour_note
@@ -58,10 +59,10 @@ def test_analyst_path(qtbot, window, tmp_path):
     shot(w, "01-fitted-flags")
 
     # drag the threshold line: counts follow, and equal a direct count below the line
-    ld = c._fitted.scores.log_density
+    ld = c.run.scored.scores.log_density
     new_cut = float(np.quantile(ld, 0.02))
     w.anomaly_panel.drag_to(new_cut)
-    a = c.anomaly
+    a = c.anomaly.view
     assert a.kind == "log_density" and a.n_flagged == int((ld < new_cut).sum())
     assert f"{a.n_flagged:,} of 2,640" in w.anomaly_panel.count.text()
     assert abs(w.anomaly_panel.threshold.value() - new_cut) < 1e-3
@@ -78,7 +79,7 @@ def test_analyst_path(qtbot, window, tmp_path):
     poly = [QPointF(x0, y0), QPointF(x1, y0), QPointF(x1, y1), QPointF(x0, y1)]
     w.view_controls.tool.setCurrentIndex(w.view_controls.tool.findData("lasso"))
     w.plot._finish_path(poly, "lasso", Qt.KeyboardModifier.NoModifier)
-    sel = c.selection_view()
+    sel = c.selection.view()
     inside = ((frame["x"] >= x0) & (frame["x"] <= x1) & (frame["y"] >= y0)
               & (frame["y"] <= y1)).to_numpy()
     assert sel.n_selected == int(inside.sum())
@@ -86,23 +87,23 @@ def test_analyst_path(qtbot, window, tmp_path):
     # Shift adds one more point, Ctrl removes it again
     w.plot._finish_path([QPointF(-100, -100), QPointF(100, -100), QPointF(100, 100)],
                         "rect", Qt.KeyboardModifier.ControlModifier)
-    assert c.selection_view().n_selected == 0
-    w.controller.undo_stack.undo()
-    assert c.selection_view().n_selected == int(inside.sum())
+    assert c.selection.view().n_selected == 0
+    w.controller.selection.undo_stack.undo()
+    assert c.selection.view().n_selected == int(inside.sum())
     w.selection_dock.raise_()
     shot(w, "03-lasso")
 
     # mark the group as outliers: flagged at once, and left out of the next fits
     qtbot.mouseClick(w.selection_panel.mark_outlier, Qt.MouseButton.LeftButton)
     marked = set(np.flatnonzero(inside))
-    flags = c.anomaly.flags
+    flags = c.anomaly.view.flags
     assert all(flags[i] for i in marked)
     assert "outliers" in w.selection_panel.labels.text()
-    assert c.fit_keep_mask().sum() == 2640 - len(marked)
+    assert (~np.isin(c.run.prepared.row_ids, c.run.labels.fit_excluded)).sum() == 2640 - len(marked)
     w.undo_action.trigger()
-    assert c.label_ids("outlier").size == 0
+    assert c.selection.label_ids("outlier").size == 0
     w.redo_action.trigger()
-    assert c.label_ids("outlier").size == len(marked)
+    assert c.selection.label_ids("outlier").size == len(marked)
 
     # refit with each built-in strategy: before/after shown, keep the old ones, accept last
     w.anomaly_dock.raise_()
@@ -111,10 +112,11 @@ def test_analyst_path(qtbot, window, tmp_path):
     assert {"trim-and-refit", "iterative-trimming", "noise-component"} <= set(strategies)
     for name in ("trim-and-refit", "noise-component", "iterative-trimming"):
         panel.strategy.setCurrentText(name)
-        assert set(panel.editors) == {f.name for f in c.refit_parameters(name)}
-        if name == "iterative-trimming":  # the analyst asks for a stricter final gate
-            panel.editors["gate"][1].setValue(0.999)
-        with qtbot.waitSignal(c.refitFinished, timeout=TIMEOUT) as blocker:
+        assert set(panel.editors) == {f.name for f in c.anomaly.refit_parameters(name)}
+        if name == "iterative-trimming":  # the analyst asks for a stricter chi-square gate
+            panel.editors["gate"][1].setCurrentText("chi2")
+            panel.editors["chi2_probability"][1].setValue(0.999)
+        with qtbot.waitSignal(c.anomaly.refitFinished, timeout=TIMEOUT) as blocker:
             qtbot.mouseClick(panel.refit_button, Qt.MouseButton.LeftButton)
         idle(qtbot, w)
         view = blocker.args[0]
@@ -126,20 +128,20 @@ def test_analyst_path(qtbot, window, tmp_path):
         shot(w, f"04-refit-{name}")
         if name != "iterative-trimming":
             qtbot.mouseClick(panel.keep, Qt.MouseButton.LeftButton)
-            assert not c.refit_pending
+            assert not c.anomaly.refit_pending
     qtbot.mouseClick(panel.accept, Qt.MouseButton.LeftButton)
-    assert c.anomaly.from_refit == "iterative-trimming"
+    assert c.anomaly.view.from_refit == "iterative-trimming"
     assert w.plot.new_ellipses.getData()[0] is None or w.plot.new_ellipses.getData()[0].size == 0
     shot(w, "05-accepted")
 
     # export the flagged rows and read them back against the injected outliers
     out = tmp_path / "flagged.csv"
-    with qtbot.waitSignal(c.exportFinished, timeout=TIMEOUT):
-        c.export_flagged(out)
+    with qtbot.waitSignal(c.anomaly.exportFinished, timeout=TIMEOUT):
+        c.anomaly.export_flagged(out)
     idle(qtbot, w)
     back = pd.read_csv(out)
     assert (tmp_path / "flagged.csv.json").exists()
-    assert len(back) == c.anomaly.n_flagged
+    assert len(back) == c.anomaly.view.n_flagged
     # rows are named by the demo's `id` column (demo_options), not by position
     ids = frame["id"].to_numpy()
     assert set(ids[inside]) <= set(back["id"])
@@ -174,15 +176,15 @@ def test_script_and_command_line_reproduce_the_flags(qtbot, window, tmp_path):
     w = window
     c = w.controller
     open_synthetic_and_fit(qtbot, w)
-    ld = c._fitted.scores.log_density
+    ld = c.run.scored.scores.log_density
     w.anomaly_panel.drag_to(float(np.quantile(ld, 0.03)))
     w.anomaly_panel.strategy.setCurrentText("trim-and-refit")
-    with qtbot.waitSignal(c.refitFinished, timeout=TIMEOUT):
+    with qtbot.waitSignal(c.anomaly.refitFinished, timeout=TIMEOUT):
         w.anomaly_panel.run_refit()
     idle(qtbot, w)
-    c.accept_refit()
+    c.anomaly.accept_refit()
     ids = truth(w)["id"].to_numpy()
-    gui_ids = sorted(ids[np.flatnonzero(c.anomaly.flags)].tolist())
+    gui_ids = sorted(ids[np.flatnonzero(c.anomaly.view.flags)].tolist())
     script = tmp_path / "repro.py"
     cli = w.export_script(script)
     assert "not expressible" not in cli, cli

@@ -73,7 +73,7 @@ def test_big_data_mode_in_the_window(qtbot, window, tmp_path):
     SHOTS.mkdir(exist_ok=True)
     assert dialog.grab().save(str(SHOTS / "issue-8-00-scheduler-dialog.png"))
     dialog.apply()
-    assert c.dask_scheduler() == "threads"
+    assert c.bigdata.scheduler() == "threads"
 
     # File ▸ Open big dataset…
     opener = w.open_big_dialog()
@@ -84,8 +84,8 @@ def test_big_data_mode_in_the_window(qtbot, window, tmp_path):
     with qtbot.waitSignal(c.featuresChanged, timeout=TIMEOUT):
         assert opener.open_now()
     idle(qtbot, w)
-    assert c.big_data_mode and c.feature_columns == ("amount", "latency")
-    assert c.big_data_sample == (n, n)  # 60k rows < the 200k plot sample: every row shown
+    assert c.bigdata.active and c.feature_columns == ("amount", "latency")
+    assert c.bigdata.sample == (n, n)  # 60k rows < the 200k plot sample: every row shown
 
     # what needs every row in memory is off, and says why
     for widget in (w.view_controls.tool, w.selection_panel, w.anomaly_panel.refit_box):
@@ -93,7 +93,7 @@ def test_big_data_mode_in_the_window(qtbot, window, tmp_path):
     assert not w.export_script_action.isEnabled()
 
     # a smaller plot sample, to see the label say so
-    c.open_big(str(tmp_path / "transactions"), columns=["amount", "latency"],
+    c.bigdata.open(str(tmp_path / "transactions"), columns=["amount", "latency"],
                id_column="txn", sample_size=20_000)
     idle(qtbot, w)
     assert w.plot.view.n_points == 20_000
@@ -102,12 +102,16 @@ def test_big_data_mode_in_the_window(qtbot, window, tmp_path):
 
     w.model_panel.n_components.setValue(3)
     w.model_panel.seed.setValue(0)
+    shown = []
+    c.fitProgress.connect(lambda p: shown.append(w.model_panel.progress.format()))
     with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT):
         qtbot.mouseClick(w.model_panel.fit_button, Qt.MouseButton.LeftButton)
     idle(qtbot, w)
-    assert w.model_panel.progress.format().startswith(("fit", "threshold", "histogram",
-                                                       "log-density", "counting"))
-    a = c.anomaly
+    # the passes over the partitions and the EM iterations both reached the panel
+    assert any(t.startswith("fit: iteration") for t in shown)
+    assert any(t.startswith(("fit: partition", "log-density", "histogram")) for t in shown)
+    assert w.model_panel.progress.format() == "done"
+    a = c.anomaly.view
     assert a.n_rows == n
     counts = np.asarray(w.anomaly_panel.bars.getData()[1])
     assert int(counts.sum()) == n  # the histogram drawn is over every row
@@ -115,16 +119,17 @@ def test_big_data_mode_in_the_window(qtbot, window, tmp_path):
     shot(w, "01-fitted")
 
     w.anomaly_panel.contamination.setValue(0.01)
-    qtbot.waitUntil(lambda: c.anomaly.kind == "contamination" and not c.anomaly.approximate
-                    and c.anomaly.value == pytest.approx(0.01), timeout=TIMEOUT)
+    qtbot.waitUntil(lambda: c.anomaly.view.kind == "contamination"
+                    and not c.anomaly.view.approximate
+                    and c.anomaly.view.value == pytest.approx(0.01), timeout=TIMEOUT)
     idle(qtbot, w)
-    assert c.anomaly.n_flagged == round(0.01 * n)
+    assert c.anomaly.view.n_flagged == round(0.01 * n)
     assert f"{round(0.01 * n):,} of {n:,}" in w.anomaly_panel.count.text()
     shot(w, "02-contamination")
 
     out = tmp_path / "flagged"
-    with qtbot.waitSignal(c.exportFinished, timeout=TIMEOUT):
-        c.export_flagged(out, only_flagged=True)
+    with qtbot.waitSignal(c.anomaly.exportFinished, timeout=TIMEOUT):
+        c.anomaly.export_flagged(out, only_flagged=True)
     idle(qtbot, w)
     back = pd.read_parquet(out)
     assert len(back) == round(0.01 * n) and back["flag"].all()

@@ -54,11 +54,11 @@ def test_killed_app_is_restored_from_its_autosave(qtbot, tmp_path, blobs_csv, mo
 
     monkeypatch.setenv("GMM_DESKTOP_STATE_DIR", str(state))
     c = AppController()
-    found = c.start_crash_guard()
+    found = c.sessions.start_crash_guard()
     assert found == state / "autosave-session.json"
     with qtbot.waitSignal(c.modelChanged, timeout=60_000,
                           check_params_cb=lambda s: s is not None):
-        assert c.restore_autosave(found)
+        assert c.sessions.restore_autosave(found)
     qtbot.waitUntil(lambda: not c.is_busy(), timeout=60_000)
     summary = c.model_summary()
     np.testing.assert_allclose([r.weight for r in summary.components], fitted["weights"])

@@ -58,16 +58,16 @@ def test_legend_click_refit_before_after_and_clipped_histogram(qtbot, window):
     centre = label.mapToScene(label.boundingRect().center())
     pos = w.plot.mapFromScene(centre)
     qtbot.mouseClick(w.plot.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(pos.x(), pos.y()))
-    qtbot.waitUntil(lambda: c.selection_view().component == k, timeout=5000)
-    labels = c._fitted.labels
-    assert c.selection_view().n_selected == int((labels == k).sum())
+    qtbot.waitUntil(lambda: c.selection.view().component == k, timeout=5000)
+    labels = c.run.scored.scores.component
+    assert c.selection.view().n_selected == int((labels == k).sum())
     widths = [curve.opts["pen"].widthF() for curve in w.plot.ellipse_items]
     assert widths[k] > max(widths[:k] + widths[k + 1:])  # its ellipse is highlighted
-    c.clear_selection()
+    c.selection.clear_selection()
 
     # the histogram: a few extreme rows do not stretch the axis; the note counts them
-    a = c.anomaly
-    ld = c._fitted.scores.log_density
+    a = c.anomaly.view
+    ld = c.run.scored.scores.log_density
     (x0, _x1), _ = w.anomaly_panel.hist.getPlotItem().getViewBox().viewRange()
     below = w.anomaly_panel.n_below_range
     lo, _hi, n_below = robust_range(np.asarray(a.hist_counts), np.asarray(a.hist_edges),
@@ -78,7 +78,7 @@ def test_legend_click_refit_before_after_and_clipped_histogram(qtbot, window):
 
     # refit: rows flagged only before / only after are marked apart
     w.anomaly_panel.strategy.setCurrentText("trim-and-refit")
-    with qtbot.waitSignal(c.refitFinished, timeout=TIMEOUT) as blocker:
+    with qtbot.waitSignal(c.anomaly.refitFinished, timeout=TIMEOUT) as blocker:
         w.anomaly_panel.run_refit()
     idle(qtbot, w)
     v = blocker.args[0]

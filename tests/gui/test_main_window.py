@@ -44,6 +44,7 @@ def open_data(qtbot, w, path):
 
 def click_fit(qtbot, w, k=3):
     w.model_panel.n_components.setValue(k)
+    w.model_panel.auto_k.setChecked(False)  # exactly k components
     with qtbot.waitSignal(w.controller.fitFinished, timeout=TIMEOUT):
         qtbot.mouseClick(w.model_panel.fit_button, Qt.MouseButton.LeftButton)
     idle(qtbot, w)
@@ -123,6 +124,7 @@ def test_cancel_button_keeps_previous_model(qtbot, window, tmp_path):
     w.model_panel.max_iter.setValue(50_000)
     w.model_panel.tol.setText("0")
     w.model_panel.n_components.setValue(5)
+    w.model_panel.auto_k.setChecked(False)
     seen = []
     w.controller.fitProgress.connect(seen.append)
     qtbot.mouseClick(w.model_panel.fit_button, Qt.MouseButton.LeftButton)

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QTimer
 
-from gmm_desktop.controller import FitParams
 from gmm_desktop.gui.main_window import MainWindow
 
 TIMEOUT = 60_000
@@ -64,7 +63,7 @@ def test_event_loop_never_blocks_during_a_fit(
     progress = []
     w.controller.fitProgress.connect(progress.append)
     recorder = GapRecorder()
-    w.controller.fit(FitParams(n_components=5, tol=0.0, max_iter=100_000, random_state=0))
+    w.controller.fit(n_components=5, tol=0.0, max_iter=100_000, random_state=0)
     # The fit keeps running (it never converges with tol=0) through three measurement
     # windows. A blocking design (work on the GUI thread, a stall every iteration) shows in
     # every window; a moment when the machine is overloaded by other processes shows in
@@ -78,7 +77,7 @@ def test_event_loop_never_blocks_during_a_fit(
     with qtbot.waitSignal(w.controller.fitCancelled, timeout=2000):
         w.controller.cancel("fit")
     qtbot.waitUntil(lambda: not w.controller.is_busy(), timeout=TIMEOUT)
-    iterations = progress[-1]["iteration"] if progress else 0
+    iterations = progress[-1].history[-1][1] if progress and progress[-1].history else 0
     for i, gaps in enumerate(windows):
         print(
             f"\nwindow {i}: {gaps.size} ticks; gap median {np.median(gaps):.1f} ms, "

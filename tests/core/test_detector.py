@@ -1,4 +1,4 @@
-"""The Qt-free detector: novelty detection through a saved model, export, sampling."""
+"""The application core's run: novelty detection through a saved model, export, sampling."""
 
 import json
 
@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gmm_desktop.core import Detector, DetectorError, Labels, RunConfig
 from gmm_desktop.data import sidecar_path
-from gmm_desktop.detector import Detector, DetectorConfig, DetectorError
 from gmm_desktop.engine.anomaly import ThresholdSpec
 from gmm_desktop.errors import GmmDesktopError
 
@@ -30,7 +30,9 @@ def clean_file(tmp_path):
 
 
 def _fitted(path, **config):
-    det = Detector(DetectorConfig(columns=["temp", "pressure"], **config))
+    config.setdefault("n_components", 1)
+    config.setdefault("method", "plain")  # these tests check plain EM's model
+    det = Detector(RunConfig(columns=["temp", "pressure"], **config))
     det.load(path, id_column="sample")
     det.fit()
     det.detect()
@@ -39,15 +41,15 @@ def _fitted(path, **config):
 
 def test_novelty_detection_round_trip(tmp_path, clean_file):
     det = _fitted(clean_file, threshold=ThresholdSpec("contamination", 0.01))
-    assert det.result.n_flagged == 4
+    assert det.detection.n_flagged == 4
     model_file = det.save_model(tmp_path / "model.json")
     doc = json.loads(model_file.read_text())
-    saved = doc["extra"]["anomaly"]
-    assert saved["columns"] == ["temp", "pressure"]
-    assert saved["scaler"]["method"] == "standardize"
+    saved = doc["extra"]["gmm_desktop"]
+    assert saved["features"]["columns"] == ["temp", "pressure"]
+    assert saved["features"]["scaler"]["method"] == "robust"  # the default scaling
     assert saved["source"]["path"].endswith("clean.csv")
     cutoff = saved["threshold"]["log_density_cutoff"]
-    assert cutoff == pytest.approx(det.threshold.log_density_cutoff)
+    assert cutoff == pytest.approx(det.detection.threshold.log_density_cutoff)
 
     # new rows: three ordinary ones and two far away, in original units
     new = np.array([[20.0, 1000.0], [21.0, 1002.0], [19.0, 998.0], [40.0, 1000.0], [20, 900]])
@@ -55,24 +57,25 @@ def test_novelty_detection_round_trip(tmp_path, clean_file):
     loaded = Detector.from_model_file(model_file)
     loaded.load(new_file)
     res = loaded.score()
-    assert res.flags.tolist() == [False, False, False, True, True]
+    assert np.asarray(res.flags).tolist() == [False, False, False, True, True]
     assert list(loaded.features.row_ids) == ["s0", "s1", "s2", "s3", "s4"]  # saved id column
     # the same threshold value, not one re-learned on the new rows
     assert res.threshold.log_density_cutoff == pytest.approx(cutoff)
     # scoring the training file again reproduces the original scores exactly
     again = Detector.from_model_file(model_file)
     again.load(clean_file)
-    np.testing.assert_allclose(again.score().scores.log_density, det.result.scores.log_density)
-    np.testing.assert_array_equal(again.result.flags, det.result.flags)
+    again.score()
+    np.testing.assert_allclose(again.scored.scores.log_density, det.scored.scores.log_density)
+    np.testing.assert_array_equal(again.detection.flags, det.detection.flags)
 
 
 def test_model_in_original_units(clean_file):
     det = _fitted(clean_file)
     frame = pd.read_csv(clean_file)
     X = frame[["temp", "pressure"]].to_numpy()
-    np.testing.assert_allclose(det.means_original()[0], X.mean(axis=0), rtol=1e-9)
+    np.testing.assert_allclose(det.bundle.means_original()[0], X.mean(axis=0), rtol=1e-9)
     np.testing.assert_allclose(
-        det.covariances_original()[0], np.cov(X.T, bias=True), rtol=1e-5
+        det.bundle.covariances_original()[0], np.cov(X.T, bias=True), rtol=1e-5
     )
 
 
@@ -88,11 +91,19 @@ def test_export_columns_and_sidecar(tmp_path, clean_file, suffix):
         table = pd.read_excel(out)
     assert list(table.columns) == [
         "sample", "temp", "pressure", "site", "log_density", "component",
-        "resp_0", "resp_1", "mahalanobis", "chi2_tail", "flag",
+        "resp_1", "resp_2", "mahalanobis", "chi2_tail", "contribution_temp",
+        "contribution_pressure", "top_feature", "flag",
     ]
     assert len(table) == 8 and table["flag"].all()
-    flagged = det.result.flags
-    np.testing.assert_allclose(table["log_density"], det.result.scores.log_density[flagged])
+    assert set(table["component"]) <= {1, 2}  # numbered from 1, as in the window
+    # the explanation: the features' contributions add up to the squared distance
+    np.testing.assert_allclose(table["contribution_temp"] + table["contribution_pressure"],
+                               table["mahalanobis"] ** 2, rtol=1e-9)
+    top = np.where(table["contribution_temp"] >= table["contribution_pressure"], "temp",
+                   "pressure")
+    assert list(table["top_feature"]) == list(top)
+    flagged = np.asarray(det.detection.flags)
+    np.testing.assert_allclose(table["log_density"], det.scored.scores.log_density[flagged])
     assert list(table["sample"]) == list(det.features.row_ids[flagged])  # the ID column
     meta = json.loads(sidecar_path(out).read_text())
     assert meta["threshold"]["spec"] == {
@@ -129,7 +140,7 @@ def test_sample_in_original_units(clean_file):
     assert synth["temp"].mean() == pytest.approx(20.0, abs=0.3)
     assert synth["pressure"].mean() == pytest.approx(1000.0, abs=0.6)
     np.testing.assert_array_equal(det.sample(10, seed=5), det.sample(10, seed=5))
-    with pytest.raises(DetectorError):
+    with pytest.raises(GmmDesktopError, match="positive integer"):
         det.sample(0)
 
 
@@ -137,7 +148,8 @@ def test_bic_range_and_manual_labels(tmp_path):
     rng = np.random.RandomState(2)
     X = np.vstack([rng.normal(0, 1, (200, 2)), rng.normal(7, 1, (200, 2))])
     path = _write(tmp_path / "two.csv", X)
-    det = Detector(DetectorConfig(columns=["temp", "pressure"], n_components=[1, 2, 3, 4]))
+    det = Detector(RunConfig(columns=["temp", "pressure"], n_components=[1, 2, 3, 4],
+                             method="plain"))
     det.load(path)
     det.fit()
     assert det.model.n_components == 2 and det.selection is not None
@@ -147,10 +159,13 @@ def test_bic_range_and_manual_labels(tmp_path):
     first = int(np.flatnonzero(base.flags)[0])
     never[first] = True
     exclude[5] = True
-    res = det.detect(exclude=exclude, never_flag=never)
+    det.label_mask(exclude, "outlier")
+    det.label_mask(never, "normal")
+    res = det.detect()
     assert not res.flags[first] and res.flags[5]
+    assert det.labels == Labels(outlier=[5], normal=[first])
     with pytest.raises(DetectorError, match="mask"):
-        det.detect(exclude=np.zeros(3, bool))
+        det.label_mask(np.zeros(3, bool), "outlier")
 
 
 def test_export_with_an_id_column_carries_it_once(tmp_path):
@@ -160,7 +175,7 @@ def test_export_with_an_id_column_carries_it_once(tmp_path):
     frame.loc[0, ["a", "b"]] = [25.0, -25.0]
     src = tmp_path / "with_id.csv"
     frame.to_csv(src, index=False)
-    det = Detector(DetectorConfig(n_components=1, id_column="key",
+    det = Detector(RunConfig(n_components=1, id_column="key",
                                   threshold=ThresholdSpec("contamination", 1 / 120)))
     det.load(src)
     det.fit()
@@ -184,8 +199,8 @@ def test_scoring_imputes_with_the_training_medians(tmp_path, clean_file):
     new.to_csv(new_file, index=False)
     scorer = Detector.from_model_file(model_file)
     scorer.load(new_file)
-    feats = scorer.prepare()
-    filled = scorer.scaler.inverse_transform(feats.X)[7, 0]
+    feats = scorer.prepare().features
+    filled = scorer.bundle.scaler.inverse_transform(feats.X)[7, 0]
     assert filled == pytest.approx(np.median(train["temp"]), rel=1e-9)
     assert abs(filled - np.nanmedian(new["temp"])) > 30
     assert feats.report.rows_imputed == 1

@@ -1,0 +1,552 @@
+"""Ready-to-draw views of a run's state (Qt-free, pure functions).
+
+The controller calls these with the core's immutable results and the window's view
+settings; they return the immutable views of :mod:`gmm_desktop.controller.views`, in plot
+coordinates (the data's own units, or principal components).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gmm_desktop.controller import anomaly_tools as tools
+from gmm_desktop.controller import geometry
+from gmm_desktop.controller.views import (
+    AnomalyView,
+    ComponentRow,
+    DatasetView,
+    FeaturesView,
+    LegendEntry,
+    ModelSummary,
+    PointInfo,
+    RefitView,
+    ScatterView,
+    SweepView,
+    ViewSettings,
+    WhyRow,
+    WhyView,
+    frozen_array,
+)
+from gmm_desktop.core import LABELS, Detection, Labels, Loaded, Prepared, Scored, steps
+
+#: Bins of the uncertainty colouring (1 − max responsibility).
+UNCERTAINTY_BINS = 8
+PREVIEW_ROWS = 200
+TABLE_LIMIT = 1000
+FLAGGED_TABLE_LIMIT = 1000
+GRID = 160
+
+
+def _isna(value: Any) -> bool:
+    try:
+        return bool(value != value) or value is None
+    except Exception:
+        return False
+
+
+def fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def affine_of(scaler: Any, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """``offset``, ``scale`` with ``inverse_transform(z) = offset + scale · z``."""
+    if scaler is None:
+        return np.zeros(d), np.ones(d)
+    center = np.asarray(getattr(scaler, "center_", np.zeros(d)), dtype=float)
+    scale = np.asarray(getattr(scaler, "scale_", np.ones(d)), dtype=float)
+    if center.shape != (d,) or scale.shape != (d,):
+        return np.zeros(d), np.ones(d)
+    return center, scale
+
+
+@dataclass(frozen=True, eq=False)
+class PlotGeometry:
+    """How the prepared rows map to the plot: the scaler's affine map (the plot is in the
+    data's units) and the principal axes of the rows (in the model's space)."""
+
+    offset: np.ndarray
+    scale: np.ndarray
+    pca: geometry.Pca
+    generation: int
+
+    @classmethod
+    def of(cls, prepared: Prepared) -> PlotGeometry:
+        X = prepared.X
+        offset, scale = affine_of(prepared.scaler, X.shape[1])
+        return cls(offset, scale, geometry.fit_pca(X), prepared.generation)
+
+
+# --------------------------------------------------------------------------- data
+
+
+def dataset_view(loaded: Loaded, n_rows: int | None = None) -> DatasetView:
+    head = loaded.head(PREVIEW_ROWS)
+    rows = tuple(
+        tuple("" if _isna(v) else (f"{v:.6g}" if isinstance(v, float) else str(v)) for v in r)
+        for r in head.itertuples(index=False, name=None)
+    )
+    ds = loaded.table
+    warnings = tuple(str(w) for w in (ds.warnings if ds is not None else ()))
+    return DatasetView(
+        name=str(loaded.name),
+        path=str(loaded.source.path or loaded.name),
+        n_rows=int(n_rows if n_rows is not None else loaded.source.n_rows),
+        n_columns=len(loaded.columns),
+        columns=loaded.columns,
+        numeric_columns=loaded.numeric_columns,
+        preview_header=tuple(str(c) for c in head.columns),
+        preview_rows=rows,
+        messages=warnings,
+    )
+
+
+def features_view(prepared: Prepared) -> FeaturesView:
+    feats = prepared.features
+    messages = [str(w) for w in (feats.warnings or ())]
+    report = feats.report
+    if report is not None and report.summary and report.summary not in messages:
+        messages.insert(0, str(report.summary))
+    return FeaturesView(
+        columns=prepared.columns,
+        missing=prepared.missing,
+        scaling=prepared.scaling,
+        n_rows=int(prepared.n_rows_used),
+        n_rows_total=int(prepared.source.n_rows),
+        messages=tuple(messages),
+    )
+
+
+# --------------------------------------------------------------------------- model
+
+
+def model_summary(bundle: Any, scored: Scored | None) -> ModelSummary:
+    """The model in the data's own units (the scaler's inverse), for the parameters view."""
+    m = bundle.model
+    means = bundle.means_original()
+    covs = bundle.covariances_original()
+    comps = tuple(
+        ComponentRow(
+            index=c,
+            weight=float(m.weights_[c]),
+            mean=tuple(float(v) for v in means[c]),
+            covariance=tuple(tuple(float(v) for v in row) for row in covs[c]),
+        )
+        for c in range(m.n_components)
+    )
+    return ModelSummary(
+        n_components=int(m.n_components),
+        covariance_type=str(m.covariance_type),
+        init_params=str(m.init_params),
+        converged=bool(m.converged_),
+        n_iter=int(m.n_iter_),
+        lower_bound=float(m.lower_bound_),
+        lower_bounds=tuple(float(v) for v in getattr(m, "lower_bounds_", ())),
+        bic=float(scored.bic) if scored is not None else math.nan,
+        aic=float(scored.aic) if scored is not None else math.nan,
+        n_parameters=int(m.n_parameters()),
+        features=tuple(bundle.columns or ()),
+        components=comps,
+        units="data units",
+    )
+
+
+def sweep_view(result: Any, criterion: str) -> SweepView:
+    """Curves of ``criterion`` (bic, aic or bic_mclust) per covariance type; the best cell
+    is re-read from the table for the criterion (no refit)."""
+    curves = []
+    types = list(dict.fromkeys(c.covariance_type for c in result.cells))
+    mclust = criterion == "bic_mclust"
+    for t in types:
+        cells = sorted((c for c in result.cells if c.covariance_type == t),
+                       key=lambda c: c.n_components)
+        ks = tuple(c.n_components for c in cells)
+        vals = tuple(
+            math.nan if c.error else float(c.bic_mclust if mclust else (
+                c.aic if criterion == "aic" else c.bic))
+            for c in cells
+        )
+        curves.append((t, ks, vals))
+    usable = [c for c in result.cells if not c.error]
+    best = min(usable, key=lambda c: c.aic if criterion == "aic" else c.bic)
+    return SweepView(
+        criterion=criterion,
+        curves=tuple(curves),
+        best=(best.n_components, best.covariance_type),
+        table_text=result.to_text(mclust_sign=mclust),
+    )
+
+
+# --------------------------------------------------------------------------- scatter
+
+
+def _axes(prepared: Prepared, view: ViewSettings) -> tuple[int, int]:
+    cols = prepared.columns
+    i = cols.index(view.x_column) if view.x_column in cols else 0
+    j = cols.index(view.y_column) if view.y_column in cols else min(1, len(cols) - 1)
+    return i, j
+
+
+def _pca_axes(prepared: Prepared, view: ViewSettings) -> bool:
+    return view.axes == "pca" and prepared.X.shape[1] >= 2
+
+
+def project_model(prepared: Prepared, geom: PlotGeometry, view: ViewSettings,
+                  model: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The components' means ``(K, 2)`` and covariances ``(K, 2, 2)`` in plot coordinates."""
+    if _pca_axes(prepared, view):
+        return (geom.pca.project(model.means_),
+                geom.pca.project_covariances(model.full_covariances()))
+    i, j = _axes(prepared, view)
+    s = geom.scale[[i, j]]
+    means2 = geom.offset[[i, j]] + s * np.asarray(model.means_)[:, [i, j]]
+    covs2 = model.marginal_covariances(i, j) * np.outer(s, s)
+    return means2, covs2
+
+
+def scatter_view(prepared: Prepared, geom: PlotGeometry, view: ViewSettings,
+                 scored: Scored | None, note: str = "") -> ScatterView:
+    """Points, colours, legend, ellipses and means (``scored`` ``None``: points only)."""
+    X = prepared.X
+    if _pca_axes(prepared, view):
+        proj = geom.pca.project(X)
+        x, y = proj[:, 0], proj[:, 1]
+        r = geom.pca.explained_ratio
+        x_label = f"PC1 ({100 * r[0]:.1f}% of variance)"
+        y_label = f"PC2 ({100 * r[1]:.1f}% of variance)"
+    else:
+        cols = prepared.columns
+        i, j = _axes(prepared, view)
+        x = geom.offset[i] + geom.scale[i] * X[:, i]
+        y = geom.offset[j] + geom.scale[j] * X[:, j]
+        x_label, y_label = cols[i], cols[j]
+    ex = ey = np.empty(0)
+    n_ell = 0
+    legend: tuple[LegendEntry, ...] = ()
+    means2 = np.empty((0, 2))
+    mean_labels: tuple[str, ...] = ()
+    colour_kind, colour_index, n_colours = "none", None, 0
+    ellipse_labels: tuple[str, ...] = ()
+    if scored is not None:
+        model = scored.model
+        k = int(model.n_components)
+        means2, covs2 = project_model(prepared, geom, view, model)
+        if view.ellipse_mode == "mass":
+            radii = [geometry.radius_for_mass(view.mass)]
+            ellipse_labels = (f"{100 * view.mass:g}% mass",)
+        else:
+            radii = list(view.sigma_levels)
+            ellipse_labels = tuple(f"{r:g} sd" for r in radii)
+        ex, ey = geometry.ellipse_outlines(means2, covs2, radii)
+        n_ell = k * len(radii)
+        mean_labels = tuple(str(c + 1) for c in range(k))
+        scores = scored.scores
+        if view.colour_by == "uncertainty":
+            unc = 1.0 - scores.responsibilities.max(axis=1)
+            top = max(1.0 - 1.0 / k, 1e-9)
+            bins = np.minimum((unc / top * UNCERTAINTY_BINS).astype(np.int32),
+                              UNCERTAINTY_BINS - 1)
+            colour_kind, colour_index, n_colours = (
+                "uncertainty", bins.astype(np.uint8), UNCERTAINTY_BINS)
+            edges = np.linspace(0, top, UNCERTAINTY_BINS + 1)
+            shown = (0, UNCERTAINTY_BINS // 2, UNCERTAINTY_BINS - 1)
+            legend = tuple(
+                LegendEntry(f"uncertainty {edges[b]:.2f}–{edges[b + 1]:.2f}", b) for b in shown
+            )
+        else:
+            labels = scores.component.astype(np.uint8 if k < 256 else np.int16)
+            colour_kind, colour_index, n_colours = "component", labels, k
+            legend = tuple(
+                LegendEntry(f"component {c + 1} (weight {model.weights_[c]:.3f})", c)
+                for c in range(k)
+            )
+    return ScatterView(
+        x=frozen_array(x, float), y=frozen_array(y, float), x_label=x_label, y_label=y_label,
+        colour_kind=colour_kind,
+        colour_index=None if colour_index is None else frozen_array(colour_index),
+        n_colours=n_colours, legend=legend, ellipse_x=frozen_array(ex),
+        ellipse_y=frozen_array(ey), n_ellipses=n_ell, ellipse_labels=ellipse_labels,
+        means=frozen_array(means2), mean_labels=mean_labels, settings=view, note=note,
+    )
+
+
+def ellipses_of(prepared: Prepared, geom: PlotGeometry, view: ViewSettings,
+                model: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The 95 %-mass outline of every component (the refit's before/after comparison)."""
+    means2, covs2 = project_model(prepared, geom, view, model)
+    return geometry.ellipse_outlines(means2, covs2, [geometry.radius_for_mass(0.95)])
+
+
+DECOMPOSITION = (
+    "Each feature's contribution is (x − μ)ⱼ·(Σ⁻¹(x − μ))ⱼ for the row's component: the "
+    "contributions add up to the squared Mahalanobis distance exactly, they are the Shapley "
+    "values of that distance with the component's mean as the baseline (independent of the "
+    "order of the features and of their units), and a negative one means the feature's value "
+    "is what the other features predict."
+)
+
+
+def why_view(prepared: Prepared, scored: Scored, detection: Detection | None,
+             index: int) -> WhyView | None:
+    """The row at ``index`` against its component, feature by feature (data units)."""
+    if not 0 <= index < prepared.n_view_rows:
+        return None
+    why = steps.explain(prepared, scored, np.array([index]))
+    k = int(why.component[0])
+    bundle = scored.bundle
+    mean = bundle.means_original()[k]
+    sd = np.sqrt(np.clip(np.diagonal(bundle.covariances_original()[k]), 0.0, None))
+    value = bundle.scaler.inverse_transform(prepared.X[index][None, :])[0]
+    rows = tuple(
+        WhyRow(feature=c, value=float(value[j]), mean=float(mean[j]), sd=float(sd[j]),
+               contribution=float(why.contributions[0, j]))
+        for j, c in enumerate(prepared.columns)
+    )
+    return WhyView(
+        index=index, row_id=str(prepared.row_ids[index]), component=k,
+        flagged=bool(detection.flags[index]) if detection is not None else False,
+        log_density=float(scored.scores.log_density[index]),
+        distance_squared=float(why.distance_squared[0]), rows=rows,
+        decomposition=DECOMPOSITION,
+    )
+
+
+def point_info(prepared: Prepared, geom: PlotGeometry, index: int,
+               scored: Scored | None, detection: Detection | None = None) -> PointInfo | None:
+    if not 0 <= index < prepared.n_view_rows:
+        return None
+    row = prepared.X[index]
+    values = tuple((c, float(geom.offset[n] + geom.scale[n] * row[n]))
+                   for n, c in enumerate(prepared.columns))
+    row_id = str(prepared.row_ids[index])
+    component: int | None = None
+    resp: tuple[float, ...] = ()
+    why = None
+    if scored is not None:
+        r = scored.scores.responsibilities[index]
+        component, resp = int(r.argmax()), tuple(float(v) for v in r)
+        why = why_view(prepared, scored, detection, index)
+    return PointInfo(index, row_id, values, component, resp, why)
+
+
+# --------------------------------------------------------------------------- anomaly
+
+
+def _to_model(prepared: Prepared, geom: PlotGeometry, view: ViewSettings) -> tuple[Any, str]:
+    """Plot coordinates → model space, and what the contour honestly shows."""
+    dim = prepared.X.shape[1]
+    base = prepared.X.mean(axis=0)
+    if _pca_axes(prepared, view):
+        comps, center = geom.pca.components, geom.pca.center
+
+        def to_model(px: np.ndarray, py: np.ndarray) -> np.ndarray:
+            return center + np.outer(px, comps[0]) + np.outer(py, comps[1])
+
+        note = ("exact decision boundary" if dim == 2 else
+                f"decision boundary on the plane of PC1/PC2 through the mean of the data "
+                f"({dim} features: rows off this plane can be flagged inside it)")
+        return to_model, note
+    i, j = _axes(prepared, view)
+
+    def to_model_cols(px: np.ndarray, py: np.ndarray) -> np.ndarray:
+        pts = np.tile(base, (px.shape[0], 1))
+        pts[:, i] = (px - geom.offset[i]) / geom.scale[i]
+        pts[:, j] = (py - geom.offset[j]) / geom.scale[j]
+        return pts
+
+    note = "exact decision boundary" if dim <= 2 else (
+        f"decision boundary on the slice where the other {dim - 2} features are at their "
+        "means (rows elsewhere can be flagged inside it)")
+    return to_model_cols, note
+
+
+@dataclass(frozen=True, eq=False)
+class DensityGrid:
+    """The mixture's log-density on a grid over the plot (for the decision contour)."""
+
+    key: tuple[Any, ...]
+    xs: np.ndarray
+    ys: np.ndarray
+    values: np.ndarray
+    note: str
+
+
+def density_grid(prepared: Prepared, geom: PlotGeometry, view: ViewSettings, model: Any,
+                 scatter: ScatterView) -> DensityGrid | None:
+    x, y = scatter.x, scatter.y
+    fx, fy = x[np.isfinite(x)], y[np.isfinite(y)]
+    if fx.size == 0:
+        return None
+    (x0, x1), (y0, y1) = (fx.min(), fx.max()), (fy.min(), fy.max())
+    px, py = 0.08 * (x1 - x0 or 1.0), 0.08 * (y1 - y0 or 1.0)
+    xs = np.linspace(x0 - px, x1 + px, GRID)
+    ys = np.linspace(y0 - py, y1 + py, GRID)
+    to_model, note = _to_model(prepared, geom, view)
+    values = tools.density_grid(model, xs, ys, to_model)
+    return DensityGrid(grid_key(model, scatter), xs, ys, values, note)
+
+
+def grid_key(model: Any, scatter: ScatterView) -> tuple[Any, ...]:
+    return (id(model), scatter.x_label, scatter.y_label, scatter.settings.axes,
+            scatter.n_points)
+
+
+def flagged_rows(flags: np.ndarray, scored: Scored,
+                 row_ids: np.ndarray) -> tuple[tuple[int, str, float, int], ...]:
+    """The flagged rows, lowest density first (at most FLAGGED_TABLE_LIMIT)."""
+    idx = np.flatnonzero(flags)
+    if idx.size == 0:
+        return ()
+    ld = scored.scores.log_density[idx]
+    if idx.size > FLAGGED_TABLE_LIMIT:
+        part = np.argpartition(ld, FLAGGED_TABLE_LIMIT - 1)[:FLAGGED_TABLE_LIMIT]
+        idx, ld = idx[part], ld[part]
+    order = np.argsort(ld, kind="stable")
+    idx, ld = idx[order], ld[order]
+    comp = scored.scores.component[idx]
+    return tuple((int(i), str(row_ids[i]), float(v), int(c))
+                 for i, v, c in zip(idx, ld, comp, strict=True))
+
+
+def flagged_top_features(prepared: Prepared, scored: Scored,
+                         rows: tuple[tuple[int, str, float, int], ...]) -> tuple[str, ...]:
+    """The top contributing feature of each row of the flagged table."""
+    if not rows:
+        return ()
+    pos = np.array([r[0] for r in rows], dtype=np.int64)
+    return tuple(steps.explain(prepared, scored, pos).top_feature)
+
+
+def anomaly_view(prepared: Prepared, scored: Scored, detection: Detection,
+                 grid: DensityGrid | None, *, busy_counting: bool = False,
+                 labels: Labels | None = None) -> AnomalyView:
+    threshold = detection.threshold
+    spec = threshold.spec
+    dens = scored.density
+    cutoff = threshold.log_density_cutoff
+    n = detection.n_rows
+    if cutoff is not None and math.isfinite(cutoff):
+        below = dens.count_below(cutoff) if dens.exact else dens.estimate_below(cutoff)
+    elif cutoff is not None:
+        below = 0 if cutoff < 0 else n
+    else:
+        below = detection.n_flagged or 0
+    cx = cy = np.empty(0)
+    note = ""
+    if cutoff is None:
+        note = "the gate is a Mahalanobis radius: see the ellipses"
+    elif grid is not None and math.isfinite(cutoff):
+        cx, cy = tools.contour_lines(grid.values, grid.xs, grid.ys, cutoff)
+        note = grid.note
+    table = flagged_rows(np.asarray(detection.flags), scored, prepared.row_ids)
+    how = detection.how
+    if not detection.exact and busy_counting:
+        how += "; counting every row…"
+    description = threshold.describe()
+    if prepared.big:
+        description += f" ({how})"
+    n_out = n_norm = 0
+    n_rule: int | None = None
+    if not prepared.big and cutoff is not None:
+        n_rule = int(below)
+        if labels is not None and not labels.empty:
+            masks = labels.masks(prepared.row_ids)
+            n_out, n_norm = int(masks["outlier"].sum()), int(masks["normal"].sum())
+            n_rule = int(np.count_nonzero((scored.scores.log_density < cutoff)
+                                          & ~masks["outlier"]))
+    return AnomalyView(
+        n_rows=n,
+        n_flagged=int(detection.n_flagged or 0),
+        kind=spec.kind,
+        value=spec.value,
+        small_component_share=spec.small_component_share,
+        cutoff=cutoff,
+        share_at_cutoff=float(below) / n if n else 0.0,
+        description=description,
+        hist_counts=dens.counts,
+        hist_edges=dens.edges,
+        flags=frozen_array(detection.flags),
+        flagged_rows=table,
+        flagged_top=flagged_top_features(prepared, scored, table),
+        contour_x=frozen_array(cx),
+        contour_y=frozen_array(cy),
+        contour_note=note,
+        from_refit=detection.from_refit,
+        approximate=not detection.exact,
+        sample_rows=prepared.n_view_rows if prepared.big else None,
+        pinned=detection.pinned,
+        how=how,
+        n_marked_outlier=n_out,
+        n_marked_normal=n_norm,
+        n_rule=n_rule,
+    )
+
+
+def refit_view(prepared: Prepared, geom: PlotGeometry, view: ViewSettings, proposal: Any,
+               old_model: Any) -> RefitView:
+    ox, oy = ellipses_of(prepared, geom, view, old_model)
+    nx, ny = ellipses_of(prepared, geom, view, proposal.bundle.model)
+    rec = proposal.record
+    hist = tuple(
+        (int(h["round"]), int(h["n_flagged"]), int(h["n_changed"]),
+         float(h["log_likelihood"]), str(h.get("note", "")))
+        for h in rec.history
+    )
+    info = tuple(
+        (str(k), f"{v:.5g}" if isinstance(v, float) else str(v))
+        for k, v in rec.info.items() if not isinstance(v, list | dict)
+    )
+    return RefitView(
+        strategy=rec.strategy,
+        params=tuple(rec.params),
+        history=hist,
+        info=info,
+        old_ellipse_x=frozen_array(ox), old_ellipse_y=frozen_array(oy),
+        new_ellipse_x=frozen_array(nx), new_ellipse_y=frozen_array(ny),
+        old_flags=frozen_array(proposal.old_flags),
+        new_flags=frozen_array(proposal.detection.flags),
+        description=proposal.detection.threshold.describe(),
+    )
+
+
+# --------------------------------------------------------------------------- tables
+
+
+def rows_table(prepared: Prepared, pos: np.ndarray, scored: Scored | None,
+               detection: Detection | None, labels: Labels
+               ) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """The rows at positions ``pos``: identity, every original column, scores, flag, label."""
+    loaded = prepared.loaded
+    if loaded.table is None:
+        return (), ()
+    frame = loaded.table.frame
+    row_index = np.asarray(prepared.features.row_index)
+    base = frame.iloc[row_index[pos]]
+    header = ["row", *[str(c) for c in frame.columns]]
+    if scored is not None:
+        k = scored.scores.responsibilities.shape[1]
+        header += ["component", *[f"resp {c + 1}" for c in range(k)]]
+        header += ["log-density", "flag", "label"]
+    row_ids = prepared.row_ids
+    masks = labels.masks(row_ids[pos]) if pos.size else {}
+    rows = []
+    for n, (p, values) in enumerate(zip(pos, base.itertuples(index=False, name=None),
+                                        strict=True)):
+        cells = [str(row_ids[p]), *[fmt(v) for v in values]]
+        if scored is not None:
+            s = scored.scores
+            cells.append(str(int(s.component[p]) + 1))
+            cells += [f"{r:.3f}" for r in s.responsibilities[p]]
+            cells.append(f"{s.log_density[p]:.5g}")
+            flag = detection is not None and bool(detection.flags[p])
+            cells.append("yes" if flag else "")
+            cells.append(next((k for k in LABELS if masks[k][n]), ""))
+        rows.append(tuple(cells))
+    return tuple(header), tuple(rows)

@@ -1,0 +1,276 @@
+"""Shared pieces of the mixture views: plot styling, the selecting view box, the encodings
+(flagged, selected, inspected), and atomic PNG/SVG export of any view."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPoint, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QWidget
+
+from gmm_desktop.gui import palette
+
+#: The encodings of the views (the legend line of each view names them).
+FLAG_RING = "#000000"  # flagged rows: a dark ring around the row's own colour
+SELECTED = "#AA3377"  # selected rows: a wine-red halo
+INSPECTED = "#D55E00"  # the inspected row: a large vermillion circle
+NEUTRAL = palette.NEUTRAL
+
+#: Width in pixels of the points of a small-multiples panel.
+POINT_WIDTH = 4.0
+
+
+def selection_mode(modifiers: Any) -> str:
+    """Shift adds to the selection, Ctrl removes, otherwise it is replaced."""
+    if modifiers & Qt.KeyboardModifier.ShiftModifier:
+        return "add"
+    if modifiers & Qt.KeyboardModifier.ControlModifier:
+        return "remove"
+    return "replace"
+
+
+def style_plot(item: pg.PlotItem, *, x_label: str = "", y_label: str = "") -> None:
+    """Axes in the theme's text colour, no SI prefixes, labels if given."""
+    fg = palette.plot_foreground()
+    for name in ("left", "bottom"):
+        axis = item.getAxis(name)
+        axis.setPen(fg)
+        axis.setTextPen(fg)
+        axis.enableAutoSIPrefix(False)
+    if x_label:
+        item.setLabel("bottom", x_label, color=fg.name())
+    if y_label:
+        item.setLabel("left", y_label, color=fg.name())
+
+
+def translucent(colour: str | QColor, alpha: int) -> QColor:
+    c = QColor(colour)
+    c.setAlpha(alpha)
+    return c
+
+
+def legend_html(parts: list[tuple[str, str, str]]) -> str:
+    """One line of ``(symbol, colour, text)`` entries: a view's legend."""
+    return " &nbsp; ".join(f"<span style='color:{colour}'><b>{symbol}</b></span> "
+                           f"{html.escape(text)}" for symbol, colour, text in parts)
+
+
+class Points(pg.GraphicsObject):
+    """Points of a small-multiples panel (a few thousand): one ``drawPoints`` call per
+    colour with a round pen, mapped to pixels first so dots stay round under any axis
+    scaling; no antialiasing (it costs several times more for wide dots and a matrix
+    has many panels)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._groups: list[tuple[QColor, Any]] = []
+        self._n = 0
+        self._width = POINT_WIDTH
+        self._bounds = QRectF()
+
+    def setData(self, x: np.ndarray, y: np.ndarray, colour_index: np.ndarray | None,
+                colours: list[QColor], width: float = POINT_WIDTH) -> None:
+        import pyqtgraph.functions as fn
+
+        self.prepareGeometryChange()
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        ok = np.isfinite(x) & np.isfinite(y)
+        groups = []
+        if colour_index is None:
+            members = [(colours[0] if colours else QColor(NEUTRAL), np.flatnonzero(ok))]
+        else:
+            ci = np.asarray(colour_index)
+            members = [(colours[c % len(colours)], np.flatnonzero(ok & (ci == c)))
+                       for c in np.unique(ci[ok])]
+        for colour, idx in members:
+            if idx.size:
+                poly = fn.create_qpolygonf(idx.size)
+                buf = fn.ndarray_from_qpolygonf(poly)
+                buf[:, 0], buf[:, 1] = x[idx], y[idx]
+                groups.append((colour, poly))
+        self._groups = groups
+        self._xy = (x[ok], y[ok])
+        self._n = int(ok.sum())
+        self._width = float(width)
+        if self._n:
+            xs, ys = x[ok], y[ok]
+            self._bounds = QRectF(float(xs.min()), float(ys.min()),
+                                  max(float(xs.max() - xs.min()), 1e-300),
+                                  max(float(ys.max() - ys.min()), 1e-300))
+        else:
+            self._bounds = QRectF()
+        self.update()
+
+    @property
+    def n_points(self) -> int:
+        return self._n
+
+    def getData(self) -> tuple[np.ndarray, np.ndarray]:
+        """The drawn points' coordinates (finite ones), as pyqtgraph items give them."""
+        return getattr(self, "_xy", (np.empty(0), np.empty(0)))
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange: Any = None) -> tuple:
+        if not self._n:
+            return (None, None)
+        b = self._bounds
+        return (b.left(), b.right()) if ax == 0 else (b.top(), b.bottom())
+
+    def boundingRect(self) -> QRectF:
+        if not self._n:
+            return QRectF()
+        px = self.pixelVectors()
+        pad_x = pad_y = 0.0
+        if px[0] is not None:
+            pad_x, pad_y = abs(px[0].x()) * self._width, abs(px[1].y()) * self._width
+        return self._bounds.adjusted(-pad_x, -pad_y, pad_x, pad_y)
+
+    def viewTransformChanged(self) -> None:
+        self.prepareGeometryChange()
+
+    def paint(self, painter: QPainter, option: Any = None, widget: Any = None) -> None:
+        transform = painter.transform()
+        painter.save()
+        painter.resetTransform()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        for colour, poly in self._groups:
+            pen = QPen(colour)
+            pen.setWidthF(self._width)
+            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            painter.setPen(pen)
+            painter.drawPoints(transform.map(poly))
+        painter.restore()
+
+
+class Dots(pg.ScatterPlotItem):
+    """A scatter item that leaves clicks to its view box (which picks the nearest row);
+    pyqtgraph's own item would take a click on any of its points."""
+
+    def mouseClickEvent(self, ev: Any) -> None:
+        ev.ignore()
+
+
+class SelectBox(pg.ViewBox):
+    """A view box for small multiples: a left drag draws a selection rectangle, a click
+    picks the nearest point; the view itself does not pan or zoom (every panel shows all
+    of its rows)."""
+
+    def __init__(self, on_rect: Callable[[QRectF, str], None],
+                 on_click: Callable[[float, float, tuple[float, float], str], None]) -> None:
+        super().__init__(enableMenu=False)
+        self.setMouseEnabled(False, False)
+        self.on_rect, self.on_click = on_rect, on_click
+        self.band = QGraphicsRectItem()
+        pen = QPen(palette.plot_foreground())
+        pen.setCosmetic(True)
+        pen.setStyle(Qt.PenStyle.DashLine)
+        self.band.setPen(pen)
+        self.band.setBrush(translucent(SELECTED, 40))
+        self.band.setZValue(50)
+        self.band.setVisible(False)
+        self.addItem(self.band, ignoreBounds=True)
+
+    def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton:
+            ev.ignore()
+            return
+        ev.accept()
+        start = self.mapSceneToView(ev.buttonDownScenePos())
+        now = self.mapSceneToView(ev.scenePos())
+        rect = QRectF(start, now).normalized()
+        self.band.setRect(rect)
+        self.band.setVisible(not ev.isFinish())
+        if ev.isFinish():
+            self.on_rect(rect, selection_mode(ev.modifiers()))
+
+    def mouseClickEvent(self, ev: Any) -> None:
+        if ev.button() != Qt.MouseButton.LeftButton:
+            ev.ignore()
+            return
+        ev.accept()
+        p = self.mapSceneToView(ev.scenePos())
+        px, py = self.viewPixelSize()
+        self.on_click(float(p.x()), float(p.y()), (float(px), float(py)),
+                      selection_mode(ev.modifiers()))
+
+
+def nearest(x: np.ndarray, y: np.ndarray, px: float, py: float,
+            pixel: tuple[float, float], radius_px: float = 8.0) -> int:
+    """Index of the point nearest to ``(px, py)`` within ``radius_px`` pixels, else -1."""
+    if x.size == 0:
+        return -1
+    sx, sy = max(pixel[0], 1e-300), max(pixel[1], 1e-300)
+    d2 = ((x - px) / sx) ** 2 + ((y - py) / sy) ** 2
+    i = int(np.nanargmin(d2))
+    return i if d2[i] <= radius_px**2 else -1
+
+
+def inside(x: np.ndarray, y: np.ndarray, rect: QRectF) -> np.ndarray:
+    return ((x >= rect.left()) & (x <= rect.right()) & (y >= rect.top())
+            & (y <= rect.bottom()))
+
+
+class WrapLabel(QLabel):
+    """A word-wrapped label that keeps the height its text needs at its width (a squeezed
+    layout would otherwise clip its second line)."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._fit()
+
+    def resizeEvent(self, event: Any) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        height = self.heightForWidth(max(self.width(), 50)) if self.text() else 0
+        if height != self.minimumHeight():
+            self.setMinimumHeight(max(height, 0))
+
+
+def note_label() -> QLabel:
+    label = WrapLabel("")
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    return label
+
+
+def export_widget(widget: QWidget, path: str | Path, title: str = "gmm-desktop view") -> Path:
+    """Write ``widget`` as it is drawn to ``path``: PNG (pixels) or SVG (vector), chosen by
+    the extension, atomically (an existing file is replaced whole or not at all)."""
+    from gmm_desktop.fileio import atomic_write
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".png", ".svg"):
+        raise ValueError(f"{path.name}: export to a .png or .svg file")
+    if widget.width() < 2 or widget.height() < 2:
+        raise ValueError("the view is not shown: open it (View ▸ Mixture views) first")
+    with atomic_write(path) as tmp:
+        if suffix == ".svg":
+            from PySide6.QtSvg import QSvgGenerator
+
+            gen = QSvgGenerator()
+            gen.setFileName(str(tmp))
+            gen.setSize(widget.size())
+            gen.setViewBox(widget.rect())
+            gen.setTitle(title)
+            painter = QPainter(gen)
+            try:
+                widget.render(painter, QPoint(0, 0))
+            finally:
+                painter.end()
+        else:
+            image = widget.grab()
+            if not image.save(str(tmp), "PNG"):
+                raise OSError(f"{path}: the image could not be written")
+    return path
