@@ -44,6 +44,7 @@ from gmm_desktop.controller.views import (
     ViewSettings,
 )
 from gmm_desktop.core import (
+    DEFAULT_COVARIANCE_TYPES,
     DEFAULT_SWEEP_TYPES,
     ConfigError,
     Detector,
@@ -107,6 +108,11 @@ class AppController(QObject):
     @staticmethod
     def default_sweep_types() -> tuple[str, ...]:
         return DEFAULT_SWEEP_TYPES
+
+    @staticmethod
+    def default_covariance_types() -> tuple[str, ...]:
+        """The covariance types a fit tries by default (the run configuration's)."""
+        return DEFAULT_COVARIANCE_TYPES
 
     @staticmethod
     def initializers() -> list[str]:

@@ -247,13 +247,24 @@ class ModelPanel(QWidget):
         layout = QVBoxLayout(self)
         form = QFormLayout()
         cfg = controller.config
+        self.method = QComboBox()
+        self.method.addItem("Robust (trimmed fits; default)", "robust")
+        self.method.addItem("Plain EM on every row", "plain")
+        self.method.setToolTip(
+            "Robust: every count × covariance type is fitted leaving the worst-fitting rows "
+            "out, chosen by a trimmed BIC, refitted on the rows that fit, small far "
+            "components declared clusters of outliers. Plain: EM on every row, chosen by BIC.")
         self.n_components = QSpinBox()
         self.n_components.setRange(1, 100)
-        self.auto_k = QCheckBox("1…K, best by BIC")
+        self.auto_k = QCheckBox("1…K, the best one")
         self.auto_k.setToolTip("Fit every count from 1 to the number above (and every "
-                               "covariance type chosen) and keep the best by BIC")
+                               "covariance type chosen) and keep the best (trimmed BIC for "
+                               "the robust method, BIC for plain EM)")
         self.covariance = QComboBox()
-        self.covariance.addItems(controller.covariance_types())
+        self.auto_types = controller.default_covariance_types()
+        self.covariance.addItem("the best of " + ", ".join(self.auto_types), "auto")
+        for name in controller.covariance_types():
+            self.covariance.addItem(name, name)
         self.initializer = QComboBox()
         self.initializer.addItems(controller.initializers())
         self.n_init = QSpinBox()
@@ -266,6 +277,7 @@ class ModelPanel(QWidget):
         self.seed.setRange(-1, 2**31 - 1)
         self.seed.setSpecialValueText("random")
         self.seed.setToolTip("Random seed; “random” gives a different start each time.")
+        form.addRow("Method", self.method)
         form.addRow("Components (K)", self.n_components)
         form.addRow("", self.auto_k)
         form.addRow("Covariance type", self.covariance)
@@ -323,9 +335,11 @@ class ModelPanel(QWidget):
         with a message naming the field when one holds text that is not a number)."""
         seed = self.seed.value()
         k = self.n_components.value()
+        cov = self.covariance.currentData()
         return {
+            "method": self.method.currentData(),
             "n_components": tuple(range(1, k + 1)) if self.auto_k.isChecked() and k > 1 else k,
-            "covariance_types": (self.covariance.currentText(),),
+            "covariance_types": tuple(self.auto_types) if cov == "auto" else (cov,),
             "init_params": self.initializer.currentText(),
             "n_init": self.n_init.value(),
             "max_iter": self.max_iter.value(),
@@ -342,11 +356,14 @@ class ModelPanel(QWidget):
         summary = self.controller.model_summary()
         if summary is not None and len(ks) == 1:
             self.n_components.setValue(summary.n_components)
-        cov = cfg.covariance_types[0]
-        if summary is not None:
+        self.method.setCurrentIndex(max(0, self.method.findData(cfg.method)))
+        types = tuple(cfg.covariance_types)
+        cov = "auto" if len(types) > 1 else types[0]
+        if summary is not None and len(ks) == 1 and len(types) == 1:
             cov = summary.covariance_type
-        if self.covariance.findText(cov) >= 0:
-            self.covariance.setCurrentText(cov)
+        index = self.covariance.findData(cov)
+        if index >= 0:
+            self.covariance.setCurrentIndex(index)
         if self.initializer.findText(cfg.init_params) >= 0:
             self.initializer.setCurrentText(cfg.init_params)
         self.n_init.setValue(cfg.n_init)
