@@ -254,9 +254,10 @@ def scatter_view(prepared: Prepared, geom: PlotGeometry, view: ViewSettings,
             colour_kind, colour_index, n_colours = (
                 "uncertainty", bins.astype(np.uint8), UNCERTAINTY_BINS)
             edges = np.linspace(0, top, UNCERTAINTY_BINS + 1)
-            shown = (0, UNCERTAINTY_BINS // 2, UNCERTAINTY_BINS - 1)
+            # every bin: each colour drawn has its entry
             legend = tuple(
-                LegendEntry(f"uncertainty {edges[b]:.2f}–{edges[b + 1]:.2f}", b) for b in shown
+                LegendEntry(f"uncertainty {edges[b]:.2f}–{edges[b + 1]:.2f}", b)
+                for b in range(UNCERTAINTY_BINS)
             )
         else:
             labels = scores.component.astype(np.uint8 if k < 256 else np.int16)
