@@ -305,7 +305,7 @@ def point_info(prepared: Prepared, geom: PlotGeometry, index: int,
 def _to_model(prepared: Prepared, geom: PlotGeometry, view: ViewSettings) -> tuple[Any, str]:
     """Plot coordinates → model space, and what the contour honestly shows."""
     dim = prepared.X.shape[1]
-    base = prepared.X.mean(axis=0)
+    base = geom.pca.center  # the mean of the rows (computed once per feature matrix)
     if _pca_axes(prepared, view):
         comps, center = geom.pca.components, geom.pca.center
 
@@ -374,8 +374,8 @@ def flagged_rows(flags: np.ndarray, scored: Scored,
     order = np.argsort(ld, kind="stable")
     idx, ld = idx[order], ld[order]
     comp = scored.scores.component[idx]
-    return tuple((int(i), str(row_ids[i]), float(v), int(c))
-                 for i, v, c in zip(idx, ld, comp, strict=True))
+    ids = [str(v) for v in np.asarray(row_ids)[idx].tolist()]  # (plain Python values)
+    return tuple(zip(idx.tolist(), ids, ld.tolist(), comp.tolist(), strict=True))
 
 
 def anomaly_view(prepared: Prepared, scored: Scored, detection: Detection,

@@ -99,6 +99,10 @@ def mark_styles(point_px: float = 2.0, dark: bool | None = None) -> dict[str, Ma
         "flagged": MarkerStyle("flagged", "ring", ring, ink, paper, 1.6, 1.6),
         "selected": MarkerStyle("selected", "square", ring + 3.0, palette.SELECTION, ink,
                                 2.2, 1.4),
+        # the selected points themselves, drawn over their component colour
+        "selected_fill": MarkerStyle("selected_fill", "disc", point_px + 1.0,
+                                     palette.SELECTION, palette.SELECTION, 1.0, 0.0,
+                                     fill=palette.SELECTION),
         "outlier": MarkerStyle("outlier", "cross", ring + 1.0, ink, paper, 2.0, 2.0),
         "normal": MarkerStyle("normal", "check", ring + 1.0, ink, paper, 2.0, 2.0),
         "excluded": MarkerStyle("excluded", "diamond", ring + 2.0, ink, paper, 1.6, 1.6),
@@ -226,7 +230,9 @@ class MarkerLayer(pg.GraphicsObject):
         left, top = area.left() - margin, area.top() - margin
         width = math.ceil(area.width() + 2 * margin)
         height = math.ceil(area.height() + 2 * margin)
-        in_view = raster.one_per_cell(px - left, py - top, width, height, 1)
+        with np.errstate(invalid="ignore"):
+            in_view = np.flatnonzero((px >= left) & (px < left + width) & (py >= top)
+                                     & (py < top + height))
         if self.isolated_only and in_view.size:
             in_view = in_view[raster.isolated(px[in_view] - left, py[in_view] - top, width,
                                               height, max(2, math.ceil(self.style.size)))]

@@ -152,7 +152,7 @@ def finite_or_outside(v: np.ndarray) -> np.ndarray:
 
 def aggregate(x: np.ndarray, y: np.ndarray, group: np.ndarray | None, colours: np.ndarray,
               frame: Frame, *, weights: np.ndarray | None = None,
-              checked: bool = False) -> Aggregate:
+              checked: bool = False, index: np.ndarray | None = None) -> Aggregate:
     """Count the points ``(x, y)`` per pixel of ``frame`` and sum their groups' colours.
 
     Parameters
@@ -170,15 +170,19 @@ def aggregate(x: np.ndarray, y: np.ndarray, group: np.ndarray | None, colours: n
         :func:`point_colours` of ``group`` and ``colours``, if already computed.
     checked
         ``x`` and ``y`` have no NaN (:func:`finite_or_outside` was applied already).
+    index
+        ``frame.padded_index(x, y)``, if already computed (it depends on the points and
+        the frame, not on the colours: a new colouring of the same view reuses it).
     """
     colours = np.asarray(colours, dtype=np.float64).reshape(-1, 3)
     if weights is None:
         weights = point_colours(group, colours)
-    if not checked:
-        x, y = finite_or_outside(x), finite_or_outside(y)
-    if np.shape(x) != np.shape(y):
-        raise ValueError("x and y must have the same length")
-    index = frame.padded_index(x, y)
+    if index is None:
+        if not checked:
+            x, y = finite_or_outside(x), finite_or_outside(y)
+        if np.shape(x) != np.shape(y):
+            raise ValueError("x and y must have the same length")
+        index = frame.padded_index(x, y)
     if weights is not None and weights.shape != (3, index.shape[0]):
         raise ValueError("group must have one entry per point")
     n_padded = (frame.width + 2) * (frame.height + 2)

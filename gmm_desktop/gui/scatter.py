@@ -95,7 +95,9 @@ class FastScatterItem(pg.GraphicsObject):
         self._group: np.ndarray | None = None
         self._rgb = np.zeros((1, 3))
         self._weights: tuple[int, np.ndarray | None] | None = None
-        self._generation = 0
+        self._generation = 0  # of the picture: points, colours or emphasis changed
+        self._points_generation = 0  # of the points' positions only
+        self._index: tuple[int, raster.Frame, np.ndarray] | None = None  # pixel of each point
         self._raster: _Raster | None = None
         self._wanted: tuple[int, raster.Frame, float] | None = None
         self._busy = False
@@ -120,9 +122,11 @@ class FastScatterItem(pg.GraphicsObject):
         self.prepareGeometryChange()
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
-        finite = np.isfinite(x) & np.isfinite(y)
         n = int(x.shape[0])
-        all_finite = bool(finite.all())
+        # (a million rows: every pass counts, so the common all-finite case is checked
+        # without building a mask)
+        all_finite = bool(np.isfinite(x).all() and np.isfinite(y).all())
+        finite = np.ones(n, dtype=bool) if all_finite else np.isfinite(x) & np.isfinite(y)
         if colour_index is None or not colours:
             palette_ = [colours[0] if colours else QColor(palette.NEUTRAL)]
             counts = np.array([int(finite.sum())])
@@ -146,6 +150,8 @@ class FastScatterItem(pg.GraphicsObject):
             self._generation += 1
             if not same_points:  # the old picture would mislead even for a moment
                 self._raster = None
+                self._points_generation += 1
+                self._index = None
             self._groups = [(palette_[c], None, int(counts[c]))
                             for c in np.argsort(-counts, kind="stable") if counts[c]]
         else:
@@ -153,7 +159,7 @@ class FastScatterItem(pg.GraphicsObject):
             self._raster = None
             self._groups = self._point_groups(x, y, ci, palette_, finite, all_finite, counts)
         self.aggregated = aggregated
-        if finite.any():
+        if n and (all_finite or finite.any()):
             xf, yf = (x, y) if all_finite else (x[finite], y[finite])
             self._xr = (float(xf.min()), float(xf.max()))
             self._yr = (float(yf.min()), float(yf.max()))
@@ -331,6 +337,7 @@ class FastScatterItem(pg.GraphicsObject):
     def _compute(self, generation: int, frame: raster.Frame, dpr: float) -> _Raster:
         """Aggregate and shade (any thread: reads only arrays that are never written)."""
         started = time.perf_counter()
+        points = self._points_generation  # (read before the points: see the index cache)
         x, y = self._x, self._y
         group, rgb = self._display_groups()
         cached = self._weights
@@ -339,7 +346,13 @@ class FastScatterItem(pg.GraphicsObject):
         else:
             weights = raster.point_colours(group, rgb)
             self._weights = (generation, weights)
-        agg = raster.aggregate(x, y, group, rgb, frame, weights=weights, checked=True)
+        cached_index = self._index
+        if cached_index is not None and cached_index[:2] == (points, frame):
+            index = cached_index[2]
+        else:
+            index = frame.padded_index(x, y)
+            self._index = (points, frame, index)
+        agg = raster.aggregate(x, y, group, rgb, frame, weights=weights, index=index)
         pixels = raster.shade(agg, how=self.shading, min_alpha=self.min_alpha)
         image = QImage(pixels.data, frame.width, frame.height, 4 * frame.width,
                        QImage.Format.Format_ARGB32_Premultiplied)
@@ -397,7 +410,8 @@ class FastScatterItem(pg.GraphicsObject):
             try:
                 result: Any = self._compute(*wanted)
             except Exception:  # never let a worker die silently
-                log.exception("aggregating the points failed")
+                if wanted[0] == self._generation:  # (a stale request may meet new data)
+                    log.exception("aggregating the points failed")
                 result = None
             try:
                 self._rasterReady.emit(result)
@@ -564,6 +578,12 @@ class ScatterPlot(pg.PlotWidget):
             layer.setZValue(5 + 0.1 * z)
             self.addItem(layer)
             self.marks[name] = layer
+        # marker mode: the selected points in the selection colour (aggregated mode draws
+        # them so inside the density image); their frames are drawn only where isolated
+        self.selected_fill = MarkerLayer(styles["selected_fill"])
+        self.selected_fill.setZValue(4.5)
+        self.addItem(self.selected_fill)
+        self.marks["selected"].isolated_only = True
         # the names of the layers before issue 13 (tests and the main window use them)
         self.selected_item = self.marks["selected"]
         self.flag_ring = self.flag_core = self.marks["flagged"]
@@ -638,6 +658,7 @@ class ScatterPlot(pg.PlotWidget):
             self._clear_path()
             for layer in self.marks.values():
                 layer.clear()
+            self.selected_fill.clear()
             self._rebuild_legend()
             self.last_set_seconds = time.perf_counter() - started
             return
@@ -646,6 +667,7 @@ class ScatterPlot(pg.PlotWidget):
         styles = mark_styles(self.points.point_px)
         for name, layer in self.marks.items():
             layer.setStyle(styles[name])
+        self.selected_fill.setStyle(styles["selected_fill"])
         item.setLabel("bottom", view.x_label, color=self._fg.name())
         item.setLabel("left", view.y_label, color=self._fg.name())
         k = len(view.mean_labels)
@@ -759,7 +781,7 @@ class ScatterPlot(pg.PlotWidget):
                 sample = ShadeSample(self._fg, self.points.min_alpha)
             else:
                 centre = None
-                if self.points.aggregated and name in EMPHASIS:
+                if name == "selected" or (self.points.aggregated and name in EMPHASIS):
                     centre = QColor(EMPHASIS[name]())
                 sample = MarkerSample(self.marks[name].style, centre)
             self._legend_samples.append(sample)
@@ -826,7 +848,6 @@ class ScatterPlot(pg.PlotWidget):
         the density image; their marks show only when few are in view."""
         aggregated = self.points.aggregated
         self.marks["flagged"].isolated_only = aggregated
-        self.marks["selected"].isolated_only = aggregated
         if not aggregated:
             return
         view, flags = self.view, self._flags
@@ -859,6 +880,12 @@ class ScatterPlot(pg.PlotWidget):
 
     def _draw_selected(self) -> None:
         self._mark("selected", self._selected)
+        view, idx = self.view, self._selected
+        if self.points.aggregated or view is None or idx is None or idx.size == 0:
+            self.selected_fill.clear()
+        else:
+            idx = idx[(idx >= 0) & (idx < view.n_points)]
+            self.selected_fill.setData(view.x[idx], view.y[idx])
         self._update_emphasis()
 
     def set_labels(self, labelled: dict[str, np.ndarray] | None) -> None:

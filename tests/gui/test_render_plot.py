@@ -261,6 +261,43 @@ def test_lasso_outline_stays_visible_until_the_selection_is_cleared(plot, qtbot)
     assert not plot.path_shown
 
 
+def test_marks_in_the_window_on_the_synthetic_demo(qtbot, gmm_state_dir, gmm_settings_dir):
+    """Flags, a lasso selection and the three manual labels on real rows of the demo, all
+    in the legend with their counts (screenshot render-marks-synthetic.png)."""
+    w = MainWindow(ask_restore=lambda p: False)
+    qtbot.addWidget(w)
+    w.resize(1366, 768)
+    w.show()
+    qtbot.waitExposed(w)
+    open_demo_and_fit(qtbot, w)
+    c = w.controller
+    view = w.plot.view
+    # label three rows: the first flagged row an outlier, the next one normal, one excluded
+    flagged = np.flatnonzero(c.anomaly.view.flags)
+    for label, rows in (("outlier", flagged[:1]), ("normal", flagged[1:2]),
+                        ("excluded", np.flatnonzero(~c.anomaly.view.flags)[:1])):
+        c.selection.select_indices(rows)
+        c.selection.mark_selection(label)
+    xs, ys = view.x, view.y
+    cx, cy = float(np.median(xs)), float(np.median(ys))
+    sx, sy = 0.5 * float(np.std(xs)), 0.5 * float(np.std(ys))
+    lasso = [QPointF(cx - sx, cy - sy), QPointF(cx + sx, cy - sy), QPointF(cx + sx, cy + sy),
+             QPointF(cx, cy + 1.5 * sy), QPointF(cx - sx, cy + sy)]
+    w.plot._finish_path(lasso, "lasso", Qt.KeyboardModifier.NoModifier)
+    qtbot.wait(50)
+    sel = c.selection.view()
+    texts = legend_texts(w.plot)
+    n_flagged = c.anomaly.view.n_flagged
+    assert f"flagged ({n_flagged:,})" in texts and f"selected ({sel.n_selected:,})" in texts
+    for expected in ("marked outlier (1)", "marked normal (1)", "excluded (1)"):
+        assert expected in texts
+    assert w.plot.marks["outlier"].n_points == 1 and w.plot.path_shown
+    SHOTS.mkdir(exist_ok=True)
+    assert w.grab().save(str(SHOTS / "render-marks-synthetic.png"))
+    c.cancel()
+    c.wait(10_000)
+
+
 # --------------------------------------------------------------------------- layout
 
 
