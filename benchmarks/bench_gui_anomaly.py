@@ -27,7 +27,10 @@ from PySide6.QtWidgets import QApplication
 
 def main(n: int = 1_000_000) -> None:
     app = QApplication.instance() or QApplication(sys.argv)
+    from gmm_desktop.gui import app as gui_app
     from gmm_desktop.gui.main_window import MainWindow
+
+    gui_app._leave_a_core_for_the_gui()  # as gmm-desktop does at start
 
     rng = np.random.default_rng(0)
     X = np.vstack([rng.normal(0, 1, (n // 2, 2)), rng.normal(4, 1.5, (n - n // 2, 2))])
@@ -47,6 +50,9 @@ def main(n: int = 1_000_000) -> None:
         w.plot.viewport().repaint()
         points.wait_for_image(60)
 
+    c.warm_up()
+    wait()
+    gui_app._freeze_startup_objects()  # as gmm-desktop does once warmed up
     c.open_file(path)
     wait()
     c.fit(n_components=2, max_iter=20)

@@ -4,6 +4,7 @@ and ``python -m gmm_desktop`` call."""
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -58,6 +59,17 @@ def _leave_a_core_for_the_gui() -> None:
     os.environ.setdefault("GMM_DESKTOP_NUM_THREADS", str(max(1, cores - 1)))
 
 
+def _freeze_startup_objects() -> None:
+    """Exempt every object alive now (the imported libraries, the window) from Python's
+    full garbage collections, which otherwise walk all of them in the GUI thread.
+
+    Measured with the window open: 209,000 objects and 230–290 ms per full collection (a
+    pause of the event loop whenever allocations trigger one, e.g. while the anomaly table
+    fills after a fit); after ``gc.freeze()``, 1–5 ms. Called once the plugins and
+    kernels are loaded (``warmedUp``)."""
+    gc.freeze()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` (the arguments after the program name: ``[FILE]``), show the main
     window, and run the Qt event loop; returns the exit code."""
@@ -89,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     window = MainWindow()
     _install_excepthook(window)
     window.show()
+    window.controller.warmedUp.connect(_freeze_startup_objects)
     window.controller.warm_up()
     if log_path is not None:
         log.info("gmm-desktop started (log file %s)", log_path)

@@ -143,6 +143,20 @@ def sprite(style: MarkerStyle, dpr: float = 1.0) -> QPixmap:
     return pixmap
 
 
+def pixel_size(item: Any) -> tuple[float, float]:
+    """The size of one device pixel in ``item``'s coordinates, ``(|dx|, |dy|)``, cached
+    until the view's transform changes (pyqtgraph's ``pixelVectors`` costs about a
+    millisecond, and Qt asks for bounding rectangles many times per paint)."""
+    cached = getattr(item, "_pixel", None)
+    if cached is None:
+        px = item.pixelVectors()
+        cached = (0.0, 0.0)
+        if px[0] is not None:
+            cached = (abs(px[0].x()) + abs(px[1].x()), abs(px[0].y()) + abs(px[1].y()))
+        item._pixel = cached
+    return cached
+
+
 def _fragments() -> Any:
     """pyqtgraph's contiguous array of ``QPainter.PixmapFragment`` (what its
     ``ScatterPlotItem`` draws with); ``None`` if this pyqtgraph lacks it."""
@@ -203,14 +217,12 @@ class MarkerLayer(pg.GraphicsObject):
     def boundingRect(self) -> QRectF:
         if self.n_points == 0:
             return QRectF()
-        px = self.pixelVectors()
-        pad_x = pad_y = 0.0
-        if px[0] is not None:
-            pad_x = (abs(px[0].x()) + abs(px[1].x())) * self.style.extent
-            pad_y = (abs(px[0].y()) + abs(px[1].y())) * self.style.extent
+        pad_x, pad_y = pixel_size(self)
+        pad_x, pad_y = pad_x * self.style.extent, pad_y * self.style.extent
         return self._bounds.adjusted(-pad_x, -pad_y, pad_x, pad_y)
 
     def viewTransformChanged(self) -> None:
+        self._pixel = None
         self.prepareGeometryChange()
 
     def paint(self, painter: QPainter, option: Any = None, widget: Any = None) -> None:

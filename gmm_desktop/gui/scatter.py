@@ -25,13 +25,14 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.functions as fn
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 from PySide6.QtWidgets import QApplication, QWidget
 
 from gmm_desktop.controller import ScatterView
 from gmm_desktop.gui import palette, raster
 from gmm_desktop.gui.markers import MarkerLayer, MarkerSample, ShadeSample, mark_styles
+from gmm_desktop.gui.markers import pixel_size as _pixel_size
 
 log = logging.getLogger("gmm_desktop.gui")
 
@@ -268,14 +269,12 @@ class FastScatterItem(pg.GraphicsObject):
         if self._n == 0:
             return QRectF()
         # grow by a few pixels so that the round points at the border are repainted
-        px = self.pixelVectors()
-        pad_x = pad_y = 0.0
-        if px[0] is not None:
-            pad_x = abs(px[0].x()) * self._width
-            pad_y = abs(px[1].y()) * self._width
+        pad_x, pad_y = _pixel_size(self)
+        pad_x, pad_y = pad_x * self._width, pad_y * self._width
         return self._bounds.adjusted(-pad_x, -pad_y, pad_x, pad_y)
 
     def viewTransformChanged(self) -> None:
+        self._pixel = None
         self.prepareGeometryChange()
 
     def paint(self, painter: QPainter, option: Any = None, widget: Any = None) -> None:
@@ -449,6 +448,74 @@ class FastScatterItem(pg.GraphicsObject):
         return False
 
 
+class GridLines(pg.GraphicsObject):
+    """Grid lines at the axes' ticks, in opaque colours blended with the background
+    beforehand (pyqtgraph's own grid draws translucent lines from each axis and was half
+    of the plot's repaint time: 30 of 59 ms measured)."""
+
+    #: Opacity of the grid at the major and the minor ticks (as pyqtgraph's alpha=0.15).
+    STRENGTH = (0.22, 0.09)
+
+    def __init__(self, plot_item: Any) -> None:
+        super().__init__()
+        self._plot_item = plot_item
+        self.setZValue(-100)
+
+    def boundingRect(self) -> QRectF:
+        vb = self.getViewBox()
+        return vb.viewRect() if vb is not None else QRectF()
+
+    def viewTransformChanged(self) -> None:
+        self.prepareGeometryChange()
+
+    def dataBounds(self, ax: int, frac: float = 1.0, orthoRange: Any = None) -> tuple:
+        return (None, None)
+
+    def paint(self, painter: QPainter, option: Any = None, widget: Any = None) -> None:
+        vb = self.getViewBox()
+        if vb is None:
+            return
+        t = painter.transform()
+        area = t.mapRect(vb.viewRect())
+        (x0, x1), (y0, y1) = vb.viewRange()
+        bg, fg = palette.plot_background(), palette.plot_foreground()
+        levels: list[list[Any]] = [[], []]
+        for name, lo, hi, size in (("bottom", x0, x1, area.width()),
+                                   ("left", y0, y1, area.height())):
+            axis = self._plot_item.getAxis(name)
+            try:
+                ticks = axis.tickValues(lo, hi, size)
+            except Exception:  # a degenerate range: no grid
+                continue
+            seen: set[float] = set()
+            for level, (_spacing, values) in enumerate(ticks[:2]):
+                for v in values:
+                    if v in seen:
+                        continue
+                    seen.add(v)
+                    if name == "bottom":
+                        px = t.map(QPointF(v, y0)).x()
+                        levels[level].append(QLineF(px, area.top(), px, area.bottom()))
+                    else:
+                        py = t.map(QPointF(x0, v)).y()
+                        levels[level].append(QLineF(area.left(), py, area.right(), py))
+        painter.save()
+        try:
+            painter.resetTransform()
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+            for lines, strength in zip(levels, self.STRENGTH, strict=True):
+                if not lines:
+                    continue
+                colour = QColor(
+                    round(bg.red() + strength * (fg.red() - bg.red())),
+                    round(bg.green() + strength * (fg.green() - bg.green())),
+                    round(bg.blue() + strength * (fg.blue() - bg.blue())))
+                painter.setPen(QPen(colour, 0))
+                painter.drawLines(lines)
+        finally:
+            painter.restore()
+
+
 def _same_array(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     if a is None or b is None:
         return a is None and b is None
@@ -540,7 +607,8 @@ class ScatterPlot(pg.PlotWidget):
         fg = palette.plot_foreground()
         self._fg = fg
         item = self.getPlotItem()
-        item.showGrid(x=True, y=True, alpha=0.15)
+        self.grid = GridLines(item)
+        self.addItem(self.grid, ignoreBounds=True)
         for name in ("left", "bottom"):
             axis = item.getAxis(name)
             axis.setPen(fg)
@@ -675,12 +743,15 @@ class ScatterPlot(pg.PlotWidget):
         bg = palette.plot_background()
         if k and view.ellipse_x.size:
             per = view.ellipse_x.size // k
+            # one halo under every outline, without antialiasing (it is the background's
+            # colour under the antialiased line: smoothing it costs paint time, shows nothing)
+            halo = pg.PlotCurveItem(view.ellipse_x, view.ellipse_y, connect="finite",
+                                    pen=pg.mkPen(bg, width=4.5), antialias=False)
+            halo.setZValue(10)
+            self.addItem(halo)
+            self.halo_items.append(halo)
             for c in range(k):
                 sl = slice(c * per, (c + 1) * per)
-                halo = pg.PlotCurveItem(
-                    view.ellipse_x[sl], view.ellipse_y[sl], connect="finite",
-                    pen=pg.mkPen(bg, width=4.5),
-                )
                 line_colour = QColor(comp_colours[c])
                 if view.colour_kind != "component":
                     line_colour = QColor(self._fg)
@@ -690,11 +761,8 @@ class ScatterPlot(pg.PlotWidget):
                                  else line_colour.lighter(115), width=2),
                     antialias=True,
                 )
-                halo.setZValue(10)
                 curve.setZValue(11)
-                self.addItem(halo)
                 self.addItem(curve)
-                self.halo_items.append(halo)
                 self.ellipse_items.append(curve)
         if k:
             self.mean_item.setData(
