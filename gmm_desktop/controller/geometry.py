@@ -71,6 +71,12 @@ class Pca:
         X = np.asarray(X, dtype=float)
         return np.einsum("nd,kd->nk", X, self.components) - self.components @ self.center
 
+    def project_axis(self, X: np.ndarray, k: int) -> np.ndarray:
+        """Principal coordinate ``k`` (0 or 1) of every row of ``X``, as one contiguous
+        ``(n,)`` array (numpy's loops, not BLAS: see :meth:`project`)."""
+        w = self.components[k]
+        return np.einsum("nd,d->n", np.asarray(X, dtype=float), w) - float(w @ self.center)
+
     def project_covariances(self, covs: np.ndarray) -> np.ndarray:
         """``Wᵀ Σ W`` of each ``(d, d)`` covariance: the ``(K, 2, 2)`` projected covariances."""
         W = self.components.T  # (d, 2)

@@ -214,8 +214,8 @@ def scatter_view(prepared: Prepared, geom: PlotGeometry, view: ViewSettings,
     """Points, colours, legend, ellipses and means (``scored`` ``None``: points only)."""
     X = prepared.X
     if _pca_axes(prepared, view):
-        proj = geom.pca.project(X)
-        x, y = proj[:, 0], proj[:, 1]
+        # one contiguous array per axis (the plot streams through each of them)
+        x, y = geom.pca.project_axis(X, 0), geom.pca.project_axis(X, 1)
         r = geom.pca.explained_ratio
         x_label = f"PC1 ({100 * r[0]:.1f}% of variance)"
         y_label = f"PC2 ({100 * r[1]:.1f}% of variance)"

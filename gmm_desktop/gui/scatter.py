@@ -95,7 +95,8 @@ class FastScatterItem(pg.GraphicsObject):
         self._x = self._y = np.empty(0)
         self._group: np.ndarray | None = None
         self._rgb = np.zeros((1, 3))
-        self._weights: tuple[int, np.ndarray | None] | None = None
+        self._weights: tuple[int, np.ndarray | None] | None = None  # each point's RGB
+        self._colour_generation = 0  # of the points' colours (groups, palette, emphasis)
         self._generation = 0  # of the picture: points, colours or emphasis changed
         self._points_generation = 0  # of the points' positions only
         self._index: tuple[int, raster.Frame, np.ndarray] | None = None  # pixel of each point
@@ -145,9 +146,12 @@ class FastScatterItem(pg.GraphicsObject):
                            and _same_sample(self._x, x) and _same_sample(self._y, y))
             self._x = x if all_finite else raster.finite_or_outside(np.where(finite, x, np.nan))
             self._y = y if all_finite else raster.finite_or_outside(np.where(finite, y, np.nan))
+            rgb = np.array([[c.red(), c.green(), c.blue()] for c in palette_], float)
+            if not (self.aggregated and _same_array(ci, self._group)
+                    and np.array_equal(rgb, self._rgb)):
+                self._colour_generation += 1  # (new axes keep the colours of the points)
             self._group = None if ci is None else ci
-            self._rgb = np.array([[c.red(), c.green(), c.blue()] for c in palette_], float)
-            self._weights = None
+            self._rgb = rgb
             self._generation += 1
             if not same_points:  # the old picture would mislead even for a moment
                 self._raster = None
@@ -192,6 +196,7 @@ class FastScatterItem(pg.GraphicsObject):
         if unchanged or not self.aggregated:
             return
         self._generation += 1  # the picture changes, the points stay where they are
+        self._colour_generation += 1
         self.update()
 
     def _display_groups(self) -> tuple[np.ndarray | None, np.ndarray]:
@@ -336,15 +341,17 @@ class FastScatterItem(pg.GraphicsObject):
     def _compute(self, generation: int, frame: raster.Frame, dpr: float) -> _Raster:
         """Aggregate and shade (any thread: reads only arrays that are never written)."""
         started = time.perf_counter()
-        points = self._points_generation  # (read before the points: see the index cache)
+        # (the generations are read before the data: a cache entry is never newer than
+        # its key, at worst it is never used again)
+        points, colours = self._points_generation, self._colour_generation
         x, y = self._x, self._y
         group, rgb = self._display_groups()
         cached = self._weights
-        if cached is not None and cached[0] == generation:
+        if cached is not None and cached[0] == colours:
             weights = cached[1]
         else:
             weights = raster.point_colours(group, rgb)
-            self._weights = (generation, weights)
+            self._weights = (colours, weights)
         cached_index = self._index
         if cached_index is not None and cached_index[:2] == (points, frame):
             index = cached_index[2]

@@ -15,7 +15,7 @@ from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow
 
 from gmm_desktop.controller import LegendEntry, ScatterView
-from gmm_desktop.gui import markers, palette
+from gmm_desktop.gui import markers, palette, raster
 from gmm_desktop.gui.main_window import LAYOUT_VERSION, MainWindow
 from gmm_desktop.gui.scatter import AGGREGATE_THRESHOLD, SYNC_LIMIT, ScatterPlot
 
@@ -233,6 +233,16 @@ def test_uncertainty_colouring_at_scale_shows_no_flag_orange(plot):
     assert [s.opts["brush"].color().name() for s, _ in
             [(sample.item, None) for sample, _l in plot.legend.items[:8]]] == [
         c.name() for c in seq]
+    # every pixel holding only flagged rows (beyond r = 2.45 every row is flagged) is ink
+    r = plot.points._raster
+    f = r.frame
+    cols = f.x0 + (np.arange(f.width) + 0.5) * (f.x1 - f.x0) / f.width
+    rows = f.y1 - (np.arange(f.height) + 0.5) * (f.y1 - f.y0) / f.height
+    radius = np.hypot(cols[None, :], rows[:, None])
+    rgba = raster.unpack(r.pixels)
+    outer = (radius > 2.45 + 6 * (f.x1 - f.x0) / f.width) & (rgba[..., 3] > 0)
+    assert outer.sum() > 500
+    assert (rgba[outer][:, :3] == 0).all()
     # the dense core (low uncertainty) is the first legend colour: exactly where densest
     col, row = to_pixel(plot, 0.15, 0.15)
     core = image[row - 3:row + 4, col - 3:col + 4]
