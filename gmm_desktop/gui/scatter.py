@@ -636,6 +636,7 @@ class ScatterPlot(pg.PlotWidget):
         self._legend_keys: list[str] = []
         self._legend_labels: dict[str, Any] = {}
         self._legend_entries: dict[int, int] = {}
+        self._legend_held = False
         self.view: ScatterView | None = None
         self.hover_text = ""
         self._pending_hover: QPointF | None = None
@@ -794,10 +795,14 @@ class ScatterPlot(pg.PlotWidget):
         had_model = previous is not None and previous.n_ellipses > 0
         if reset_range or not same_axes or (view.n_ellipses > 0 and not had_model):
             self.reset_view()
-        self._draw_selected()
-        self._draw_flags()
-        self._draw_labels()
-        self._draw_flag_change()
+        self._legend_held = True  # one legend rebuild, after every layer is set
+        try:
+            self._draw_selected()
+            self._draw_flags()
+            self._draw_labels()
+            self._draw_flag_change()
+        finally:
+            self._legend_held = False
         self._rebuild_legend()
         self._place_legend()
         self.last_set_seconds = time.perf_counter() - started
@@ -829,6 +834,8 @@ class ScatterPlot(pg.PlotWidget):
 
     def _rebuild_legend(self) -> None:
         """Rebuild the legend if its entries changed, else only update their counts."""
+        if self._legend_held:
+            return
         wanted = self._legend_wanted()
         keys = [k for k, _ in wanted]
         if keys == self._legend_keys:
@@ -934,7 +941,6 @@ class ScatterPlot(pg.PlotWidget):
     def set_flags(self, flags: np.ndarray | None) -> None:
         self._flags = flags
         self._draw_flags()
-        self._rebuild_legend()
 
     def _draw_flags(self) -> None:
         view, flags = self.view, self._flags

@@ -465,5 +465,14 @@ def test_screenshots_at_a_million_rows(qtbot, gmm_state_dir, gmm_settings_dir, t
     magenta = (r > 200) & (b > 200) & (g < r - 60)  # the selected rows: magenta, shaded
     assert magenta.sum() > 200
     assert w.plot.path_shown
+    # exports draw the density image at their own size, at once (no worker)
+    png, svg = tmp_path / "million.png", tmp_path / "million.svg"
+    w.export_plot(png, width=1600)
+    w.export_plot(svg)
+    exported = rgb_array(QImage(str(png)))
+    assert exported.shape[1] == 1600
+    for colour in palette.categorical(4):
+        assert near(exported, colour, 3).sum() > 200
+    assert "<image" in svg.read_text()
     c.cancel()
     c.wait(10_000)
