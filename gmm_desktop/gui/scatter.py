@@ -81,6 +81,7 @@ class FastScatterItem(pg.GraphicsObject):
     def __init__(self) -> None:
         super().__init__()
         self._groups: list[tuple[QColor, Any, int]] = []  # colour, QPolygonF or None, count
+        self._last_points: tuple[Any, ...] | None = None  # x, y and what was checked of them
         self._n = 0
         self._bounds = QRectF()
         self._xr = (0.0, 1.0)
@@ -125,10 +126,21 @@ class FastScatterItem(pg.GraphicsObject):
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         n = int(x.shape[0])
-        # (a million rows: every pass counts, so the common all-finite case is checked
-        # without building a mask)
-        all_finite = bool(np.isfinite(x).all() and np.isfinite(y).all())
-        finite = np.ones(n, dtype=bool) if all_finite else np.isfinite(x) & np.isfinite(y)
+        # (a million rows: every pass counts. The checks of the same arrays as last time
+        # (a new colouring of the same points) are reused, and the common all-finite case
+        # is checked without building a mask)
+        last = self._last_points
+        if last is not None and last[0] is x and last[1] is y:
+            all_finite, finite, xr, yr = last[2:]
+        else:
+            all_finite = bool(np.isfinite(x).all() and np.isfinite(y).all())
+            finite = np.ones(n, dtype=bool) if all_finite else np.isfinite(x) & np.isfinite(y)
+            xr = yr = (0.0, 1.0)
+            if n and (all_finite or finite.any()):
+                xf, yf = (x, y) if all_finite else (x[finite], y[finite])
+                xr = (float(xf.min()), float(xf.max()))
+                yr = (float(yf.min()), float(yf.max()))
+            self._last_points = (x, y, all_finite, finite, xr, yr)
         if colour_index is None or not colours:
             palette_ = [colours[0] if colours else QColor(palette.NEUTRAL)]
             counts = np.array([int(finite.sum())])
@@ -143,7 +155,8 @@ class FastScatterItem(pg.GraphicsObject):
         aggregated = n > AGGREGATE_THRESHOLD
         if aggregated:
             same_points = (self.aggregated and self._x.shape == x.shape
-                           and _same_sample(self._x, x) and _same_sample(self._y, y))
+                           and ((last is not None and last[0] is x and last[1] is y)
+                                or (_same_sample(self._x, x) and _same_sample(self._y, y))))
             self._x = x if all_finite else raster.finite_or_outside(np.where(finite, x, np.nan))
             self._y = y if all_finite else raster.finite_or_outside(np.where(finite, y, np.nan))
             rgb = np.array([[c.red(), c.green(), c.blue()] for c in palette_], float)
@@ -164,12 +177,7 @@ class FastScatterItem(pg.GraphicsObject):
             self._raster = None
             self._groups = self._point_groups(x, y, ci, palette_, finite, all_finite, counts)
         self.aggregated = aggregated
-        if n and (all_finite or finite.any()):
-            xf, yf = (x, y) if all_finite else (x[finite], y[finite])
-            self._xr = (float(xf.min()), float(xf.max()))
-            self._yr = (float(yf.min()), float(yf.max()))
-        else:
-            self._xr = self._yr = (0.0, 1.0)
+        self._xr, self._yr = xr, yr
         w = max(self._xr[1] - self._xr[0], 1e-300)
         h = max(self._yr[1] - self._yr[0], 1e-300)
         self._bounds = QRectF(self._xr[0], self._yr[0], w, h)
@@ -701,6 +709,7 @@ class ScatterPlot(pg.PlotWidget):
         self.show_flags = True
         self.show_contour = True
         self._flags: np.ndarray | None = None
+        self._flag_cache: tuple[Any, np.ndarray, np.ndarray] | None = None
         self._selected: np.ndarray | None = None
         self._labelled: dict[str, np.ndarray] = {}
         self._flag_change: tuple[np.ndarray, np.ndarray] | None = None
@@ -948,9 +957,22 @@ class ScatterPlot(pg.PlotWidget):
                 or flags.shape[0] != view.n_points):
             self._mark("flagged", None)
         else:
-            self._mark("flagged", np.flatnonzero(flags))
+            self._mark("flagged", self._flag_positions(flags))
         self._update_emphasis()
         self._rebuild_legend()
+
+    def _flag_positions(self, flags: np.ndarray) -> np.ndarray:
+        """``np.flatnonzero(flags)``, reused while the same read-only buffer comes back
+        (the controller's views of the run's flags: each wraps the same memory)."""
+        if flags.flags.writeable:  # someone may change it in place: no reuse
+            return np.flatnonzero(flags)
+        pointer = (flags.__array_interface__["data"][0], flags.shape, flags.strides)
+        cached = self._flag_cache
+        if cached is not None and cached[0] == pointer:
+            return cached[2]
+        idx = np.flatnonzero(flags)
+        self._flag_cache = (pointer, flags, idx)  # (the array is kept: its memory is too)
+        return idx
 
     def set_selected(self, indices: np.ndarray | None) -> None:
         self._selected = indices
