@@ -31,6 +31,10 @@ from gmm_desktop.gui import palette, raster
 
 #: Above this many marks in view, draw one per ``cell × cell`` block of device pixels.
 DEDUPLICATE_ABOVE = 20_000
+#: ``sparse`` spacing: a mark-sized block holding at most SPARSE_MOST marked points gets
+#: one mark (more show as a patch in the density image), while at most SPARSE_LIMIT do.
+SPARSE_MOST = 3
+SPARSE_LIMIT = 300
 
 SHAPES = ("ring", "square", "cross", "check", "diamond", "triangle", "disc")
 
@@ -178,9 +182,12 @@ class MarkerLayer(pg.GraphicsObject):
         self._y = np.empty(0)
         self._bounds = QRectF()
         self._fragments = _fragments()
-        # draw only the marks with no other mark within a mark's size (dense groups show
-        # otherwise, e.g. by their colour in a density image)
-        self.isolated_only = False
+        #: Which marks are drawn: ``all`` (one per block of a few pixels beyond
+        #: DEDUPLICATE_ABOVE), ``isolated`` (only those with no other mark within a mark's
+        #: size: dense groups show otherwise, e.g. by their colour in a density image) or
+        #: ``sparse`` (one per mark-sized block holding a few marked points, while at most
+        #: SPARSE_LIMIT blocks do, else ``isolated``).
+        self.spacing = "all"
         self.last_drawn = 0  # sprites drawn by the last paint
         self.last_paint_seconds = 0.0
 
@@ -245,13 +252,22 @@ class MarkerLayer(pg.GraphicsObject):
         with np.errstate(invalid="ignore"):
             in_view = np.flatnonzero((px >= left) & (px < left + width) & (py >= top)
                                      & (py < top + height))
-        if self.isolated_only and in_view.size:
-            in_view = in_view[raster.isolated(px[in_view] - left, py[in_view] - top, width,
-                                              height, max(2, math.ceil(self.style.size)))]
-        elif in_view.size > DEDUPLICATE_ABOVE:  # crowded: one mark per block of pixels
-            cell = max(2, round(self.style.size / 3))
-            in_view = in_view[raster.one_per_cell(px[in_view] - left, py[in_view] - top,
+        cell = max(2, math.ceil(self.style.size))
+        sparse = None
+        if self.spacing == "sparse" and in_view.size:
+            sparse = in_view[raster.one_per_cell(px[in_view] - left, py[in_view] - top,
+                                                 width, height, cell, most=SPARSE_MOST)]
+            if sparse.size <= SPARSE_LIMIT:
+                in_view = sparse
+        if self.spacing == "isolated" or (sparse is not None and sparse.size > SPARSE_LIMIT):
+            if in_view.size:
+                in_view = in_view[raster.isolated(px[in_view] - left, py[in_view] - top,
                                                   width, height, cell)]
+        elif sparse is None and in_view.size > DEDUPLICATE_ABOVE:
+            # crowded: one mark per block of a third of a mark
+            small = max(2, round(self.style.size / 3))
+            in_view = in_view[raster.one_per_cell(px[in_view] - left, py[in_view] - top,
+                                                  width, height, small)]
         if in_view.size == 0:
             return
         pixmap = sprite(self.style, dpr)

@@ -250,10 +250,15 @@ def spread(image: np.ndarray) -> np.ndarray:
 
 
 def shade(agg: Aggregate, *, how: str = "eq_hist", min_alpha: float = MIN_ALPHA,
-          spread_points: bool = True) -> np.ndarray:
+          spread_points: bool = True,
+          highlight: tuple[np.ndarray, tuple[float, float, float]] | None = None
+          ) -> np.ndarray:
     """The aggregate as a premultiplied ARGB32 image ``(height, width)`` of ``uint32``
     (Qt's ``Format_ARGB32_Premultiplied``): the blended colour at an opacity from
-    ``min_alpha`` (sparsest) to 1 (densest); empty pixels are transparent."""
+    ``min_alpha`` (sparsest) to 1 (densest); empty pixels are transparent.
+
+    ``highlight``: ``(pixels, rgb)``, flat pixel indices (e.g. :func:`pixels_of` the
+    selected rows) drawn opaque in ``rgb`` whatever else they hold (before spreading)."""
     if not 0.0 <= min_alpha <= 1.0:
         raise ValueError("min_alpha must be in [0, 1]")
     counts = agg.counts.ravel()
@@ -268,8 +273,19 @@ def shade(agg: Aggregate, *, how: str = "eq_hist", min_alpha: float = MIN_ALPHA,
         # premultiplied: a channel never exceeds alpha (rounding could make it)
         c8 = np.minimum(c8, a8[:, None])
         image[drawn] = (a8 << 24) | (c8[:, 0] << 16) | (c8[:, 1] << 8) | c8[:, 2]
+    if highlight is not None and highlight[0].size:
+        r, g, b = (int(np.clip(round(v), 0, 255)) for v in highlight[1])
+        image[highlight[0]] = np.uint32((0xFF << 24) | (r << 16) | (g << 8) | b)
     image = image.reshape(agg.frame.height, agg.frame.width)
-    return spread(image) if spread_points and drawn.size else image
+    return spread(image) if spread_points and image.any() else image
+
+
+def pixels_of(index: np.ndarray, frame: Frame) -> np.ndarray:
+    """Flat pixel indices (row · width + column) of the points whose
+    :meth:`Frame.padded_index` is ``index``, those outside the frame left out."""
+    row, col = np.divmod(np.asarray(index), frame.width + 2)
+    inside = (row >= 1) & (row <= frame.height) & (col >= 1) & (col <= frame.width)
+    return (row[inside] - 1) * frame.width + (col[inside] - 1)
 
 
 def render(x: np.ndarray, y: np.ndarray, group: np.ndarray | None, colours: np.ndarray,
@@ -296,10 +312,11 @@ def unpack(image: np.ndarray) -> np.ndarray:
 
 
 def one_per_cell(px: np.ndarray, py: np.ndarray, width: int, height: int,
-                 cell: int = 1) -> np.ndarray:
+                 cell: int = 1, most: int | None = None) -> np.ndarray:
     """Indices of the points at device positions ``(px, py)`` inside ``width × height``
     keeping one point per ``cell × cell`` block of pixels (a marker layer draws one
-    sprite per block: thousands of overlapping markers in one spot cost as much as one)."""
+    sprite per block: thousands of overlapping markers in one spot cost as much as one);
+    with ``most``, only of the blocks holding at most that many points."""
     if cell < 1:
         raise ValueError("cell must be at least 1 pixel")
     with np.errstate(invalid="ignore"):
@@ -312,6 +329,8 @@ def one_per_cell(px: np.ndarray, py: np.ndarray, width: int, height: int,
     flat = (cy[inside] * cols + cx[inside]).astype(np.intp)
     keeper = np.full(cols * rows, -1, dtype=np.intp)
     keeper[flat] = inside  # the last point of each block wins
+    if most is not None:
+        keeper[np.bincount(flat, minlength=cols * rows) > most] = -1
     return np.sort(keeper[keeper >= 0])
 
 

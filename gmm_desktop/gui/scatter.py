@@ -42,6 +42,9 @@ RASTER_THRESHOLD = AGGREGATE_THRESHOLD  # the name before issue 13
 #: Up to this many points, a pan or zoom re-aggregates in the GUI thread (a few tens of
 #: ms); beyond, in a worker thread.
 SYNC_LIMIT = 400_000
+#: The largest density image (pixels): an export at a higher resolution is aggregated at
+#: this size and scaled (4 planes of float64 per pixel are needed meanwhile: 128 MB).
+MAX_RASTER_PIXELS = 4_000_000
 
 
 def point_width(n: int) -> float:
@@ -185,10 +188,10 @@ class FastScatterItem(pg.GraphicsObject):
 
     def set_emphasis(self, flagged: np.ndarray | None, selected: np.ndarray | None,
                      flag_colour: QColor, selection_colour: QColor) -> None:
-        """Aggregated mode: draw the ``flagged`` rows (a bool mask) in ``flag_colour`` and
-        the ``selected`` rows (positions) in ``selection_colour`` instead of their group's
-        colour, blended by their share in each pixel like any group (a ring per row would
-        bury the picture under 50,000 marks). The selection wins over the flag."""
+        """Aggregated mode: draw the ``flagged`` rows (a bool mask) in ``flag_colour``
+        instead of their group's colour, blended by their share in each pixel like any
+        group (a ring per row would bury the picture under 50,000 marks), and every pixel
+        holding one of the ``selected`` rows (positions) in ``selection_colour``."""
         if flagged is not None and (flagged.shape[0] != self._n or not flagged.any()):
             flagged = None
         if selected is not None:
@@ -198,28 +201,28 @@ class FastScatterItem(pg.GraphicsObject):
                 selected = None
         rgb = np.array([[c.red(), c.green(), c.blue()]
                         for c in (flag_colour, selection_colour)], float)
-        unchanged = (_same_array(flagged, self._flagged) and _same_array(selected, self._chosen)
-                     and np.array_equal(rgb, self._emphasis_rgb))
+        same_flags = (_same_array(flagged, self._flagged)
+                      and np.array_equal(rgb, self._emphasis_rgb))
+        same_selection = _same_array(selected, self._chosen)
         self._flagged, self._chosen, self._emphasis_rgb = flagged, selected, rgb
-        if unchanged or not self.aggregated:
+        if (same_flags and same_selection) or not self.aggregated:
             return
         self._generation += 1  # the picture changes, the points stay where they are
-        self._colour_generation += 1
+        if not same_flags:
+            self._colour_generation += 1  # (a new selection keeps every point's colour)
         self.update()
 
     def _display_groups(self) -> tuple[np.ndarray | None, np.ndarray]:
-        """Every point's colour group and the colours, with the emphasis applied."""
+        """Every point's colour group and the colours, flagged rows in the flag colour
+        (blended by their share in the pixel: dense flagged regions show dark)."""
         group, rgb = self._group, self._rgb
-        if self._flagged is None and self._chosen is None:
+        if self._flagged is None:
             return group, rgb
         n_base = rgb.shape[0]
-        dtype = np.uint8 if n_base + 2 <= 255 else np.int32
+        dtype = np.uint8 if n_base + 1 <= 255 else np.int32
         out = np.zeros(self._n, dtype=dtype) if group is None else group.astype(dtype)
-        if self._flagged is not None:
-            out[self._flagged] = n_base
-        if self._chosen is not None:
-            out[self._chosen] = n_base + 1
-        return out, np.vstack([rgb, self._emphasis_rgb])
+        out[self._flagged] = n_base
+        return out, np.vstack([rgb, self._emphasis_rgb[:1]])
 
     @staticmethod
     def _point_groups(x: np.ndarray, y: np.ndarray, ci: np.ndarray | None,
@@ -335,10 +338,13 @@ class FastScatterItem(pg.GraphicsObject):
         left, top = np.floor(area.left() * dpr), np.floor(area.top() * dpr)
         right, bottom = np.ceil(area.right() * dpr), np.ceil(area.bottom() * dpr)
         width, height = int(right - left), int(bottom - top)
-        if width < 1 or height < 1 or width * height > 40_000_000:
+        if width < 1 or height < 1:
             return None
         target = QRectF(left / dpr, top / dpr, width / dpr, height / dpr)
         data = inverse.mapRect(target)
+        if width * height > MAX_RASTER_PIXELS:  # a big export: aggregate coarser, scale up
+            shrink = (MAX_RASTER_PIXELS / (width * height)) ** 0.5
+            width, height = max(1, int(width * shrink)), max(1, int(height * shrink))
         try:
             frame = raster.Frame(data.left(), data.right(), data.top(), data.bottom(),
                                  width, height)
@@ -367,7 +373,12 @@ class FastScatterItem(pg.GraphicsObject):
             index = frame.padded_index(x, y)
             self._index = (points, frame, index)
         agg = raster.aggregate(x, y, group, rgb, frame, weights=weights, index=index)
-        pixels = raster.shade(agg, how=self.shading, min_alpha=self.min_alpha)
+        chosen, highlight = self._chosen, None
+        if chosen is not None:  # a pixel holding a selected row is the selection's colour
+            highlight = (raster.pixels_of(index[chosen], frame),
+                         tuple(float(v) for v in self._emphasis_rgb[1]))
+        pixels = raster.shade(agg, how=self.shading, min_alpha=self.min_alpha,
+                              highlight=highlight)
         image = QImage(pixels.data, frame.width, frame.height, 4 * frame.width,
                        QImage.Format.Format_ARGB32_Premultiplied)
         image.setDevicePixelRatio(dpr)
@@ -667,7 +678,7 @@ class ScatterPlot(pg.PlotWidget):
         self.selected_fill = MarkerLayer(styles["selected_fill"])
         self.selected_fill.setZValue(4.5)
         self.addItem(self.selected_fill)
-        self.marks["selected"].isolated_only = True
+        self.marks["selected"].spacing = "isolated"
         # the names of the layers before issue 13 (tests and the main window use them)
         self.selected_item = self.marks["selected"]
         self.flag_ring = self.flag_core = self.marks["flagged"]
@@ -938,7 +949,10 @@ class ScatterPlot(pg.PlotWidget):
         """Aggregated mode: flagged and selected rows are drawn in the marks' colours inside
         the density image; their marks show only when few are in view."""
         aggregated = self.points.aggregated
-        self.marks["flagged"].isolated_only = aggregated
+        self.marks["flagged"].spacing = "isolated" if aggregated else "all"
+        # (the selected points: marker mode fills them, so frames only where isolated;
+        # the density image colours their pixels, so frames around scattered ones)
+        self.marks["selected"].spacing = "sparse" if aggregated else "isolated"
         if not aggregated:
             return
         view, flags = self.view, self._flags

@@ -138,6 +138,37 @@ def test_pan_and_zoom_recompute_in_a_worker_with_the_previous_image_meanwhile(pl
     assert took < 0.1  # the GUI thread only drew the previous image
 
 
+def test_a_large_export_aggregates_at_a_capped_size(plot, tmp_path, monkeypatch):
+    """An export larger than MAX_RASTER_PIXELS is aggregated at that many pixels and
+    scaled; the window's own image is left alone."""
+    import pyqtgraph.exporters as exporters
+
+    from gmm_desktop.gui import scatter
+
+    rng = np.random.default_rng(5)
+    n = 200_000
+    x, y = rng.normal(size=n), rng.normal(size=n)
+    plot.set_view(make_view(x, y, (x > 0).astype(np.uint8), 2))
+    plot.grab()
+    on_screen = plot.points._raster
+    monkeypatch.setattr(scatter, "MAX_RASTER_PIXELS", 200_000)
+    computed = []
+    original = plot.points._compute
+    monkeypatch.setattr(plot.points, "_compute",
+                        lambda *a: computed.append(a[1]) or original(*a))
+    exporter = exporters.ImageExporter(plot.getPlotItem())
+    exporter.parameters()["width"] = 2400
+    path = tmp_path / "big.png"
+    exporter.export(str(path))
+    frame = computed[-1]
+    assert frame.width * frame.height <= 200_000 and frame.width > 300
+    image = rgb_array(QImage(str(path)))
+    assert image.shape[1] == 2400
+    for colour in palette.categorical(2):
+        assert near(image, colour, 3).sum() > 1000
+    assert plot.points._raster is on_screen
+
+
 # --------------------------------------------------------------------------- encodings
 
 

@@ -136,6 +136,7 @@ def test_isolated_and_one_per_cell():
     py = np.array([1.0, 1.5, 50.0, 10.0, 10.0, 5.0])
     keep = raster.one_per_cell(px, py, 100, 60, cell=10)
     assert keep.tolist() == [1, 2, 4]  # one per 10 px block, outside points dropped
+    assert raster.one_per_cell(px, py, 100, 60, cell=10, most=1).tolist() == [2]
     alone = raster.isolated(px[:5], py[:5], 100, 60, cell=10)
     assert alone.tolist() == [2]  # the others have a neighbour within a block
 
