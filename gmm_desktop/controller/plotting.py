@@ -400,8 +400,10 @@ class DensityGrid:
 def density_grid(prepared: Prepared, geom: PlotGeometry, view: ViewSettings, model: Any,
                  scatter: ScatterView) -> DensityGrid | None:
     x, y = scatter.x, scatter.y
-    fx, fy = x[np.isfinite(x)], y[np.isfinite(y)]
-    if fx.size == 0:
+    # (a million rows: no copies when every value is finite, the usual case)
+    fx = x if np.isfinite(x).all() else x[np.isfinite(x)]
+    fy = y if np.isfinite(y).all() else y[np.isfinite(y)]
+    if fx.size == 0 or fy.size == 0:
         return None
     (x0, x1), (y0, y1) = (fx.min(), fx.max()), (fy.min(), fy.max())
     px, py = 0.08 * (x1 - x0 or 1.0), 0.08 * (y1 - y0 or 1.0)

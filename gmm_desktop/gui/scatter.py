@@ -651,9 +651,8 @@ class ScatterPlot(pg.PlotWidget):
                                      brush=pg.mkBrush(_translucent(palette.plot_background())))
         self.legend.setZValue(30)
         self.legend.sigSampleClicked.connect(self._legend_sample_clicked)
-        self._legend_samples: list[Any] = []
         self._legend_keys: list[str] = []
-        self._legend_labels: dict[str, Any] = {}
+        self._legend_labels: dict[str, tuple[Any, Any]] = {}  # key: (handle, label)
         self._legend_entries: dict[int, int] = {}
         self._legend_held = False
         self.view: ScatterView | None = None
@@ -836,62 +835,78 @@ class ScatterPlot(pg.PlotWidget):
 
     def _legend_wanted(self) -> list[tuple[str, str]]:
         """``(key, text)`` of every entry the legend should show now, in order: colours,
-        ellipses, shading, then every mark that has rows."""
+        ellipses, shading, then every mark that has rows. The key says everything the
+        entry's swatch shows (its text may change under the same key)."""
         view = self.view
         out: list[tuple[str, str]] = []
         if view is None:
             return out
-        out += [(f"colour:{e.colour_index}", e.label) for e in view.legend]
+        colours = self.colours_for(view)
+        out += [(f"colour:{e.colour_index}:{view.colour_kind}:"
+                 f"{colours[e.colour_index].name()}", e.label) for e in view.legend]
         if view.ellipse_labels:
             out.append(("ellipses", "ellipses: " + ", ".join(view.ellipse_labels)))
-        if self.points.aggregated:
+        aggregated = self.points.aggregated
+        if aggregated:
             out.append(("shade", "rows per pixel (shade)"))
         for name, text in MARKS:
             n = self.marks[name].n_points
             if n:
-                out.append((f"mark:{name}", text.format(n=n)))
+                out.append((f"mark:{name}:{aggregated}:{self.marks[name].style}",
+                            text.format(n=n)))
         return out
 
+    def _legend_sample(self, key: str) -> tuple[Any, Any]:
+        """The swatch of entry ``key`` and what pyqtgraph's ``removeItem`` knows it by."""
+        kind, _, rest = key.partition(":")
+        if kind == "colour":
+            index, _, rest = rest.partition(":")
+            colour = QColor(rest.partition(":")[2])
+            sample: Any = pg.ScatterPlotItem(size=10, symbol="o", pen=None,
+                                             brush=pg.mkBrush(colour))
+            self._legend_entries[id(sample)] = int(index)
+            return sample, sample
+        if kind == "ellipses":
+            sample = pg.PlotDataItem(pen=pg.mkPen(self._fg, width=2))
+            return sample, sample
+        if kind == "shade":
+            sample = ShadeSample(self._fg, self.points.min_alpha)
+            return sample, sample.item
+        name = rest.partition(":")[0]
+        centre = None
+        if name == "selected" or (self.points.aggregated and name in EMPHASIS):
+            centre = QColor(EMPHASIS[name]())
+        sample = MarkerSample(self.marks[name].style, centre)
+        return sample, sample.item
+
     def _rebuild_legend(self) -> None:
-        """Rebuild the legend if its entries changed, else only update their counts."""
+        """Bring the legend up to date: entries whose swatch is unchanged keep their place
+        and only update their text; from the first changed entry on, the entries are
+        removed and added again (marks come and go at the end: the colours stay)."""
         if self._legend_held:
             return
         wanted = self._legend_wanted()
         keys = [k for k, _ in wanted]
-        if keys == self._legend_keys:
-            for key, text in wanted:
-                label = self._legend_labels.get(key)
-                if label is not None and label.text != text:
-                    label.setText(text)
-            return
+        old = self._legend_keys
+        keep = 0
+        while keep < min(len(keys), len(old)) and keys[keep] == old[keep]:
+            keep += 1
+        for key, text in wanted[:keep]:
+            label = self._legend_labels[key][1]
+            if label.text != text:
+                label.setText(text)
+        for key in old[keep:]:
+            handle, _label = self._legend_labels.pop(key)
+            self.legend.removeItem(handle)
+            self._legend_entries.pop(id(handle), None)
         view = self.view
-        self.legend.clear()
-        self._legend_samples = []
-        self._legend_entries = {}
-        self._legend_labels = {}
-        colours = self.colours_for(view) if view is not None else []
-        for key, text in wanted:
-            kind, _, name = key.partition(":")
-            if kind == "colour":
-                index = int(name)
-                sample: Any = pg.ScatterPlotItem(size=10, symbol="o", pen=None,
-                                                 brush=pg.mkBrush(colours[index]))
-                self._legend_entries[id(sample)] = index
-            elif kind == "ellipses":
-                sample = pg.PlotDataItem(pen=pg.mkPen(self._fg, width=2))
-            elif kind == "shade":
-                sample = ShadeSample(self._fg, self.points.min_alpha)
-            else:
-                centre = None
-                if name == "selected" or (self.points.aggregated and name in EMPHASIS):
-                    centre = QColor(EMPHASIS[name]())
-                sample = MarkerSample(self.marks[name].style, centre)
-            self._legend_samples.append(sample)
+        for key, text in wanted[keep:]:
+            sample, handle = self._legend_sample(key)
             self.legend.addItem(sample, text)
             _, label = self.legend.items[-1]
-            self._legend_labels[key] = label
-            if kind == "colour" and view is not None and view.colour_kind == "component":
-                # the label is clickable too
+            self._legend_labels[key] = (handle, label)
+            if key.startswith("colour:") and view is not None and \
+                    view.colour_kind == "component":  # the label is clickable too
                 label.mouseClickEvent = (lambda ev, s=sample: self._legend_label_clicked(ev, s))
                 label.setToolTip("Click: select this component's rows")
         self.legend.setColumnCount(2 if len(wanted) > 9 else 1)
