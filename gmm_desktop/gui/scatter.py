@@ -542,6 +542,11 @@ class GridLines(pg.GraphicsObject):
             painter.restore()
 
 
+def _z(item: Any, z: float) -> Any:
+    item.setZValue(z)
+    return item
+
+
 def _same_array(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     if a is None or b is None:
         return a is None and b is None
@@ -741,13 +746,11 @@ class ScatterPlot(pg.PlotWidget):
         previous = self.view
         self.view = view
         item = self.getPlotItem()
-        for it in self.ellipse_items + self.halo_items + self.mean_labels:
-            self.removeItem(it)
-        self.ellipse_items, self.halo_items, self.mean_labels = [], [], []
         note = getattr(view, "note", "") if view is not None else ""
         self.note_item.setText(note)
         self.note_item.setVisible(bool(note))
         if view is None:
+            self._set_outlines(0, 0, None)
             self.points.setData(np.empty(0), np.empty(0), None, [])
             self.mean_item.setData([], [])
             self._clear_path()
@@ -766,44 +769,13 @@ class ScatterPlot(pg.PlotWidget):
         item.setLabel("bottom", view.x_label, color=self._fg.name())
         item.setLabel("left", view.y_label, color=self._fg.name())
         k = len(view.mean_labels)
-        comp_colours = palette.categorical(k)
-        bg = palette.plot_background()
-        if k and view.ellipse_x.size:
-            per = view.ellipse_x.size // k
-            # one halo under every outline, without antialiasing (it is the background's
-            # colour under the antialiased line: smoothing it costs paint time, shows nothing)
-            halo = pg.PlotCurveItem(view.ellipse_x, view.ellipse_y, connect="finite",
-                                    pen=pg.mkPen(bg, width=4.5), antialias=False)
-            halo.setZValue(10)
-            self.addItem(halo)
-            self.halo_items.append(halo)
-            for c in range(k):
-                sl = slice(c * per, (c + 1) * per)
-                line_colour = QColor(comp_colours[c])
-                if view.colour_kind != "component":
-                    line_colour = QColor(self._fg)
-                curve = pg.PlotCurveItem(
-                    view.ellipse_x[sl], view.ellipse_y[sl], connect="finite",
-                    pen=pg.mkPen(line_colour.darker(130) if palette.is_dark() is False
-                                 else line_colour.lighter(115), width=2),
-                    antialias=True,
-                )
-                curve.setZValue(11)
-                self.addItem(curve)
-                self.ellipse_items.append(curve)
+        self._set_outlines(k if view.ellipse_x.size else 0, k, view)
         if k:
             self.mean_item.setData(
                 x=view.means[:, 0], y=view.means[:, 1],
                 pen=pg.mkPen(palette.mark_paper(), width=1.5),
                 brush=pg.mkBrush(palette.mark_ink()), symbol="+", size=17,
             )
-            for c, label in enumerate(view.mean_labels):
-                text = pg.TextItem(label, color=self._fg, anchor=(-0.3, 1.1),
-                                   fill=pg.mkBrush(QColor(bg.red(), bg.green(), bg.blue(), 190)))
-                text.setPos(float(view.means[c, 0]), float(view.means[c, 1]))
-                text.setZValue(21)
-                self.addItem(text)
-                self.mean_labels.append(text)
         else:
             self.mean_item.setData([], [])
         same_axes = previous is not None and (previous.x_label, previous.y_label) == (
@@ -825,6 +797,47 @@ class ScatterPlot(pg.PlotWidget):
         self._rebuild_legend()
         self._place_legend()
         self.last_set_seconds = time.perf_counter() - started
+
+    def _pool(self, items: list[Any], n: int, make: Any) -> None:
+        """Keep ``n`` plot items in ``items``: reuse those there (creating and adding
+        plot items costs more than setting their data), add or remove the difference."""
+        while len(items) > n:
+            self.removeItem(items.pop())
+        while len(items) < n:
+            item = make()
+            self.addItem(item)
+            items.append(item)
+
+    def _set_outlines(self, n_outlines: int, n_means: int, view: ScatterView | None) -> None:
+        """The components' ellipses (one curve per component over one shared halo) and
+        the numbers at their means."""
+        bg = palette.plot_background()
+        self._pool(self.halo_items, 1 if n_outlines else 0, lambda: _z(pg.PlotCurveItem(
+            # the background's colour under the antialiased lines: smoothing it would
+            # cost paint time and show nothing
+            connect="finite", antialias=False), 10))
+        self._pool(self.ellipse_items, n_outlines,
+                   lambda: _z(pg.PlotCurveItem(connect="finite", antialias=True), 11))
+        self._pool(self.mean_labels, n_means, lambda: _z(pg.TextItem(
+            "", color=self._fg, anchor=(-0.3, 1.1),
+            fill=pg.mkBrush(QColor(bg.red(), bg.green(), bg.blue(), 190))), 21))
+        if view is None:
+            return
+        if n_outlines:
+            self.halo_items[0].setData(view.ellipse_x, view.ellipse_y, connect="finite",
+                                       pen=pg.mkPen(bg, width=4.5))
+            per = view.ellipse_x.size // n_outlines
+            colours = palette.categorical(n_outlines)
+            for c, curve in enumerate(self.ellipse_items):
+                sl = slice(c * per, (c + 1) * per)
+                line = QColor(colours[c]) if view.colour_kind == "component" else \
+                    QColor(self._fg)
+                line = line.darker(130) if not palette.is_dark() else line.lighter(115)
+                curve.setData(view.ellipse_x[sl], view.ellipse_y[sl], connect="finite",
+                              pen=pg.mkPen(line, width=2))
+        for c, text in enumerate(self.mean_labels):
+            text.setText(view.mean_labels[c])
+            text.setPos(float(view.means[c, 0]), float(view.means[c, 1]))
 
     def reset_view(self) -> None:
         self.getPlotItem().enableAutoRange()
@@ -918,7 +931,7 @@ class ScatterPlot(pg.PlotWidget):
         if view is None or view.n_points == 0:
             return
         (x0, x1), (y0, y1) = self.getPlotItem().getViewBox().viewRange()
-        step = max(1, view.n_points // 50_000)
+        step = max(1, view.n_points // 20_000)
         fx = (view.x[::step] - x0) / ((x1 - x0) or 1.0)
         fy = (view.y[::step] - y0) / ((y1 - y0) or 1.0)
         w, h = 0.4, 0.3  # the share of the view a legend typically covers
