@@ -8,6 +8,16 @@ and the warm-up fit is done, and the timed fit's high-water mark minus the resid
 that moment is the memory *beyond the data*. ``tracemalloc`` peaks (numpy allocations
 only) are measured in a separate one-iteration fit.
 
+``numba-direct`` is our numba engine held to the per-component full-covariance kernel
+(``GMM_DESKTOP_FULL_KERNEL=direct``; the one this project used before the all-component
+GEMM kernel), for the full and tied types.
+
+**The floor.** The arithmetic floor of a full-covariance iteration is two d × d products
+per row and component (the E-step's ``(x − μ) U`` and the M-step's ``r (x − μ)(x − μ)ᵀ``),
+``4 N K d²`` flops, at the machine's DGEMM speed, measured in the same run (a 2000 × 2000
+product on every core, best of several, before and after the configurations). The table
+gives each configuration's floor and our time over it.
+
 ``sklearn1`` is scikit-learn run under ``threadpoolctl.threadpool_limits(1, "blas")``: on a
 busy 2-core machine OpenBLAS's thread hand-offs in its many tiny d × d solves can dominate
 scikit-learn's time, so this is the fairer baseline (our engine limits BLAS the same way
@@ -39,7 +49,7 @@ import warnings
 
 DEFAULT_CONFIGS = ["100000x2x3", "1000000x2x5", "1000000x10x8", "200000x50x10"]
 QUICK_CONFIGS = ["20000x2x3", "50000x5x4", "20000x20x5"]
-ENGINES = ("sklearn", "sklearn1", "numba", "numpy")
+ENGINES = ("sklearn", "sklearn1", "numba", "numba-direct", "numpy")
 
 
 # --------------------------------------------------------------------------- the worker
@@ -101,6 +111,8 @@ def worker(args: argparse.Namespace) -> dict:
     """Fit one engine on one configuration; return the measurements as a dict."""
     if args.engine == "numpy":
         os.environ["GMM_DESKTOP_DISABLE_NUMBA"] = "1"
+    if args.engine == "numba-direct":
+        os.environ["GMM_DESKTOP_FULL_KERNEL"] = "direct"
     import tracemalloc
 
     import numpy as np
@@ -119,7 +131,7 @@ def worker(args: argparse.Namespace) -> dict:
     else:
         from gmm_desktop.engine import GaussianMixture, _em
 
-        if _em.backend() != args.engine:
+        if _em.backend() != args.engine.split("-")[0]:
             return {"error": f"backend is {_em.backend()} ({_em.backend_problem()})"}
 
     def fit(max_iter: int):
@@ -241,7 +253,35 @@ def compile_check() -> None:
           "their __pycache__ when writable, else in numba's user cache directory.)")
 
 
-def format_row(config: tuple[int, int, int], cov: str, res: dict[str, dict]) -> str:
+def dgemm_gflops(repeat: int = 5, n: int = 2000) -> float:
+    """The machine's DGEMM speed (GFLOP/s) on every core: best of ``repeat`` products."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(0)
+    a, b = rng.random((n, n)), rng.random((n, n))
+    c = np.empty((n, n))
+    best = np.inf
+    with threadpool_limits(os.cpu_count() or 1, user_api="blas"):
+        np.dot(a, b, out=c)
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            np.dot(a, b, out=c)
+            best = min(best, time.perf_counter() - t0)
+    return 2.0 * n**3 / best / 1e9
+
+
+def floor_ms(config: tuple[int, int, int], cov: str, gflops: float) -> float | None:
+    """``4 N K d²`` flops at ``gflops`` (full and tied; ``None`` for the other types)."""
+    if cov not in ("full", "tied"):
+        return None
+    n, d, k = config
+    return 4.0 * n * k * d * d / (gflops * 1e9) * 1e3
+
+
+def format_row(
+    config: tuple[int, int, int], cov: str, res: dict[str, dict], floor: float | None = None
+) -> str:
     """One table row: times, speed-ups, memory and lower-bound agreement."""
     ok = {e: r for e, r in res.items() if "error" not in r}
 
@@ -259,7 +299,7 @@ def format_row(config: tuple[int, int, int], cov: str, res: dict[str, dict]) -> 
             return None
         return abs(la - lb) / abs(la)
 
-    sk, sk1, nb, npy = (get(e, "ms_per_iter") for e in ENGINES)
+    sk, sk1, nb, nbd, npy = (get(e, "ms_per_iter") for e in ENGINES)
 
     def ratio(a, b) -> str:
         return _fmt(a / b if a and b else None, "6.1f")
@@ -267,10 +307,12 @@ def format_row(config: tuple[int, int, int], cov: str, res: dict[str, dict]) -> 
     n, d, k = config
     return (
         f"{n:>8} {d:>3} {k:>3} {cov:>5} | {_fmt(sk, '8.1f')} {_fmt(sk1, '8.1f')} "
-        f"{_fmt(nb, '8.1f')} {_fmt(npy, '8.1f')} | "
-        f"{ratio(sk, nb)} {ratio(sk1, nb)} {ratio(sk, npy)} {ratio(sk1, npy)} | "
+        f"{_fmt(nb, '8.1f')} {_fmt(nbd, '8.1f')} {_fmt(npy, '8.1f')} | "
+        f"{_fmt(floor, '7.1f')} {ratio(nb, floor)} {ratio(nbd, floor)} | "
+        f"{ratio(sk, nb)} {ratio(sk1, nb)} {ratio(nbd, nb)} {ratio(sk1, npy)} | "
         f"{mem('sklearn'):>10} {mem('numba'):>9} {mem('numpy'):>9} | "
-        f"{_fmt(rel('sklearn', 'numba'), '8.1e')} {_fmt(rel('sklearn', 'numpy'), '8.1e')}"
+        f"{_fmt(rel('sklearn', 'numba'), '8.1e')} {_fmt(rel('numba-direct', 'numba'), '8.1e')}"
+        f" {_fmt(rel('sklearn', 'numpy'), '8.1e')}"
     )
 
 
@@ -308,24 +350,38 @@ def main(argv: list[str] | None = None) -> None:
     names = args.configs or (QUICK_CONFIGS if args.quick else DEFAULT_CONFIGS)
     configs = [tuple(int(v) for v in name.lower().split("x")) for name in names]
     print("\n".join(environment_report()))
+    gflops = [dgemm_gflops()]
+    print(f"DGEMM at the start: {gflops[0]:.1f} GFLOP/s on {os.cpu_count()} cores")
     print(f"dtype {args.dtype}; {args.iters} timed iterations after a warm-up fit; "
           f"best of {args.repeat}. Memory: peak RSS beyond the data (tracemalloc peak).")
     header = (
         f"{'N':>8} {'D':>3} {'K':>3} {'cov':>5} | {'sklearn':>8} {'sk 1thr':>8} "
-        f"{'numba':>8} {'numpy':>8} | {'sk/nb':>6} {'sk1/nb':>6} {'sk/np':>6} {'sk1/np':>6} | "
-        f"{'sk MB':>10} {'numba MB':>9} {'numpy MB':>9} | {'Δlb nb':>8} {'Δlb np':>8}"
+        f"{'numba':>8} {'nb-dir':>8} {'numpy':>8} | {'floor':>7} {'nb/fl':>6} {'nbd/fl':>6} | "
+        f"{'sk/nb':>6} {'sk1/nb':>6} {'nbd/nb':>6} {'sk1/np':>6} | "
+        f"{'sk MB':>10} {'numba MB':>9} {'numpy MB':>9} | {'Δlb nb':>8} {'Δlb nbd':>8} "
+        f"{'Δlb np':>8}"
     )
-    print("times in ms per iteration; ratios are speed-ups (scikit-learn time / ours); "
-          "Δlb = |lower bound − scikit-learn's| / |scikit-learn's|")
+    print("times in ms per iteration; floor = 4 N K d² flops at the DGEMM speed (the best "
+          "of this run's measurements); nb/fl = numba time over the floor; other ratios are "
+          "speed-ups (their time / numba's); Δlb = |lower bound − scikit-learn's| / "
+          "|scikit-learn's| (Δlb nbd: numba-direct's against numba's)")
     print(header)
     print("-" * len(header))
+    rows = []
     for config in configs:
         for cov in args.cov:
             res = {e: run_worker(config, cov, e, args) for e in args.engines}
             for e, r in res.items():
                 if "error" in r:
                     print(f"  {e} failed: {r['error']}")
-            print(format_row(config, cov, res), flush=True)
+            gflops.append(dgemm_gflops())
+            rows.append((config, cov, res))
+            print(format_row(config, cov, res, floor_ms(config, cov, max(gflops))), flush=True)
+    best = max(gflops)
+    print(f"DGEMM: best {best:.1f} GFLOP/s, worst {min(gflops):.1f} over this run's "
+          f"{len(gflops)} measurements; the rows again with the floor at the best:")
+    for config, cov, res in rows:
+        print(format_row(config, cov, res, floor_ms(config, cov, best)))
     print(f"load average at the end: {os.getloadavg()}")
 
 

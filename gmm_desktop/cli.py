@@ -223,19 +223,23 @@ def _check_outputs(args: argparse.Namespace, inputs: list[str | None], *, lazy: 
     (inside) an input."""
     from gmm_desktop.core.steps import check_output, check_table_suffix
 
-    for attr, what in (("output", "output"), ("model_out", "model file"),
-                       ("session_out", "session file")):
+    html = getattr(args, "func", None) is cmd_report
+    for attr, what in (("output", "report" if html else "output"), ("model_out", "model file"),
+                       ("session_out", "session file"), ("report", "report")):
         value = getattr(args, attr, None)
         if value is None:
             continue
         check_output(value, inputs, what=what)
-        if attr == "output" and not lazy:
+        if attr == "output" and not lazy and not html:
             check_table_suffix(value)
-        if attr != "output" and Path(value).suffix.lower() != ".json":
+        if (attr == "report" or (html and attr == "output")) and Path(value).suffix.lower() \
+                not in (".html", ".htm"):
+            raise UsageError("the report is an HTML file: give a name ending in .html")
+        if attr in ("model_out", "session_out") and Path(value).suffix.lower() != ".json":
             raise UsageError(f"--{attr.replace('_', '-')} is written as JSON: give a name "
                              "ending in .json")
-    if lazy and getattr(args, "output", None) and not str(args.output).lower().endswith(
-            (".parquet", ".pq", ".parq")):
+    if lazy and getattr(args, "output", None) and not html and not str(
+            args.output).lower().endswith((".parquet", ".pq", ".parq")):
         raise UsageError(
             "out of core, --output is a Parquet dataset folder: give a name ending in .parquet"
         )
@@ -299,6 +303,15 @@ def _summary(det: Any, out: Any) -> None:
 
 
 def _write_outputs(det: Any, args: argparse.Namespace) -> None:
+    if getattr(args, "func", None) is cmd_report:
+        from gmm_desktop.core.report import write_report
+
+        print(f"report: {write_report(det, args.output)}")
+        return
+    if getattr(args, "report", None):
+        from gmm_desktop.core.report import write_report
+
+        print(f"report: {write_report(det, args.report)}")
     if getattr(args, "output", None):
         path = det.export(args.output, only_flagged=not args.all_rows)
         print(f"wrote: {path}")
@@ -370,6 +383,15 @@ def cmd_detect(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
     finally:
         det.close()
     return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
+    """``detect`` (or ``score`` with ``--model``) whose output is the HTML report."""
+    if args.model is not None:
+        if args.data is None:
+            raise UsageError("give the data file to apply the model to")
+        return cmd_score(args, progress)
+    return cmd_detect(args, progress)
 
 
 def cmd_score(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
@@ -485,40 +507,8 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help=f"random seed (default: {d.random_state})")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog=PROG,
-        description="Anomaly detection with Gaussian mixture models. Without a subcommand "
-        "the desktop application opens.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example:\n  gmm-desktop detect data.csv --components 1-6 --contamination 0.02 "
-        "--output flagged.csv",
-    )
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    parser.add_argument(
-        "--progress", action="store_true", help="show progress on stderr even when not a terminal"
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    def add(name: str, help_: str, example: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(
-            name, help=help_, description=help_,
-            formatter_class=argparse.RawDescriptionHelpFormatter,
-            epilog="example:\n  " + example,
-        )
-        p.add_argument(
-            "--progress", action="store_true", default=argparse.SUPPRESS,
-            help="show progress on stderr even when not a terminal",
-        )
-        return p
-
-    p = add(
-        "detect",
-        "fit a mixture, flag the anomalous rows, and optionally export them and save the model",
-        "gmm-desktop detect sensors.csv --columns temp,pressure --components 1-8 "
-        "--contamination 0.01 --refit iterative-trimming --output flagged.csv "
-        "--model-out model.json",
-    )
+def _add_detect_options(p: argparse.ArgumentParser, *, report: bool = False) -> None:
+    """The options of ``detect`` (``report`` takes the same, its output being the HTML)."""
     _add_data_options(p, optional_data=True)
     from gmm_desktop.core import DEFAULT_COMPONENTS, DEFAULT_CONTAMINATION
 
@@ -558,9 +548,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--session", metavar="SESSION.json",
                    help="start from a session saved by the window (its data, settings and "
                    "labels); options given here override its settings")
-    p.add_argument("--output", metavar="FLAGGED",
-                   help="write the flagged rows (.csv, .tsv, .parquet, .xlsx) with a .json "
-                   "sidecar")
+    if report:
+        p.add_argument("--output", metavar="REPORT.html", required=True,
+                       help="the HTML report to write (one self-contained file)")
+        p.add_argument("--model", metavar="MODEL.json",
+                       help="report on a saved model applied to DATA instead of fitting one")
+    else:
+        p.add_argument("--output", metavar="FLAGGED",
+                       help="write the flagged rows (.csv, .tsv, .parquet, .xlsx) with a .json "
+                       "sidecar")
+        p.add_argument("--report", metavar="REPORT.html",
+                       help="also write the HTML report of the run")
     p.add_argument("--all-rows", action="store_true",
                    help="write every scored row with a flag column, not only the flagged ones")
     p.add_argument("--model-out", metavar="MODEL.json",
@@ -574,6 +572,43 @@ def build_parser() -> argparse.ArgumentParser:
                    "glob of CSV files (a folder or glob is read lazily even without it, on "
                    "threads); --output writes a Parquet folder")
     _add_fit_options(p)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog=PROG,
+        description="Anomaly detection with Gaussian mixture models. Without a subcommand "
+        "the desktop application opens.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  gmm-desktop detect data.csv --components 1-6 --contamination 0.02 "
+        "--output flagged.csv",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    parser.add_argument(
+        "--progress", action="store_true", help="show progress on stderr even when not a terminal"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def add(name: str, help_: str, example: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(
+            name, help=help_, description=help_,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            epilog="example:\n  " + example,
+        )
+        p.add_argument(
+            "--progress", action="store_true", default=argparse.SUPPRESS,
+            help="show progress on stderr even when not a terminal",
+        )
+        return p
+
+    p = add(
+        "detect",
+        "fit a mixture, flag the anomalous rows, and optionally export them and save the model",
+        "gmm-desktop detect sensors.csv --columns temp,pressure --components 1-8 "
+        "--contamination 0.01 --refit iterative-trimming --output flagged.csv "
+        "--model-out model.json",
+    )
+    _add_detect_options(p)
     p.set_defaults(func=cmd_detect)
 
     p = add(
@@ -587,6 +622,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all-rows", action="store_true", help="write every row with a flag column")
     p.add_argument("--session-out", metavar="SESSION.json",
                    help="save the run as a session the window opens")
+    p.add_argument("--report", metavar="REPORT.html", help="also write the HTML report")
     p.set_defaults(func=cmd_score)
 
     p = add(
@@ -619,6 +655,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the file to write (.csv, .tsv, .parquet, .xlsx)")
     p.set_defaults(func=cmd_sample)
 
+    p = add(
+        "report",
+        "detect (or apply a saved model) and write one self-contained HTML report: data, "
+        "preparation, model, model selection, plots, threshold, flagged rows with their "
+        "explanations, provenance",
+        "gmm-desktop report sensors.csv --columns temp,pressure --contamination 0.01 "
+        "--output report.html",
+    )
+    _add_detect_options(p, report=True)
+    p.set_defaults(func=cmd_report)
+
     p = add("plugins", "list every plugin, built-in or installed, with its status",
             "gmm-desktop plugins")
     p.set_defaults(func=cmd_plugins)
@@ -629,7 +676,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 #: The headless subcommands; any other first argument opens the application.
-SUBCOMMANDS = ("detect", "score", "select", "sample", "plugins")
+SUBCOMMANDS = ("detect", "score", "select", "sample", "report", "plugins")
 
 
 def _opens_the_application(first: str) -> bool:

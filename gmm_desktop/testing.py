@@ -202,6 +202,17 @@ def _check_shape(c: _Checker, kind: str, cls: Any, name: str) -> None:
     c.check(isinstance(desc, str), f"description must be text, got {desc!r}")
 
 
+def _same_random_state(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Whether two ``RandomState.get_state(legacy=False)`` snapshots are the same state."""
+    return (
+        a["bit_generator"] == b["bit_generator"]
+        and np.array_equal(a["state"]["key"], b["state"]["key"])
+        and a["state"]["pos"] == b["state"]["pos"]
+        and a["has_gauss"] == b["has_gauss"]
+        and a["gauss"] == b["gauss"]
+    )
+
+
 def _n_parameters_measured(cov: CovarianceType, stats: SufficientStatistics) -> int:
     """The dimension of the covariance family: rank of the M-step's Jacobian in the scatter."""
     k, d = stats.n_components, stats.n_features
@@ -217,9 +228,9 @@ def _n_parameters_measured(cov: CovarianceType, stats: SufficientStatistics) -> 
     else:
         directions = []
         for j in range(k):
-            for a in range(d):
+            for col in range(d):
                 e = np.zeros_like(stats.scatter)
-                e[j, a] = 1.0
+                e[j, col] = 1.0
                 directions.append(e)
     scale = float(np.abs(stats.scatter).max())
     h = 1e-5 * scale
@@ -508,11 +519,10 @@ def check_initializer(cls: type, *, name: str | None = None, random_state: int =
     for n, d, k in ((300, 2, 3), (120, 5, 1), (200, 4, 6)):
         X, _ = _mixture_data(rng, n, d, max(k, 2), offset=3.0)
         what = f"initialize(X of shape {(n, d)}, {k} components)"
-        before = np.random.get_state()  # noqa: NPY002 - checking the legacy global state
+        before = np.random.get_state(legacy=False)  # noqa: NPY002 - the legacy global state
         out = c.call(what, init.initialize, X.copy(), k, np.random.RandomState(42), None)
-        after = np.random.get_state()  # noqa: NPY002
-        c.check(before[0] == after[0] and np.array_equal(before[1], after[1])
-                and before[2:] == after[2:],
+        after = np.random.get_state(legacy=False)  # noqa: NPY002
+        c.check(_same_random_state(before, after),
                 f"{what} used numpy's global random state; use the random_state argument "
                 "so that a seed reproduces the fit")
         first = _as_resp(c, out, X, k, what)
@@ -545,7 +555,9 @@ def check_initializer(cls: type, *, name: str | None = None, random_state: int =
 # --------------------------------------------------------------------------- refit strategies
 
 
-def check_refit_strategy(cls: type, *, name: str | None = None, random_state: int = 0) -> None:
+def check_refit_strategy(
+    cls: type[Any], *, name: str | None = None, random_state: int = 0
+) -> None:
     """Check a :class:`~gmm_desktop.plugin_api.RefitStrategy` subclass against the contract."""
     from gmm_desktop import plugin_api
     from gmm_desktop.engine import GaussianMixture

@@ -21,6 +21,8 @@ from gmm_desktop.controller.views import (
     SelectionView,
     SweepView,
     ViewSettings,
+    WhyRow,
+    WhyView,
 )
 
 __all__ = [
@@ -40,5 +42,7 @@ __all__ = [
     "SessionFileError",
     "SweepView",
     "ViewSettings",
+    "WhyRow",
+    "WhyView",
     "state_dir",
 ]

@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject, Signal
 
 from gmm_desktop.controller import messages as msg
 from gmm_desktop.controller import plotting
-from gmm_desktop.controller.views import AnomalyView, ParamField, RefitView
+from gmm_desktop.controller.views import AnomalyView, ParamField, RefitView, WhyView
 from gmm_desktop.core import RefitProposal, ThresholdSpec
 from gmm_desktop.errors import GmmDesktopError
 from gmm_desktop.registry import get_registry
@@ -118,6 +118,13 @@ class AnomalyController(QObject):
                                                    run.pending, run.bundle.model)
             self.refitFinished.emit(self._refit_view)
 
+    def why(self, index: int) -> WhyView | None:
+        """Why the plotted row ``index`` is (or is not) flagged, feature by feature."""
+        scored, prepared = self.app.shown_scored(), self.run.prepared
+        if scored is None or prepared is None:
+            return None
+        return plotting.why_view(prepared, scored, self.run.detection, index)
+
     # ------------------------------------------------------------------ refit
 
     @staticmethod
@@ -216,6 +223,13 @@ class AnomalyController(QObject):
     def export_selection(self, path: str | os.PathLike[str]) -> bool:
         """Write the selected rows (original columns and their scores) atomically."""
         return self._export(lambda: self.run.export_selection_job(path))
+
+    def export_report(self, path: str | os.PathLike[str]) -> bool:
+        """Write the run's self-contained HTML report in the background (atomically)."""
+        if self.run.detection is None:
+            self.app.errorOccurred.emit("Cannot write the report", msg.NO_MODEL)
+            return False
+        return self._export(lambda: self.run.report_job(path))
 
     def save_sample(self, path: str | os.PathLike[str], n: int, seed: int | None = 0) -> bool:
         """Draw ``n`` synthetic rows from the current model (data units) and save them."""

@@ -597,7 +597,8 @@ class AppController(QObject):
         prepared, geom = self.run.prepared, self._geometry
         if prepared is None or geom is None:
             return None
-        return plotting.point_info(prepared, geom, index, self.shown_scored())
+        return plotting.point_info(prepared, geom, index, self.shown_scored(),
+                                   self.run.detection)
 
     def model_summary(self) -> ModelSummary | None:
         bundle = self.run.bundle

@@ -27,9 +27,11 @@ from gmm_desktop.controller.views import (
     ScatterView,
     SweepView,
     ViewSettings,
+    WhyRow,
+    WhyView,
     frozen_array,
 )
-from gmm_desktop.core import LABELS, Detection, Labels, Loaded, Prepared, Scored
+from gmm_desktop.core import LABELS, Detection, Labels, Loaded, Prepared, Scored, steps
 
 #: Bins of the uncertainty colouring (1 − max responsibility).
 UNCERTAINTY_BINS = 8
@@ -339,8 +341,42 @@ def ellipses_of(prepared: Prepared, geom: PlotGeometry, view: ViewSettings,
     return geometry.ellipse_outlines(means2, covs2, [geometry.radius_for_mass(0.95)])
 
 
+DECOMPOSITION = (
+    "Each feature's contribution is (x − μ)ⱼ·(Σ⁻¹(x − μ))ⱼ for the row's component: the "
+    "contributions add up to the squared Mahalanobis distance exactly, they are the Shapley "
+    "values of that distance with the component's mean as the baseline (independent of the "
+    "order of the features and of their units), and a negative one means the feature's value "
+    "is what the other features predict."
+)
+
+
+def why_view(prepared: Prepared, scored: Scored, detection: Detection | None,
+             index: int) -> WhyView | None:
+    """The row at ``index`` against its component, feature by feature (data units)."""
+    if not 0 <= index < prepared.n_view_rows:
+        return None
+    why = steps.explain(prepared, scored, np.array([index]))
+    k = int(why.component[0])
+    bundle = scored.bundle
+    mean = bundle.means_original()[k]
+    sd = np.sqrt(np.clip(np.diagonal(bundle.covariances_original()[k]), 0.0, None))
+    value = bundle.scaler.inverse_transform(prepared.X[index][None, :])[0]
+    rows = tuple(
+        WhyRow(feature=c, value=float(value[j]), mean=float(mean[j]), sd=float(sd[j]),
+               contribution=float(why.contributions[0, j]))
+        for j, c in enumerate(prepared.columns)
+    )
+    return WhyView(
+        index=index, row_id=str(prepared.row_ids[index]), component=k,
+        flagged=bool(detection.flags[index]) if detection is not None else False,
+        log_density=float(scored.scores.log_density[index]),
+        distance_squared=float(why.distance_squared[0]), rows=rows,
+        decomposition=DECOMPOSITION,
+    )
+
+
 def point_info(prepared: Prepared, geom: PlotGeometry, index: int,
-               scored: Scored | None) -> PointInfo | None:
+               scored: Scored | None, detection: Detection | None = None) -> PointInfo | None:
     if not 0 <= index < prepared.n_view_rows:
         return None
     row = prepared.X[index]
@@ -349,10 +385,12 @@ def point_info(prepared: Prepared, geom: PlotGeometry, index: int,
     row_id = str(prepared.row_ids[index])
     component: int | None = None
     resp: tuple[float, ...] = ()
+    why = None
     if scored is not None:
         r = scored.scores.responsibilities[index]
         component, resp = int(r.argmax()), tuple(float(v) for v in r)
-    return PointInfo(index, row_id, values, component, resp)
+        why = why_view(prepared, scored, detection, index)
+    return PointInfo(index, row_id, values, component, resp, why)
 
 
 # --------------------------------------------------------------------------- anomaly
@@ -436,6 +474,15 @@ def flagged_rows(flags: np.ndarray, scored: Scored,
     return tuple(zip(idx.tolist(), ids, ld.tolist(), comp.tolist(), strict=True))
 
 
+def flagged_top_features(prepared: Prepared, scored: Scored,
+                         rows: tuple[tuple[int, str, float, int], ...]) -> tuple[str, ...]:
+    """The top contributing feature of each row of the flagged table."""
+    if not rows:
+        return ()
+    pos = np.array([r[0] for r in rows], dtype=np.int64)
+    return tuple(steps.explain(prepared, scored, pos).top_feature)
+
+
 def anomaly_view(prepared: Prepared, scored: Scored, detection: Detection,
                  grid: DensityGrid | None, *, busy_counting: bool = False) -> AnomalyView:
     threshold = detection.threshold
@@ -456,6 +503,7 @@ def anomaly_view(prepared: Prepared, scored: Scored, detection: Detection,
     elif grid is not None and math.isfinite(cutoff):
         cx, cy = tools.contour_lines(grid.values, grid.xs, grid.ys, cutoff)
         note = grid.note
+    table = flagged_rows(np.asarray(detection.flags), scored, prepared.row_ids)
     how = detection.how
     if not detection.exact and busy_counting:
         how += "; counting every row…"
@@ -474,7 +522,8 @@ def anomaly_view(prepared: Prepared, scored: Scored, detection: Detection,
         hist_counts=dens.counts,
         hist_edges=dens.edges,
         flags=frozen_array(detection.flags),
-        flagged_rows=flagged_rows(np.asarray(detection.flags), scored, prepared.row_ids),
+        flagged_rows=table,
+        flagged_top=flagged_top_features(prepared, scored, table),
         contour_x=frozen_array(cx),
         contour_y=frozen_array(cy),
         contour_note=note,

@@ -147,6 +147,7 @@ class PointInfo:
     values: tuple[tuple[str, float], ...]
     component: int | None
     responsibilities: tuple[float, ...]
+    why: WhyView | None = None
 
     def to_text(self) -> str:
         lines = [f"row {self.row_id}"]
@@ -155,7 +156,50 @@ class PointInfo:
             lines.append(f"component {self.component + 1}")
             resp = ", ".join(f"{r:.3f}" for r in self.responsibilities)
             lines.append(f"responsibilities: {resp}")
+        if self.why is not None:
+            lines.append(self.why.summary())
         return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class WhyRow:
+    """One feature of a row against its component: value, the component's mean and standard
+    deviation (data units), and the feature's contribution to the squared distance."""
+
+    feature: str
+    value: float
+    mean: float
+    sd: float
+    contribution: float
+
+    @property
+    def z(self) -> float:
+        return (self.value - self.mean) / self.sd if self.sd > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class WhyView:
+    """Why a row is (or is not) flagged: its features against its component, and each one's
+    share of the squared Mahalanobis distance (the shares add up to it exactly)."""
+
+    index: int
+    row_id: str
+    component: int  # 0-based
+    flagged: bool
+    log_density: float
+    distance_squared: float
+    rows: tuple[WhyRow, ...]
+    decomposition: str
+
+    @property
+    def top(self) -> WhyRow:
+        return max(self.rows, key=lambda r: r.contribution)
+
+    def summary(self) -> str:
+        top = self.top
+        share = top.contribution / self.distance_squared if self.distance_squared > 0 else 0.0
+        return (f"distance² {self.distance_squared:.3g} from component {self.component + 1}; "
+                f"top feature {top.feature} ({100 * share:.0f}%)")
 
 
 @dataclass(frozen=True)
@@ -192,6 +236,7 @@ class AnomalyView:
     sample_rows: int | None = None  # big-data mode: flags/flagged_rows are of this sample
     pinned: bool = False  # the threshold is a saved or refitted model's own rule
     how: str = ""  # how n_flagged was counted
+    flagged_top: tuple[str, ...] = ()  # the top contributing feature of each flagged row
 
     @property
     def share(self) -> float:

@@ -754,6 +754,14 @@ class Detector:
             raise DetectorError("nothing is scored yet; run a detection or score first")
         return steps.result_frame(prepared, scored, det, only_flagged=only_flagged)
 
+    def explain(self, positions: Any = None) -> Any:
+        """Why the prepared rows at ``positions`` (default: every row) are (not) flagged:
+        each feature's contribution to the squared Mahalanobis distance from the row's
+        component (:class:`~gmm_desktop.core.steps.Explanation`)."""
+        scored = self._need_scored()
+        return steps.explain(self._need_prepared(), scored,
+                             None if positions is None else np.asarray(positions))
+
     def export_job(self, path: str | os.PathLike[str], *, only_flagged: bool = True,
                    rows: np.ndarray | None = None) -> Job[Path]:
         prepared, scored, det = self._need_prepared(), self.scored, self.detection
@@ -797,6 +805,33 @@ class Detector:
 
             return Job("export", work)
         return self.export_job(path, only_flagged=False, rows=pos)
+
+    def report_job(self, path: str | os.PathLike[str], *,
+                   title: str | None = None) -> Job[Path]:
+        """Write the self-contained HTML report (:mod:`gmm_desktop.core.report`) of an
+        immutable snapshot of the run."""
+        from types import SimpleNamespace
+
+        from gmm_desktop.core.report import write_report
+
+        scored = self._need_scored()
+        if self.loaded is not None:
+            steps.check_output(path, [self.loaded.source.path], what="report")
+        try:
+            cli = self.cli_command("flagged.csv")
+        except DetectorError as exc:
+            cli = (f"(no command line: {exc})", [])
+        snapshot = SimpleNamespace(
+            prepared=self.prepared, scored=scored, detection=self.detection,
+            bundle=self.bundle, selection=self.selection, labels=self.labels,
+            config=self.config, fit_warnings=self.fit_warnings,
+            cli_command=lambda _output: cli,
+        )
+        return Job("export", lambda _p: write_report(snapshot, path, title=title))
+
+    def report(self, path: str | os.PathLike[str], *, title: str | None = None) -> Path:
+        """Write the self-contained HTML report of the run."""
+        return self.report_job(path, title=title).run(self.progress)
 
     def sample(self, n: int, *, seed: int | None = None) -> pd.DataFrame:
         """``n`` synthetic rows from the model, in the data's units and column names."""

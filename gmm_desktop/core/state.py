@@ -191,6 +191,28 @@ class DensityIndex:
     def exact(self) -> bool:
         return int(self.sorted_ld.shape[0]) == self.n
 
+    def view_range(self, cutoff: float | None = None, quantile: float = 0.01,
+                   margin: float = 0.25) -> tuple[float, float, int]:
+        """``(low, high, rows below low)`` for showing the histogram: from the ``quantile``
+        of the rows minus ``margin`` × (high − that quantile), so that a few extreme rows do
+        not squash the rest, never hiding the threshold ``cutoff``."""
+        counts, edges = np.asarray(self.counts), np.asarray(self.edges)
+        total = int(counts.sum())
+        lo_all, hi = float(edges[0]), float(edges[-1])
+        if total == 0 or counts.size == 0:
+            return lo_all, hi, 0
+        cum = np.cumsum(counts)
+        i = int(np.searchsorted(cum, quantile * total, side="left"))
+        q = float(edges[min(i, counts.size - 1)])
+        lo = q - margin * (hi - q)
+        if cutoff is not None and math.isfinite(cutoff) and cutoff < lo:
+            lo = cutoff - 0.05 * (hi - cutoff)
+        if lo <= lo_all:
+            return lo_all, hi, 0
+        j = int(np.searchsorted(edges, lo, side="right")) - 1  # the bin holding lo
+        below = int(cum[j - 1]) if j > 0 else 0  # whole bins left of lo's bin
+        return float(edges[j]), hi, below
+
     def estimate_below(self, cutoff: float) -> float:
         """Rows below ``cutoff`` estimated from the histogram (linear within a bin)."""
         if not math.isfinite(cutoff):

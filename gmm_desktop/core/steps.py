@@ -15,7 +15,7 @@ import hashlib
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ from gmm_desktop.engine.anomaly import (
     Threshold,
     ThresholdSpec,
     contamination_cutoff,
+    feature_contributions,
     run_refit,
     score_rows,
     threshold_from,
@@ -152,9 +153,10 @@ def load(
     else:
         if sheet is not None or options:
             raise ConfigError("a table passed in memory takes no sheet or reading options")
-        name = str(getattr(source, "name", None) or "data frame")
-        ds = load_frame(source, id_column=id_column, name=name if isinstance(name, str) else
-                        "data frame")
+        attrs = getattr(source, "attrs", None)  # a DataFrame may carry df.attrs["name"]
+        name = attrs.get("name") if isinstance(attrs, dict) else None
+        ds = load_frame(source, id_column=id_column,
+                        name=name if isinstance(name, str) and name else "data frame")
         src = SourceInfo(path=None, name=ds.name, n_rows=ds.n_rows, id_column=ds.id_column)
     report(1.0, f"loaded {ds.name}")
     return Loaded(source=src, generation=generation, table=ds)
@@ -202,8 +204,8 @@ def prepare(
         )
         missing = bundle.missing
     else:
-        features = prepare_features(ds, None if columns is None else list(columns), missing,
-                                    scaling)
+        use_columns = list(columns) if columns is not None else default_columns(ds)
+        features = prepare_features(ds, use_columns, missing, scaling)
     report(1.0, f"{features.n_samples:,} rows × {features.n_features} features")
     X = np.ascontiguousarray(features.X, dtype=float)
     X.flags.writeable = False
@@ -212,6 +214,14 @@ def prepare(
                                 features.warnings)
     return Prepared(loaded=loaded, features=features, missing=missing, generation=generation,
                     n_rows_used=features.n_samples)
+
+
+def default_columns(ds: Any) -> list[str]:
+    """The features used when none are chosen: every numeric column but those that count
+    the rows (an index or ID column saved as numbers), which the loader has named."""
+    counting = {w.column for w in ds.warnings if w.code == "index-like-column"}
+    chosen = [c for c in ds.numeric_columns if c not in counting]
+    return chosen or list(ds.numeric_columns)
 
 
 # --------------------------------------------------------------------------- fitting
@@ -288,6 +298,9 @@ def fit(
         or issubclass(w.category, UserWarning)
     ))
     notes += degenerate_notes(model, X.shape[0])
+    if selection is not None and selection.best.degenerate:
+        notes += (f"every candidate model is degenerate on {X.shape[0]} rows (the chosen one: "
+                  f"{selection.best.degenerate}); use fewer components or more rows.",)
     columns = prepared.columns
     fitted_rows = prepared.scaler.inverse_transform(X)
     medians = {c: float(v) for c, v in zip(columns, np.median(fitted_rows, axis=0), strict=True)}
@@ -461,6 +474,7 @@ def refit(
             callback=report.part(0.0, 0.9).refit_callback(),
         )
     assert result.refit is not None
+    new_model, threshold = _aligned(base.model, result.refit.model, result.threshold)
     record = RefitRecord(
         strategy=strategy,
         params=tuple(sorted(plugin.values.items())),
@@ -468,12 +482,12 @@ def refit(
         info=dict(result.refit.info),
         history=tuple(vars(r) for r in result.refit.history),
     )
-    bundle = replace(base, model=result.refit.model, threshold=result.threshold, refit=record,
+    bundle = replace(base, model=new_model, threshold=threshold, refit=record,
                      config=base.config.replace(refit=strategy,
                                                 refit_params=dict(plugin.values)))
     report(0.92, "scoring with the refitted model")
     new_scored = score(prepared, bundle)
-    detection = detect(prepared, new_scored, spec, labels=labels, pinned=result.threshold,
+    detection = detect(prepared, new_scored, spec, labels=labels, pinned=threshold,
                        from_refit=strategy)
     strategy_flags = np.zeros(prepared.n_view_rows, dtype=bool)
     strategy_flags[use] = result.flags
@@ -483,17 +497,83 @@ def refit(
                          prepared_generation=prepared.generation)
 
 
+def _aligned(old: Any, new: Any, threshold: Threshold) -> tuple[Any, Threshold]:
+    """The refitted model with its components in the old model's order (matched by their
+    means, Hungarian algorithm), so that numbers and colours do not change under the
+    analyst's eyes; the threshold's component indices follow."""
+    from scipy.optimize import linear_sum_assignment
+
+    if int(new.n_components) != int(old.n_components) or int(old.n_components) < 2:
+        return new, threshold
+    a, b = np.asarray(old.means_), np.asarray(new.means_)
+    cost = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)
+    _rows, order = linear_sum_assignment(cost)  # order[i]: the new component matching old i
+    if np.array_equal(order, np.arange(order.size)):
+        return new, threshold
+    position = np.empty_like(order)
+    position[order] = np.arange(order.size)
+    moved = tuple(sorted(int(position[c]) for c in threshold.anomalous_components))
+    return new.reordered(order), replace(threshold, anomalous_components=moved)
+
+
 # --------------------------------------------------------------------------- export
+
+
+@dataclass(frozen=True, eq=False)
+class Explanation:
+    """Why rows are (or are not) flagged: each feature's contribution to the squared
+    Mahalanobis distance from the row's most likely component (they sum to it exactly; see
+    :func:`gmm_desktop.engine.anomaly.feature_contributions` for the decomposition)."""
+
+    positions: np.ndarray  # positions among the prepared rows
+    component: np.ndarray  # 0-based component of each row
+    contributions: np.ndarray  # (rows, features)
+    columns: tuple[str, ...]
+
+    @property
+    def distance_squared(self) -> np.ndarray:
+        return self.contributions.sum(axis=1)
+
+    @property
+    def top(self) -> np.ndarray:
+        """Index of the feature contributing most to each row's distance."""
+        return self.contributions.argmax(axis=1)
+
+    @property
+    def top_feature(self) -> list[str]:
+        return [self.columns[j] for j in self.top]
+
+
+def explain(prepared: Prepared, scored: Scored,
+            positions: np.ndarray | None = None) -> Explanation:
+    """Feature contributions of the prepared rows at ``positions`` (default: every row)."""
+    pos = (np.arange(prepared.n_view_rows) if positions is None
+           else np.asarray(positions, dtype=np.int64))
+    comp = scored.scores.component[pos]
+    contrib, _ = feature_contributions(scored.model, prepared.X[pos], comp)
+    return Explanation(pos, comp, contrib, prepared.columns)
 
 
 def result_frame(prepared: Prepared, scored: Scored, detection: Detection, *,
                  only_flagged: bool = False, rows: np.ndarray | None = None) -> pd.DataFrame:
-    """The scored rows: row identity, every original column, and the scores and flag."""
+    """The scored rows: row identity, every original column, the scores, the explanation
+    and the flag. Components are numbered from 1, as everywhere the user sees them.
+
+    An export of every row (``only_flagged=False`` without ``rows``) also holds the rows the
+    missing-value policy left out, unscored, with a ``status`` saying why.
+    """
     ds = prepared.loaded.table
     if ds is None:
         raise ConfigError("a table read lazily is exported partition by partition")
     feats = prepared.features
-    base = ds.frame.iloc[np.asarray(feats.row_index)].reset_index(drop=True)
+    if rows is not None:
+        pos = np.asarray(rows, dtype=np.int64)
+    elif only_flagged:
+        pos = np.flatnonzero(np.asarray(detection.flags))
+    else:
+        pos = np.arange(prepared.n_view_rows)
+    row_index = np.asarray(feats.row_index)[pos]
+    base = ds.frame.iloc[row_index].reset_index(drop=True)
     taken = set(map(str, base.columns))
 
     def name(wanted: str) -> str:
@@ -504,19 +584,55 @@ def result_frame(prepared: Prepared, scored: Scored, detection: Detection, *,
         return out
 
     s = scored.scores
-    ident: dict[str, Any] = {} if ds.id_column is not None else {name("row_id"): feats.row_ids}
-    extra: dict[str, Any] = {name("log_density"): s.log_density, name("component"): s.component}
+    why = explain(prepared, scored, pos)
+    ident: dict[str, Any] = {} if ds.id_column is not None else {
+        name("row_id"): np.asarray(feats.row_ids)[pos]}
+    comp = name("component")
+    extra: dict[str, Any] = {name("log_density"): s.log_density[pos],
+                             comp: s.component[pos] + 1}
     for k in range(s.responsibilities.shape[1]):
-        extra[name(f"resp_{k}")] = s.responsibilities[:, k]
-    extra[name("mahalanobis")] = s.mahalanobis
-    extra[name("chi2_tail")] = s.tail_probability
-    extra[name("flag")] = np.asarray(detection.flags)
+        extra[name(f"resp_{k + 1}")] = s.responsibilities[pos, k]
+    extra[name("mahalanobis")] = s.mahalanobis[pos]
+    extra[name("chi2_tail")] = s.tail_probability[pos]
+    for j, col in enumerate(prepared.columns):
+        extra[name(f"contribution_{col}")] = why.contributions[:, j]
+    extra[name("top_feature")] = why.top_feature
+    flag = name("flag")
+    extra[flag] = np.asarray(detection.flags)[pos]
     frame = pd.concat([pd.DataFrame(ident), base, pd.DataFrame(extra)], axis=1)
-    if rows is not None:
-        frame = frame.iloc[np.asarray(rows)].reset_index(drop=True)
-    elif only_flagged:
-        frame = frame[np.asarray(detection.flags)].reset_index(drop=True)
+    if rows is None and not only_flagged:
+        frame = _with_unscored_rows(frame, prepared, status=name("status"), flag=flag,
+                                    component=comp,
+                                    ident=next(iter(ident), None))
     return frame
+
+
+def _with_unscored_rows(frame: pd.DataFrame, prepared: Prepared, *, status: str, flag: str,
+                        component: str, ident: str | None) -> pd.DataFrame:
+    """Every row of the table, in file order: the scored ones and, unscored, those the
+    missing-value policy left out, with a ``status`` column saying which is which."""
+    ds = prepared.loaded.table
+    assert ds is not None
+    scored_index = np.asarray(prepared.features.row_index)
+    frame[status] = "scored"
+    left = np.setdiff1d(np.arange(ds.n_rows), scored_index)
+    if left.size == 0:
+        return frame
+    rest = ds.frame.iloc[left].reset_index(drop=True)
+    if ident is not None:
+        rest.insert(0, ident, np.asarray(ds.row_ids)[left])
+    cols = list(prepared.columns)
+    values = rest[cols].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    rest[status] = [
+        "not scored: a missing or infinite value in "
+        + ", ".join(c for c, ok in zip(cols, np.isfinite(row), strict=True) if not ok)
+        for row in values
+    ]
+    rest[flag] = False
+    out = pd.concat([frame, rest], ignore_index=True)
+    out[component] = out[component].astype("Int64")
+    order = np.argsort(np.r_[scored_index, left], kind="stable")
+    return out.iloc[order].reset_index(drop=True)
 
 
 def export_rows(

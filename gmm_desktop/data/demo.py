@@ -39,7 +39,7 @@ _cache: dict[str, Path] = {}
 def _resolve(filename: str) -> Path:
     if filename in _cache:
         return _cache[filename]
-    resource = resources.files("gmm_desktop").joinpath("resources", filename)
+    resource = resources.files("gmm_desktop").joinpath("resources").joinpath(filename)
     if isinstance(resource, Path):
         path = resource
     else:  # e.g. a zipped install: extract once, kept until the interpreter exits

@@ -16,7 +16,8 @@ Supported formats, chosen by the file extension:
   the stream end at once.  Rows with too many or too few fields are errors that name
   the line.
 * ``.parquet``/``.pq``: Parquet (column types are kept as stored).
-* ``.xlsx``/``.xlsm``: one worksheet of an Excel workbook (``sheet=`` chooses it).
+* ``.xlsx``, ``.xlsm``, ``.xlsb``, ``.xls`` (Excel) and ``.ods`` (OpenDocument): one sheet of
+  a spreadsheet (``sheet=`` chooses it), read by pandas with python-calamine.
 * ``.npy``: a 1-D or 2-D numeric array or a structured array; ``.npz``: one array of
   the archive (``sheet=`` chooses it when there are several).
 
@@ -66,7 +67,7 @@ _THOUSANDS = re.compile(r"^[+-]?\d{1,3}([,.' \u00a0]\d{3})+([.,]\d+)?$")
 
 _TEXT_SUFFIXES = {".csv", ".tsv", ".tab", ".txt", ".dat"}
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
-_EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
+_EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
 SUPPORTED_SUFFIXES = (
     sorted(_TEXT_SUFFIXES) + sorted(_PARQUET_SUFFIXES) + sorted(_EXCEL_SUFFIXES)
 ) + [".npy", ".npz"]
@@ -144,7 +145,7 @@ def _fix_names(names: list[str]) -> tuple[list[str], list[DataWarning]]:
     return result, warnings
 
 
-def _is_numeric_dtype(dtype: object) -> bool:
+def _is_numeric_dtype(dtype: Any) -> bool:
     return (
         pd.api.types.is_numeric_dtype(dtype)
         and not pd.api.types.is_bool_dtype(dtype)
@@ -377,8 +378,9 @@ def load_table(
     """Load a table from ``path`` and return a new :class:`Dataset`.
 
     Args:
-        path: a CSV/TSV/text, Parquet, Excel (.xlsx), NumPy .npy or .npz file.
-        sheet: the worksheet of an Excel workbook, or the array of an .npz archive, by
+        path: a CSV/TSV/text, Parquet, spreadsheet (.xlsx, .xlsm, .xlsb, .xls, .ods),
+            NumPy .npy or .npz file.
+        sheet: the sheet of a spreadsheet, or the array of an .npz archive, by
             name or 0-based index.  Required when there are several.
         id_column: a column whose values identify the rows (must be unique and
             complete).  Default: rows are identified by their 0-based position.
@@ -418,12 +420,6 @@ def load_table(
             raw = read_parquet(path, reporter)
         elif suffix in _EXCEL_SUFFIXES:
             raw = read_excel(path, sheet, reporter)
-        elif suffix == ".xls":
-            raise DataError(
-                "old-style Excel .xls files are not supported.",
-                path=path,
-                remedy="Open it in a spreadsheet program and save it as .xlsx or CSV.",
-            )
         elif suffix == ".npy":
             raw = read_npy(path, reporter)
         elif suffix == ".npz":

@@ -347,7 +347,7 @@ def prepare_features(
         summary=summary,
     )
     if X_raw.shape[0] < MIN_ROWS:
-        worst = max(affected, key=affected.get) if affected else None
+        worst = max(affected, key=lambda column: affected[column]) if affected else None
         detail = (
             f" after dropping {n_dropped:,} row(s) with missing or infinite values "
             f"(most in '{worst}')"

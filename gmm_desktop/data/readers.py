@@ -481,67 +481,83 @@ def _choose(names: list[str], wanted: str | int | None, path: Path, *, whole: st
         )
     return str(wanted)
 
-def read_excel(path: Path, sheet: str | int | None, progress: Progress) -> RawTable:
-    """Read one worksheet of an .xlsx workbook (``sheet`` is its name or 0-based index)."""
-    import openpyxl
+#: Spreadsheet formats read by :func:`read_excel`, with the name used in messages.
+SPREADSHEET_KINDS = {
+    ".xlsx": "an Excel .xlsx workbook",
+    ".xlsm": "an Excel .xlsm workbook",
+    ".xlsb": "an Excel .xlsb (binary) workbook",
+    ".xls": "an Excel 97-2003 .xls workbook",
+    ".ods": "an OpenDocument .ods spreadsheet",
+}
 
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or (
+        isinstance(value, float) and value != value
+    )
+
+
+def read_excel(path: Path, sheet: str | int | None, progress: Progress) -> RawTable:
+    """Read one sheet of a spreadsheet (``sheet`` is its name or 0-based index).
+
+    .xlsx, .xlsm, .xlsb, .xls and .ods are read by pandas with python-calamine: every
+    row of the sheet's cells is read, whatever the file's ``<dimension>`` element claims
+    (an openpyxl read-only loop trusted it and loaded 100 of 1,000 rows of such a file).
+    The table may start anywhere in the sheet: blank rows above and below it and empty
+    columns are dropped, and positions are reported as the sheet's row numbers.
+    """
+    kind = SPREADSHEET_KINDS.get(path.suffix.lower(), "a spreadsheet")
+    progress(0.05, f"Reading {path.name}", force=True)
     try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
-        raise _unreadable(path, "an Excel .xlsx workbook", exc) from exc
-    try:
-        names = [ws.title for ws in book.worksheets]
-        if not names:
-            raise DataError(
-                "the workbook has no worksheets.", path=path, remedy="Choose another file."
+        with pd.ExcelFile(path, engine="calamine") as book:
+            names = [str(n) for n in book.sheet_names]
+            if not names:
+                raise DataError(
+                    "the workbook has no worksheets.", path=path, remedy="Choose another file."
+                )
+            title = _choose(names, sheet, path, whole="the workbook has", noun="sheet")
+            progress(0.1, f"Reading {path.name} [{title}]", force=True)
+            # Every cell as written (empty cells are ""): missing markers ("NA", "-", ...)
+            # are decided by the loader as for CSV files.
+            grid = pd.read_excel(
+                book, sheet_name=title, header=None, na_filter=False, dtype=object
             )
-        title = _choose(names, sheet, path, whole="the workbook has", noun="sheet")
-        worksheet = book[title]
-        expected = worksheet.max_row or 0
-        rows: list[tuple] = []
-        for values in worksheet.iter_rows(values_only=True):
-            rows.append(values)
-            if len(rows) % 1024 == 0:
-                fraction = READ_SHARE * len(rows) / expected if expected else 0.0
-                progress(fraction, f"Reading {path.name} [{title}]: {len(rows):,} rows")
     except GmmDesktopError:
         raise
     except Exception as exc:
-        raise _unreadable(path, "an Excel .xlsx workbook", exc) from exc
-    finally:
-        book.close()
+        raise _unreadable(path, kind, exc) from exc
+    progress(READ_SHARE, f"Converting {path.name} [{title}]", force=True)
 
-    def blank(row: tuple) -> bool:
-        return all(v is None or (isinstance(v, str) and not v.strip()) for v in row)
-
-    first = 0
-    while first < len(rows) and blank(rows[first]):
+    cells = grid.to_numpy(dtype=object, copy=True)
+    empty = pd.isna(cells) | (cells == "")
+    # Blank rows above and below the table (spaces count as blank) are dropped; the grid's
+    # row 0 is the sheet's row 1 (pandas keeps blank rows), so positions stay the sheet's.
+    first, last = 0, len(cells) - 1
+    while first <= last and all(map(_is_blank, cells[first])):
         first += 1
-    last = len(rows)
-    while last > first and blank(rows[last - 1]):
+    while last > first and all(map(_is_blank, cells[last])):
         last -= 1
-    rows = rows[first:last]
-    if not rows:
+    if first > last:
         raise DataError(
             f"the sheet '{title}' is empty.",
             path=path,
             remedy="Choose the sheet that holds the table.",
         )
-    width = max(len(r) for r in rows)
-    grid = [tuple(r) + (None,) * (width - len(r)) for r in rows]
-    used = [j for j in range(width) if any(r[j] is not None for r in grid)]
-    grid = [tuple(r[j] for j in used) for r in grid]
-    text_rows = [[_cell_text(v) for v in r] for r in grid[:200]]
+    used = np.flatnonzero(~empty[first : last + 1].all(axis=0))
+    body_empty = empty[first : last + 1][:, used]
+    cells = cells[first : last + 1][:, used]
+    cells[body_empty] = None
+    text_rows = [[_cell_text(v) for v in row] for row in cells[:200]]
     has_header = looks_like_header(text_rows[0], text_rows[1:], ".")
     if has_header:
-        names_ = [_cell_text(v).strip() for v in grid[0]]
-        body = grid[1:]
+        names_ = [_cell_text(v).strip() for v in cells[0]]
+        body = cells[1:]
     else:
         names_ = default_names(len(used))
-        body = grid
+        body = cells
     frame = pd.DataFrame(body, columns=pd.RangeIndex(len(used)), dtype=object)
     frame = frame.infer_objects()
-    frame.columns = names_
+    frame.columns = pd.Index(names_)
     first_data_row = first + 1 + (1 if has_header else 0)
 
     def locate(position: int) -> str:

@@ -18,7 +18,10 @@ whatever the data's dtype and agree to about 1e-14. Environment switches:
 ``GMM_DESKTOP_NUM_THREADS=n``
     threads per numba pass (default: the usable cores, at most 8; small passes use one);
 ``GMM_DESKTOP_BLAS_THREADS=keep``
-    do not hold BLAS to one thread during a fit (see :func:`blas_single_threaded`).
+    do not hold BLAS to one thread during a fit (see :func:`blas_single_threaded`);
+``GMM_DESKTOP_FULL_KERNEL=direct`` (or ``quad``)
+    run the per-component (or the all-component GEMM) full-covariance kernel whatever
+    the data (for benchmarks; by default the choice is :func:`em_pass_numba`'s).
 """
 
 from __future__ import annotations
@@ -67,11 +70,30 @@ class RawStats:
 
     def __iadd__(self, other: RawStats) -> RawStats:
         if not np.array_equal(self.centres, other.centres):
-            raise ValueError("cannot add statistics taken about different centres")
+            other = other.recentred(self.centres)
         self.nk += other.nk
         self.s += other.s
         self.S += other.S
         return self
+
+    def recentred(self, centres: np.ndarray) -> RawStats:
+        """The same moments about other ``centres`` (exact algebra, no data needed).
+
+        With ``δ = old − new``: ``s' = s + nk δ`` and ``S' = S + s δᵀ + δ sᵀ + nk δ δᵀ``
+        (the diagonal of it for the diagonal structure).
+        """
+        centres = np.asarray(centres, dtype=np.float64)
+        delta = self.centres - centres
+        s = self.s + self.nk[:, None] * delta
+        if self.S.ndim == 3:
+            cross = np.einsum("ki,kj->kij", self.s, delta)
+            S = (
+                self.S + cross + np.swapaxes(cross, 1, 2)
+                + self.nk[:, None, None] * np.einsum("ki,kj->kij", delta, delta)
+            )
+        else:
+            S = self.S + 2.0 * self.s * delta + self.nk[:, None] * delta * delta
+        return RawStats(nk=self.nk.copy(), centres=centres.copy(), s=s, S=S)
 
     def finalize(self, n_samples: float) -> SufficientStatistics:
         """Means and scatter about the new means (the M-step's input)."""
@@ -301,6 +323,68 @@ def _row_ranges(n_samples: int, block: int, parts: int) -> list[tuple[int, int]]
     return [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
 
 
+#: The quadratic-form kernel is used while every component's mean lies within this squared
+#: Mahalanobis distance (in the component's own metric) of the shared centre. Its rounding
+#: error grows with that distance (the log-density and the moments come out as
+#: differences of terms that size, relative to ~1): at 1e4 it stays below about 1e-12
+#: relative in the lower bound (measured in ``tests/engine/test_kernels.py``).
+QUAD_MAX_CANCELLATION = 1.0e4
+
+
+@dataclass
+class QuadraticForm:
+    """The E-step of every full-covariance component as one linear map of ψ(x − centre).
+
+    ``θₖ · ψ(z) = log πₖ + log N(x | μₖ, Λₖ⁻¹)`` with ``z = x − centre`` and ``ψ(z) = (1, z,
+    z_l z_j for l ≤ j)``. ``cancellation`` is the largest squared Mahalanobis distance of
+    the centre from a component mean (the size of the terms whose difference is taken).
+    """
+
+    centre: np.ndarray
+    theta: np.ndarray
+    cancellation: float
+
+    def raw_stats(self, stats: np.ndarray) -> RawStats:
+        """:class:`RawStats` about the centre from the kernel's ``R ψᵀ`` sums (K × P)."""
+        k = stats.shape[0]
+        d = self.centre.shape[0]
+        upper = np.triu_indices(d)
+        S = np.empty((k, d, d))
+        S[:, upper[0], upper[1]] = stats[:, 1 + d :]
+        S[:, upper[1], upper[0]] = stats[:, 1 + d :]
+        return RawStats(
+            nk=stats[:, 0].copy(),
+            centres=np.repeat(self.centre[None, :], k, axis=0),
+            s=stats[:, 1 : 1 + d].copy(),
+            S=S,
+        )
+
+
+def quadratic_form(
+    weights: np.ndarray, means: np.ndarray, U: np.ndarray, offset: np.ndarray
+) -> QuadraticForm:
+    """θ for :func:`~._numba_kernels.em_full_quad`, about the weighted mean of the means.
+
+    ``−½ (z − m)ᵀ Λ (z − m) = −½ zᵀΛz + (Λm)ᵀz − ½ mᵀΛm`` with ``m = μₖ − centre``; the
+    quadratic part on ψ's products is ``−½ Λ_ll`` for ``l = j`` and ``−Λ_lj`` for ``l < j``.
+    """
+    k, d = means.shape
+    w = np.asarray(weights, dtype=np.float64)
+    centre = (w / w.sum()) @ means
+    m = means - centre
+    mu = np.einsum("kd,kde->ke", m, U)  # m U: ‖m U‖² = mᵀ Λ m
+    dist2 = np.einsum("ke,ke->k", mu, mu)
+    precision = np.matmul(U, np.swapaxes(U, 1, 2))
+    upper = np.triu_indices(d)
+    theta = np.empty((k, 1 + d + upper[0].size))
+    theta[:, 0] = offset - 0.5 * dist2
+    theta[:, 1 : 1 + d] = np.einsum("kij,kj->ki", precision, m)
+    quad = -precision[:, upper[0], upper[1]]
+    quad[:, upper[0] == upper[1]] *= 0.5
+    theta[:, 1 + d :] = quad
+    return QuadraticForm(np.ascontiguousarray(centre), theta, float(dist2.max(initial=0.0)))
+
+
 def em_pass_numba(
     X: np.ndarray,
     sample_weight: np.ndarray | None,
@@ -311,12 +395,20 @@ def em_pass_numba(
     chunk: int,
     *,
     threads: int | None = None,
+    kernel_choice: str | None = None,
 ) -> tuple[float, RawStats]:
     """:func:`em_pass_numpy` with the fused numba kernels (raises if numba is unavailable).
 
     Rows are cut into ``threads`` ranges (default :func:`n_threads`, used only when the
     pass is big enough to pay), each run by the ``nogil`` kernel in its own thread; the
     partial statistics are added in a fixed order.
+
+    The full structure runs :func:`~._numba_kernels.em_full_quad` (all components by two
+    GEMMs about one shared centre, see :func:`quadratic_form`) unless a component lies so
+    far from that centre, in its own Mahalanobis metric, that the shared centre would cost
+    accuracy (:data:`QUAD_MAX_CANCELLATION`); then the per-component exact kernel runs.
+    ``kernel_choice`` (``"quad"`` or ``"direct"``) forces one of the two (for tests and
+    benchmarks).
     """
     kernels = _numba_kernels()
     if kernels is None:
@@ -332,6 +424,41 @@ def em_pass_numba(
         + log_det_cholesky(expanded, structure)
         + np.log(np.asarray(weights, dtype=np.float64))
     )
+    w = (
+        np.empty(0)
+        if sample_weight is None
+        else np.ascontiguousarray(sample_weight, dtype=np.float64)
+    )
+    if threads is None:
+        work = n_samples * n_components * (n_features + 1)
+        threads = n_threads() if work >= _THREAD_MIN_WORK else 1
+    if kernel_choice is None:
+        kernel_choice = os.environ.get("GMM_DESKTOP_FULL_KERNEL", "").strip().lower() or None
+    quad = None
+    if structure == "full" and kernel_choice != "direct":
+        quad = quadratic_form(weights, centres, expanded, offset)
+        if kernel_choice is None and quad.cancellation > QUAD_MAX_CANCELLATION:
+            quad = None  # a component far from the shared centre: the exact kernel
+    if quad is not None:
+        form = quad
+        block = max(1, min(int(chunk), kernels.quad_block_rows(n_features)))
+        ranges = _row_ranges(n_samples, block, threads)
+
+        def run_quad(rows: tuple[int, int]) -> tuple[float, np.ndarray]:
+            stats = np.zeros(form.theta.shape)
+            ll = kernels.em_full_quad(
+                X, w, form.centre, form.theta, rows[0], rows[1], block, stats
+            )
+            return ll, stats
+
+        with blas_single_threaded():
+            parts = _run_ranges(run_quad, ranges)
+        ll, stats = parts[0]
+        for part in parts[1:]:
+            ll += part[0]
+            stats += part[1]
+        return float(ll), form.raw_stats(stats)
+
     if structure == "full":
         blas = n_features >= kernels.BLAS_MIN_FEATURES
         kernel = kernels.em_full_blas if blas else kernels.em_full
@@ -341,15 +468,7 @@ def em_pass_numba(
         kernel = kernels.em_diag
         prec = np.ascontiguousarray(expanded * expanded)
         s_shape = (n_components, n_features)
-    w = (
-        np.empty(0)
-        if sample_weight is None
-        else np.ascontiguousarray(sample_weight, dtype=np.float64)
-    )
     block = max(1, min(int(chunk), kernels.block_rows(n_features, n_components)))
-    if threads is None:
-        work = n_samples * n_components * (n_features + 1)
-        threads = n_threads() if work >= _THREAD_MIN_WORK else 1
     ranges = _row_ranges(n_samples, block, threads)
 
     def run(rows: tuple[int, int]) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
@@ -359,11 +478,8 @@ def em_pass_numba(
         ll = kernel(X, w, centres, prec, offset, rows[0], rows[1], block, nk, s, S)
         return ll, nk, s, S
 
-    if len(ranges) == 1:
-        results = [run(ranges[0])]
-    else:
-        futures = [_executor(len(ranges) - 1).submit(run, r) for r in ranges[1:]]
-        results = [run(ranges[0])] + [f.result() for f in futures]
+    with blas_single_threaded():
+        results = _run_ranges(run, ranges)
     ll, nk, s, S = results[0]
     for part in results[1:]:
         ll += part[0]
@@ -374,6 +490,14 @@ def em_pass_numba(
         lower = np.tril_indices(n_features, -1)
         S[:, lower[0], lower[1]] = S[:, lower[1], lower[0]]
     return float(ll), RawStats(nk=nk, centres=centres.copy(), s=s, S=S)
+
+
+def _run_ranges(run: Any, ranges: list[tuple[int, int]]) -> list[Any]:
+    """``run`` on every row range, the first in this thread and the others in the pool."""
+    if len(ranges) == 1:
+        return [run(ranges[0])]
+    futures = [_executor(len(ranges) - 1).submit(run, r) for r in ranges[1:]]
+    return [run(ranges[0])] + [f.result() for f in futures]
 
 
 _blas_lock = threading.Lock()
@@ -425,8 +549,16 @@ def em_pass(
     expanded: np.ndarray,
     structure: str,
     chunk: int,
+    *,
+    threads: int | None = None,
 ) -> tuple[float, RawStats]:
-    """One fused E+M pass with the fastest available kernel (numba if present and enabled)."""
+    """One fused E+M pass with the fastest available kernel (numba if present and enabled).
+
+    ``threads`` bounds the numba kernel's threads (default :func:`n_threads`); a caller
+    that already runs passes in parallel (a Dask worker) passes 1.
+    """
     if _numba_kernels() is not None:
-        return em_pass_numba(X, sample_weight, weights, means, expanded, structure, chunk)
+        return em_pass_numba(
+            X, sample_weight, weights, means, expanded, structure, chunk, threads=threads
+        )
     return em_pass_numpy(X, sample_weight, weights, means, expanded, structure, chunk)

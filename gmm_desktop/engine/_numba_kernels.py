@@ -1,27 +1,39 @@
 """Fused EM kernels compiled with numba (optional; imported lazily by :mod:`._em`).
 
-One call runs, over a range of rows and block by block, the E-step (Mahalanobis terms,
+One call runs, over a range of rows and block by block, the E-step (log-densities,
 log-sum-exp, responsibilities) and the M-step's raw statistics (``Σ r``, ``Σ r d`` and
-``Σ r d dᵀ`` with ``d = x − previous mean``), so each row is read from memory once per
-iteration and every temporary stays in cache.
+``Σ r d dᵀ`` with ``d = x − c`` for a fixed centre ``c`` per component), so each row is
+read from memory once per iteration and every temporary stays in cache.
 
-Layout, chosen so LLVM vectorises without ``fastmath`` (no reassociation is needed):
+Full covariances, all components at once (:func:`em_full_quad`, the default): each block
+of rows is expanded into its quadratic features ψ(x − c) = (1, z, z_l z_j for l ≤ j)
+about one shared centre; the log-densities of every component are then one matrix
+product θ ψ, and every moment of every component one product R ψᵀ, both in BLAS's
+register-blocked DGEMM (about half the arithmetic of the two d × d products per row and
+component of the per-component form). Its rounding error grows with the distance of the
+centre from a component mean, so ``_em`` falls back to the per-component kernels
+(:func:`em_full`, :func:`em_full_blas`, moments about each component's own previous
+mean) when a component lies far from the centre.
+
+Layout of the per-component kernels, chosen so LLVM vectorises with no reassociation:
 
 * E-step on a *transposed* copy of the block (features × rows): every inner loop runs
   along the rows and writes a separate output per row;
 * M-step as dot products along the rows, each summed in eight interleaved running
   sums (a fixed order, so results are deterministic, and one LLVM can vectorise).
 
-All arithmetic is float64 whatever the data's dtype (float32 rows are widened on load).
+All arithmetic is float64 whatever the data's dtype (float32 rows are widened on load);
+X may be C- or F-ordered (out of core, blocks arrive F-ordered from the Parquet reader).
 Responsibilities whose log lies below ``LOG_RESP_FLOOR`` are set to exactly zero: the CPU
-then never meets subnormal numbers, and the M-step skips those (row, component) pairs.
-Their total effect on any sum is below ``e**-354 ≈ 1e-154`` relative, and a component
-with no responsibility at all in a block skips that block's M-step.
+then never meets subnormal numbers (which cost ~100 cycles each), and the per-component
+M-step skips those (row, component) pairs. Their total effect on any sum is below
+``e**-354 ≈ 1e-154`` relative. ``exp`` and ``log`` are written out (polynomials on the
+exponent bits) so that they vectorise; libm's do not.
 
 The functions are ``nogil``: the caller may run several row ranges in threads and add
-the statistics. Compiled code is cached on disk (``cache=True``); where the package
-directory is not writable numba falls back to its user cache directory or compiles
-again.
+the statistics (holding BLAS to one thread meanwhile). Compiled code is cached on disk
+(``cache=True``); where the package directory is not writable numba falls back to its
+user cache directory or compiles again.
 """
 
 from __future__ import annotations
@@ -35,8 +47,15 @@ from numba import njit
 LOG_RESP_FLOOR = -354.0
 
 
+#: Compiler options of every kernel. ``contract`` lets LLVM fuse ``a * b + c`` into one FMA
+#: (one rounding instead of two; no reassociation, so the order of every sum is still
+#: fixed). ``error_model="numpy"`` drops the ZeroDivisionError check of float division,
+#: whose branch keeps LLVM from vectorising a loop that divides.
+_OPTIONS = {"nogil": True, "fastmath": {"contract"}, "error_model": "numpy"}
+
+
 def _jit(**options):
-    """``njit(nogil=True, fastmath=False)``, cached on disk when a cache directory is usable.
+    """``njit`` with :data:`_OPTIONS`, cached on disk when a cache directory is usable.
 
     numba caches next to this file (``__pycache__``) or, where that is read-only, in its
     user cache directory (``NUMBA_CACHE_DIR``); if neither works, compile in memory.
@@ -44,9 +63,9 @@ def _jit(**options):
 
     def decorate(func):
         try:
-            return njit(cache=True, nogil=True, fastmath=False, **options)(func)
+            return njit(cache=True, **_OPTIONS, **options)(func)
         except RuntimeError:  # "cannot cache function ...: no locator available"
-            return njit(cache=False, nogil=True, fastmath=False, **options)(func)
+            return njit(cache=False, **_OPTIONS, **options)(func)
 
     return decorate
 
@@ -136,9 +155,59 @@ def _exp_floor(v, T, Ti, P, n):  # pragma: no cover - compiled
         v[i] = e if v[i] > LOG_RESP_FLOOR else 0.0
 
 
+# log(x) = e ln 2 + log m with x = 2**e · m, m in [√½, √2) read from the bits, and
+# log m = 2 atanh(s) = 2 (s + s³/3 + ...), s = (m − 1)/(m + 1), |s| ≤ 0.172, to s**23
+# (truncation below 1e-18). Vectorises (libm's log does not): within 1 ulp.
+_SQRT2 = math.sqrt(2.0)
+_MANTISSA = 0x000FFFFFFFFFFFFF
+_ONE_BITS = 0x3FF0000000000000
+_TWO52_BITS = 0x4330000000000000  # 2**52: OR-ing a small integer in gives 2**52 + integer
+_TWO52 = 4503599627370496.0
+_A = tuple(2.0 / (2 * i + 1) for i in range(12))
+
+
+@_jit(inline="always")
+def _log_normal(x, out, E, n):  # pragma: no cover - compiled
+    """``out[i] = log(x[i])`` for positive normal (or NaN) ``x``; ``E`` is scratch (≥ n)."""
+    xb = x.view(np.int64)
+    ob = out.view(np.int64)
+    eb = E.view(np.int64)
+    for i in range(n):
+        b = xb[i]
+        eb[i] = (b >> 52) | _TWO52_BITS  # the biased exponent, as 2**52 + it
+        ob[i] = (b & _MANTISSA) | _ONE_BITS  # the mantissa m in [1, 2)
+    a0, a1, a2, a3, a4, a5 = _A[0], _A[1], _A[2], _A[3], _A[4], _A[5]
+    a6, a7, a8, a9, a10, a11 = _A[6], _A[7], _A[8], _A[9], _A[10], _A[11]
+    for i in range(n):
+        m = out[i]
+        e = E[i] - (_TWO52 + 1023.0)
+        big = m > _SQRT2
+        m = 0.5 * m if big else m
+        e = e + 1.0 if big else e
+        s = (m - 1.0) / (m + 1.0)
+        z = s * s
+        p = a11 * z + a10
+        p = p * z + a9
+        p = p * z + a8
+        p = p * z + a7
+        p = p * z + a6
+        p = p * z + a5
+        p = p * z + a4
+        p = p * z + a3
+        p = p * z + a2
+        p = p * z + a1
+        p = p * z + a0
+        # x − x is 0, or NaN for a NaN x (which the bit manipulation would hide)
+        out[i] = ((e * _LN2_HI + s * p) + e * _LN2_LO) + (x[i] - x[i])
+
+
 @_jit()
 def _responsibilities(L, top, tot, T, Ti, P, w, b0, B, weighted):  # pragma: no cover
-    """In place: log-probabilities L (K × B) → weighted responsibilities; returns Σ w log p."""
+    """In place: log-probabilities L (K × B) → weighted responsibilities; returns Σ w log p.
+
+    The largest log-probability of each row is subtracted first, so each row's sum of
+    exponentials lies in [1, K] and its logarithm never meets a subnormal or zero.
+    """
     K = L.shape[0]
     for i in range(B):
         top[i] = L[0, i]
@@ -155,15 +224,16 @@ def _responsibilities(L, top, tot, T, Ti, P, w, b0, B, weighted):  # pragma: no 
         _exp_floor(Lk, T, Ti, P, B)
         for i in range(B):
             tot[i] += Lk[i]
+    _log_normal(tot, T, P, B)  # T = log Σ exp(L − top)
     ll = 0.0
-    for i in range(B):
-        log_norm = math.log(tot[i]) + top[i]
-        if weighted:
+    if weighted:
+        for i in range(B):
             wi = w[b0 + i]
-            ll += wi * log_norm
+            ll += wi * (T[i] + top[i])
             tot[i] = wi / tot[i]
-        else:
-            ll += log_norm
+    else:
+        for i in range(B):
+            ll += T[i] + top[i]
             tot[i] = 1.0 / tot[i]
     for k in range(K):
         for i in range(B):
@@ -318,6 +388,68 @@ def em_full_blas(X, w, means, U, offset, start, stop, block, nk, s, S):  # pragm
 
 
 @_jit()
+def _expand(X, centre, Psi, b0, B):  # pragma: no cover - compiled
+    """``Psi[:, i] = ψ(x − centre)`` for rows ``b0 .. b0 + B``: ``(1, z, z_l z_j for l ≤ j)``."""
+    d = X.shape[1]
+    ones = Psi[0]
+    for i in range(B):
+        ones[i] = 1.0
+    for l in range(d):
+        c = centre[l]
+        zl = Psi[1 + l]
+        for i in range(B):
+            zl[i] = X[b0 + i, l] - c
+    f = 1 + d
+    for l in range(d):
+        zl = Psi[1 + l]
+        for j in range(l, d):
+            zj = Psi[1 + j]
+            out = Psi[f]
+            for i in range(B):
+                out[i] = zl[i] * zj[i]
+            f += 1
+
+
+@_jit()
+def em_full_quad(X, w, centre, theta, start, stop, block, stats):  # pragma: no cover
+    """Fused E+M pass over rows ``start:stop`` for every component at once, by two GEMMs.
+
+    With ``z = x − centre`` and ``ψ(z) = (1, z, z_l z_j for l ≤ j)`` (``P = 1 + d +
+    d(d+1)/2`` features), ``log πₖ N(x | μₖ, Λₖ⁻¹)`` is linear in ψ: ``θₖ · ψ(z)`` (see
+    ``_em.quadratic_form``). Per block of rows: ψ of the block (P × B), the log-probabilities
+    of all K components as one product ``θ ψ`` (K × B), the responsibilities R in place,
+    and every M-step moment of every component about ``centre`` as one product ``R ψᵀ``
+    (K × P: ``Σ r``, ``Σ r z`` and the upper triangle of ``Σ r z zᵀ``), added into
+    ``stats``. Returns ``Σ w log p(x)`` over the range. Half the arithmetic of one d × d
+    product per component and row for each step, in BLAS's register-blocked kernels.
+    """
+    K, P = theta.shape
+    weighted = w.shape[0] > 0
+    Psi = np.empty((P, block))
+    L = np.empty((K, block))
+    part = np.empty((K, P))
+    top = np.empty(block)
+    tot = np.empty(block)
+    T = np.empty(block)
+    Ti = T.view(np.int64)
+    Pb = np.empty(block)
+    ll = 0.0
+    for b0 in range(start, stop, block):
+        B = min(block, stop - b0)
+        if B < block:  # BLAS wants contiguous operands: the last, short block gets its own
+            Psi = np.empty((P, B))
+            L = np.empty((K, B))
+        _expand(X, centre, Psi, b0, B)
+        np.dot(theta, Psi, L)
+        ll += _responsibilities(L, top, tot, T, Ti, Pb, w, b0, B, weighted)
+        np.dot(L, Psi.T, part)
+        for k in range(K):
+            for p in range(P):
+                stats[k, p] += part[k, p]
+    return ll
+
+
+@_jit()
 def em_diag(X, w, means, P, offset, start, stop, block, nk, s, S):  # pragma: no cover
     """Fused E+M pass over rows ``start:stop`` for diagonal precisions.
 
@@ -375,6 +507,13 @@ def em_diag(X, w, means, P, offset, start, stop, block, nk, s, S):  # pragma: no
 
 #: From this many features on, the full structure's products go to BLAS.
 BLAS_MIN_FEATURES = 16
+
+
+def quad_block_rows(n_features: int) -> int:
+    """Rows per block of :func:`em_full_quad`: ψ of the block about 256 KiB, 32 to 512 rows."""
+    n_psi = 1 + n_features + n_features * (n_features + 1) // 2
+    rows = (256 * 1024) // (8 * n_psi)
+    return int(max(32, min(512, rows)) // 8 * 8)
 
 
 def block_rows(n_features: int, n_components: int) -> int:

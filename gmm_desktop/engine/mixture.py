@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from gmm_desktop.engine import _em
+from gmm_desktop.engine import _em, _params
+from gmm_desktop.engine._params import Constraint
 from gmm_desktop.engine._validation import (
     check_array,
     check_feature_names,
@@ -59,7 +60,58 @@ def _sklearn_compatible_types() -> tuple[type[Exception], type[Warning]]:
     return NotFittedError, ConvergenceWarning
 
 
+@functools.cache
+def _invalid_parameter_error() -> type[Exception]:
+    """scikit-learn's ``InvalidParameterError`` (a ``ValueError`` and ``TypeError``), the
+    class its estimators raise for a bad constructor parameter; imported on first use."""
+    try:
+        from sklearn.utils._param_validation import InvalidParameterError
+    except ImportError:  # pragma: no cover - scikit-learn is a dependency, not of the numerics
+
+        class InvalidParameterError(ValueError, TypeError):  # type: ignore[no-redef]
+            """A constructor parameter has a bad type or value."""
+
+    return InvalidParameterError
+
+
+def _plugin_name(registry: Any, kind: str) -> Constraint:
+    """A registered plugin name of ``kind``; the message lists the usable ones. A known but
+    disabled or broken plugin passes here, so that creating it says what is wrong."""
+    listed = Constraint.str_among(registry.names(kind))
+    return Constraint(
+        lambda value: isinstance(value, str) and registry.record(kind, value) is not None,
+        listed.text,
+    )
+
+
+def _parameter_constraints() -> dict[str, list[Constraint]]:
+    """scikit-learn's ``GaussianMixture._parameter_constraints``, plus ``chunk_size``;
+    ``covariance_type`` and ``init_params`` accept every registered plugin name."""
+    registry = get_registry()
+    integral, real = numbers.Integral, numbers.Real
+    array_or_none = [Constraint.array_like(), Constraint.none()]
+    return {
+        "n_components": [Constraint.interval(integral, 1)],
+        "covariance_type": [_plugin_name(registry, "covariance")],
+        "tol": [Constraint.interval(real, 0.0)],
+        "reg_covar": [Constraint.interval(real, 0.0)],
+        "max_iter": [Constraint.interval(integral, 0)],
+        "n_init": [Constraint.interval(integral, 1)],
+        "init_params": [_plugin_name(registry, "initializer")],
+        "weights_init": array_or_none,
+        "means_init": array_or_none,
+        "precisions_init": array_or_none,
+        "random_state": _params.random_state(),
+        "warm_start": _params.boolean(),
+        "verbose": _params.verbose(),
+        "verbose_interval": [Constraint.interval(integral, 1)],
+        "chunk_size": [Constraint.interval(integral, 1), Constraint.none()],
+    }
+
+
 def __getattr__(name: str) -> Any:
+    if name == "InvalidParameterError":
+        return _invalid_parameter_error()
     if name == "NotFittedError":
         return _sklearn_compatible_types()[0]
     if name == "ConvergenceWarning":
@@ -127,6 +179,8 @@ class FitData:
     is needed: ``(X, sample_weight, total_weight, chunk)``). In memory they are the data
     themselves; out of core (:mod:`gmm_desktop.outofcore`) ``em_pass`` sums per-partition
     statistics on a Dask scheduler and ``init_rows`` is a bounded uniform random sample.
+    ``dtype`` is the data's float type: float32 data give float32 fitted attributes (as in
+    scikit-learn), although every sum is computed in float64.
     """
 
     n_samples: int
@@ -135,6 +189,7 @@ class FitData:
     em_pass: EmPass
     init_rows: Callable[[], tuple[np.ndarray, np.ndarray | None, float, int]]
     feature_names: np.ndarray | None = None
+    dtype: Any = np.float64
 
 
 def is_dask_collection(X: Any) -> bool:
@@ -277,37 +332,25 @@ class GaussianMixture:
             raise ValueError(f"init_params must be a registered name, got {name!r}")
         return get_registry().create("initializer", name)
 
+    def _validate_params(self) -> None:
+        """Check every constructor parameter's type and range as scikit-learn does (at the
+        start of ``fit``, before the data): a bad one raises scikit-learn's
+        ``InvalidParameterError`` with scikit-learn's message."""
+        owner = type(self).__name__
+        constraints = _parameter_constraints()
+        message = _params.first_violation(self.get_params(deep=False), constraints, owner)
+        if message is None and isinstance(self.n_components, (bool, np.bool_)):
+            # scikit-learn's constraints let a bool through as an int, and its fit then
+            # fails with a bare TypeError; this says what is wrong (still a TypeError).
+            message = _params.violation_message(
+                "n_components", self.n_components, constraints["n_components"], owner
+            )
+        if message is not None:
+            raise _invalid_parameter_error()(message)
+
     def _check_parameters(self, n_features: int, cov: CovarianceType) -> None:
-        def integer(name: str, low: int) -> None:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-                raise ValueError(
-                    f"The {name!r} parameter of {type(self).__name__} must be an int in the "
-                    f"range [{low}, inf). Got {value!r} instead."
-                )
-
-        def real(name: str) -> None:
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, numbers.Real)
-                or not np.isfinite(value)
-                or value < 0
-            ):
-                raise ValueError(
-                    f"The {name!r} parameter of {type(self).__name__} must be a float in the "
-                    f"range [0.0, inf). Got {value!r} instead."
-                )
-
-        integer("n_components", 1)
-        integer("max_iter", 0)
-        integer("n_init", 1)
-        integer("verbose", 0)
-        integer("verbose_interval", 1)
-        real("tol")
-        real("reg_covar")
-        if self.chunk_size is not None:
-            integer("chunk_size", 1)
+        """Check the initial parameters against the data's shape (after
+        :meth:`_validate_params` has checked every parameter's type and range)."""
         k, d = self.n_components, n_features
         if self.weights_init is not None:
             w = np.asarray(self.weights_init, dtype=float)
@@ -422,6 +465,7 @@ class GaussianMixture:
         self, X: Any, sample_weight: Any, callback: FitCallback | None
     ) -> np.ndarray | None:
         """Validate, then run the EM loop; returns the validated array (``None`` for Dask)."""
+        self._validate_params()
         if is_dask_collection(X):
             data: FitData = _out_of_core().fit_data(self, X, sample_weight)
             self._run_em(data, X, callback)
@@ -440,7 +484,7 @@ class GaussianMixture:
 
         data = FitData(
             n_samples, n_features, total_weight, em_pass,
-            lambda: (arr, weight, total_weight, chunk),
+            lambda: (arr, weight, total_weight, chunk), dtype=arr.dtype,
         )
         self._run_em(data, X, callback)
         return arr
@@ -588,7 +632,7 @@ class GaussianMixture:
                 _sklearn_compatible_types()[1],
                 stacklevel=4,
             )
-        self._set_params(best, cov)
+        self._set_params(best, cov, data.dtype)
         self.n_iter_ = best_n_iter
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = best_lower_bounds
@@ -758,13 +802,25 @@ class GaussianMixture:
         weights = stats.nk / stats.nk.sum()
         return _Params(weights, stats.means, covariances, prec_chol), ll / total_weight
 
-    def _set_params(self, params: _Params, cov: CovarianceType) -> None:
-        self.weights_ = params.weights
-        self.means_ = params.means
-        self.covariances_ = params.covariances
-        self.precisions_cholesky_ = params.precisions_cholesky
-        self.precisions_ = cov.precisions(params.precisions_cholesky)
+    def _set_params(
+        self, params: _Params, cov: CovarianceType, dtype: Any = np.float64
+    ) -> None:
+        """Store the fitted parameters, in float32 for float32 data (as scikit-learn does)."""
+        dtype = np.float32 if np.dtype(dtype) == np.float32 else np.float64
+
+        def cast(value: Any) -> Any:
+            return None if value is None else np.asarray(value, dtype=dtype)
+
+        self.weights_ = cast(params.weights)
+        self.means_ = cast(params.means)
+        self.covariances_ = cast(params.covariances)
+        self.precisions_cholesky_ = cast(params.precisions_cholesky)
+        self.precisions_ = cast(cov.precisions(params.precisions_cholesky))
         self._cov = cov
+
+    def _output_dtype(self, X: np.ndarray) -> Any:
+        """float32 when both ``X`` and the fitted parameters are (numpy's promotion)."""
+        return np.result_type(X.dtype, np.asarray(self.means_).dtype, np.float32)
 
     # ------------------------------------------------------------------ inference
 
@@ -786,7 +842,9 @@ class GaussianMixture:
     def score_samples(self, X: Any) -> np.ndarray:
         """Log-density ``log p(x)`` of each row under the mixture."""
         arr = self._validate_predict_input(X)
-        return _em.logsumexp_rows(self._weighted_log_prob(arr))
+        return _em.logsumexp_rows(self._weighted_log_prob(arr)).astype(
+            self._output_dtype(arr), copy=False
+        )
 
     def score(self, X: Any, y: Any = None) -> float:
         """Mean log-density per row."""
@@ -801,7 +859,9 @@ class GaussianMixture:
         """Responsibilities: the posterior probability of each component for each row."""
         arr = self._validate_predict_input(X)
         wlp = self._weighted_log_prob(arr)
-        return np.exp(wlp - _em.logsumexp_rows(wlp)[:, None])
+        return np.exp(wlp - _em.logsumexp_rows(wlp)[:, None]).astype(
+            self._output_dtype(arr), copy=False
+        )
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n_samples`` rows from the fitted mixture; returns ``(X, component)``."""
@@ -847,6 +907,34 @@ class GaussianMixture:
         self._check_is_fitted()
         k, d = self.means_.shape
         return np.asarray(self._plugin().to_full(self.covariances_, k, d))
+
+    def reordered(self, order: Any) -> GaussianMixture:
+        """A copy of this fitted model with its components in ``order`` (a permutation of
+        ``range(K)``): component ``i`` of the copy is component ``order[i]`` of this one.
+
+        The covariance arrays are permuted along the axis whose length is the number of
+        components in the covariance type's declared shape (none for a shared covariance).
+        """
+        self._check_is_fitted()
+        import copy
+
+        k, d = self.means_.shape
+        order = np.asarray(order, dtype=np.int64)
+        if sorted(order.tolist()) != list(range(k)):
+            raise ValueError(f"order must be a permutation of range({k}), got {order.tolist()}")
+        cov = self._plugin()
+        shape_k = tuple(cov.covariance_shape(k, d))
+        shape_k1 = tuple(cov.covariance_shape(k + 1, d))
+        axes = [i for i, (a, b) in enumerate(zip(shape_k, shape_k1, strict=True)) if a != b]
+        out = copy.deepcopy(self)
+        out.weights_ = np.asarray(self.weights_)[order]
+        out.means_ = np.asarray(self.means_)[order]
+        for name in ("covariances_", "precisions_", "precisions_cholesky_"):
+            arr = np.asarray(getattr(self, name))
+            for axis in axes:
+                arr = np.take(arr, order, axis=axis)
+            setattr(out, name, arr)
+        return out
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

@@ -49,6 +49,9 @@ class SelectionCell:
     seconds: float
     error: str | None = None
     model: GaussianMixture | None = field(default=None, repr=False)
+    #: Why the cell cannot be the best although it fitted: a component holding fewer than
+    #: d + 1 rows (a degenerate spike) or more free parameters than rows.
+    degenerate: str | None = None
 
     @property
     def bic_mclust(self) -> float:
@@ -67,6 +70,7 @@ class SelectionCell:
             "n_iter": self.n_iter,
             "seconds": self.seconds,
             "error": self.error,
+            "degenerate": self.degenerate,
         }
 
 
@@ -101,7 +105,8 @@ class SelectionResult:
         lines = [header]
         for c in self.cells:
             bic = c.bic_mclust if mclust_sign else c.bic
-            mark = " *" if c is self.best else ""
+            mark = (" *" if c is self.best else "") + (
+                f"  ({c.degenerate})" if c.degenerate else "")
             if c.error:
                 lines.append(f"{c.n_components:>3} {c.covariance_type:<12} failed: {c.error}")
                 continue
@@ -140,6 +145,20 @@ def _format_grid(result: SelectionResult, *, mclust_sign: bool, digits: int) -> 
             row += f"{text + ('*' if (m, k) == best else ' '):>{width}}"
         lines.append(row)
     return "\n".join(lines)
+
+
+def degeneracy(model: GaussianMixture, n_rows: float, n_parameters: int) -> str | None:
+    """Why a fitted model must not be chosen silently: a component holding fewer than d + 1
+    rows (its covariance is a spike held up by reg_covar) or more free parameters than rows."""
+    d = int(model.n_features_in_)
+    rows = np.asarray(model.weights_, dtype=float) * n_rows
+    if n_parameters >= n_rows:
+        return f"{n_parameters} parameters for {n_rows:g} rows"
+    small = np.flatnonzero(rows < d + 1)
+    if small.size:
+        return (f"component {int(small[0]) + 1} holds {rows[small[0]]:.1f} rows, fewer than "
+                f"d + 1 = {d + 1}")
+    return None
 
 
 def _criterion_value(cell: SelectionCell, criterion: str) -> float:
@@ -217,6 +236,7 @@ def select_models(
                     n_iter=int(model.n_iter_),
                     seconds=time.perf_counter() - started,
                     model=model if keep_models else None,
+                    degenerate=degeneracy(model, n_eff, p),
                 )
             )
         except FitCancelled:
@@ -245,5 +265,9 @@ def select_models(
         raise FitError(
             "Every cell of the model selection failed; first error: " + str(cells[0].error)
         )
-    best = min(usable, key=lambda c: _criterion_value(c, criterion))
+    sound = [c for c in usable if not c.degenerate]
+    if sound:
+        best = min(sound, key=lambda c: _criterion_value(c, criterion))
+    else:  # every cell is degenerate: the simplest model, said so by its note
+        best = min(usable, key=lambda c: (c.n_parameters, _criterion_value(c, criterion)))
     return SelectionResult(cells=cells, best=best, criterion=criterion, n_samples=n_samples)

@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 #: Set to ``fit`` to fit the opened file as soon as it is loaded and print the fitted
@@ -70,10 +71,31 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def main(argv: list[str] | None = None) -> int:
+#: Exit status when Qt cannot start because system libraries are missing.
+EXIT_MISSING_LIBRARIES = 1
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    library_lookup: Callable[[str], bool] | None = None,
+) -> int:
     """Parse ``argv`` (the arguments after the program name: ``[FILE]``), show the main
-    window, and run the Qt event loop; returns the exit code."""
+    window, and run the Qt event loop; returns the exit code.
+
+    Before Qt is imported, the system libraries it needs on Linux are checked
+    (:mod:`gmm_desktop.gui.qt_libraries`): when one is missing, one line on stderr names
+    the packages and the install command, and the exit code is
+    :data:`EXIT_MISSING_LIBRARIES` (Qt itself would abort the process).
+    ``library_lookup(soname) -> bool`` replaces the loader check (for tests).
+    """
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    from gmm_desktop.gui.qt_libraries import library_loads, missing_libraries_message
+
+    problem = missing_libraries_message(lookup=library_lookup or library_loads)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return EXIT_MISSING_LIBRARIES
     _leave_a_core_for_the_gui()
 
     from PySide6.QtCore import QCoreApplication, Qt

@@ -36,7 +36,7 @@ from gmm_desktop.gui.panels import DatasetPanel, ModelPanel, ParametersView, Swe
 from gmm_desktop.gui.scatter import ScatterPlot
 
 DATA_FILTER = (
-    "Data files (*.csv *.tsv *.txt *.parquet *.xlsx *.xls *.npy *.npz);;All files (*)"
+    "Data (*.csv *.tsv *.txt *.parquet *.xlsx *.xlsm *.xlsb *.xls *.ods *.npy *.npz);;All files (*)"
 )
 TABLE_FILTER = "CSV (*.csv);;Parquet (*.parquet);;Excel (*.xlsx);;All files (*)"
 PLOT_FILTER = "PNG image (*.png);;SVG drawing (*.svg)"

@@ -23,11 +23,18 @@ The application core's big-data backend (:mod:`gmm_desktop.core.bigdata`) uses
 application layer.
 """
 
-from gmm_desktop.outofcore._compute import active_client, compute_parts, connect
+from gmm_desktop.outofcore._compute import (
+    active_client,
+    compute_parts,
+    connect,
+    persist_parts,
+)
 from gmm_desktop.outofcore.fitting import (
     INIT_SAMPLE_SIZE,
     RowBlocks,
     fit_data,
+    keep_in_memory,
+    memory_budget,
     options,
     row_blocks,
     uniform_sample,
@@ -44,6 +51,7 @@ from gmm_desktop.outofcore.scoring import (
 from gmm_desktop.outofcore.tables import (
     LazyFeatures,
     LazyTable,
+    ParquetPiece,
     is_lazy_source,
     open_table,
     prepare,
@@ -53,6 +61,7 @@ __all__ = [
     "INIT_SAMPLE_SIZE",
     "LazyFeatures",
     "LazyTable",
+    "ParquetPiece",
     "PlotSample",
     "RowBlocks",
     "active_client",
@@ -63,9 +72,12 @@ __all__ = [
     "fit_data",
     "fit_threshold",
     "is_lazy_source",
+    "keep_in_memory",
     "log_density_histogram",
+    "memory_budget",
     "open_table",
     "options",
+    "persist_parts",
     "plot_sample",
     "predict",
     "prepare",

@@ -17,7 +17,7 @@ from dask.callbacks import Callback
 
 from gmm_desktop.errors import FitCancelled
 
-__all__ = ["PassProgress", "active_client", "compute_parts", "connect"]
+__all__ = ["PassProgress", "active_client", "compute_parts", "connect", "persist_parts"]
 
 #: ``progress(stage, fraction)`` during one pass over the partitions; a true return cancels.
 PassProgress = Callable[[str, float], Any]
@@ -79,6 +79,42 @@ def compute_parts(
                         f"cancelled during {stage}; the previous model is unchanged"
                     )
         return list(client.gather(futures))
+    except BaseException:
+        client.cancel(futures)
+        raise
+
+
+def persist_parts(
+    parts: Sequence[Any], *, stage: str = "persist", progress: PassProgress | None = None
+) -> list[Any]:
+    """Compute delayed ``parts`` and keep the results where they are, in the order given.
+
+    With a ``distributed`` client the results stay in the workers' memory and come back
+    as futures (a later task on one runs where its data are; a future lost with its worker
+    is recomputed from the graph). On a local scheduler the results are returned (they are
+    in this process's memory). ``progress`` and cancel as in :func:`compute_parts`.
+    """
+    parts = list(parts)
+    client = active_client()
+    if client is None or not parts:
+        return compute_parts(parts, stage=stage, progress=progress)
+    from distributed import as_completed, wait
+
+    futures = client.compute(parts)
+    try:
+        if progress is not None:
+            done = 0
+            for _ in as_completed(futures):
+                done += 1
+                if progress(stage, done / len(futures)):
+                    raise FitCancelled(
+                        f"cancelled during {stage}; the previous model is unchanged"
+                    )
+        wait(futures)
+        bad = [f for f in futures if f.status == "error"]
+        if bad:
+            bad[0].result()  # raises the task's exception
+        return list(futures)
     except BaseException:
         client.cancel(futures)
         raise

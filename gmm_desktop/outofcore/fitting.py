@@ -17,16 +17,27 @@ hypergeometric distribution, then each partition draws its rows with its own see
 generator, so a seed reproduces the sample on any scheduler and any number of workers.
 With ``weights_init``, ``means_init`` and ``precisions_init`` all given, no sample is drawn.
 
-The data are never collected: each iteration reads the partitions again from their source
-(Parquet or CSV files, or arrays held in the graph), which also lets Dask recompute a
-partition lost with a worker. Call ``X.persist()`` first when the data fit in the
-cluster's memory, to read them once.
+Where the feature blocks are kept (:func:`options` ``persist``): when they fit in a share
+of the memory the cluster has (:func:`memory_budget`: :data:`MEMORY_SHARE` of each
+worker's memory limit, less what it holds; on a local scheduler, of this machine's
+available memory), the first pass decodes them once into the workers' memory (cut into
+at least :data:`BLOCKS_PER_THREAD` blocks per worker thread, so the load balances) and
+every iteration runs on them there; they are released when the fit ends, and a block
+lost with a worker is recomputed from the graph. Otherwise each iteration reads the
+partitions again from their source (for Parquet: only the feature columns, by pyarrow,
+see :mod:`.tables`), each partition's read and E+M pass being one task, so that with
+two or more workers one reads while another computes.
+
+Every partition's E+M pass is :func:`gmm_desktop.engine._em.em_pass`, the same fused
+kernel as in memory, one thread per task (the workers are the parallelism).
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import itertools
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -36,12 +47,20 @@ from dask import delayed
 
 from gmm_desktop.engine import _em
 from gmm_desktop.engine.mixture import FitData
-from gmm_desktop.outofcore._compute import PassProgress, compute_parts
+from gmm_desktop.outofcore._compute import (
+    PassProgress,
+    active_client,
+    compute_parts,
+    persist_parts,
+)
 
 __all__ = [
+    "BLOCKS_PER_THREAD",
     "INIT_SAMPLE_SIZE",
+    "MEMORY_SHARE",
     "RowBlocks",
     "fit_data",
+    "memory_budget",
     "options",
     "row_blocks",
     "uniform_sample",
@@ -50,11 +69,24 @@ __all__ = [
 #: Default bound on the rows the initializer sees (a uniform random sample).
 INIT_SAMPLE_SIZE = 100_000
 
+#: Share of the memory (each worker's limit, or this machine's available memory) the
+#: feature blocks of a fit may take when they are kept in memory.
+MEMORY_SHARE = 0.5
+
+#: Blocks kept in memory are cut so that every worker thread gets at least this many.
+BLOCKS_PER_THREAD = 4
+
+#: ... but no block is cut below this many rows (per-task overhead).
+MIN_BLOCK_ROWS = 1 << 16
+
+_PERSIST_CHOICES = ("auto", True, False)
+
 
 @dataclass(frozen=True)
 class _Options:
     init_sample_size: int = INIT_SAMPLE_SIZE
     progress: PassProgress | None = None
+    persist: bool | str = "auto"
 
 
 _DEFAULT_OPTIONS = _Options()  # frozen: safe to share
@@ -65,14 +97,19 @@ _OPTIONS: contextvars.ContextVar[_Options] = contextvars.ContextVar(
 
 @contextlib.contextmanager
 def options(
-    *, init_sample_size: int | None = None, progress: PassProgress | None = None
+    *,
+    init_sample_size: int | None = None,
+    progress: PassProgress | None = None,
+    persist: bool | str | None = None,
 ) -> Iterator[None]:
     """Settings for out-of-core fits started inside the ``with`` block.
 
     ``init_sample_size`` bounds the initializer's random sample; ``progress(stage,
     fraction)`` is called as partitions finish within each pass over the data (a true
     return value cancels the fit, which raises ``FitCancelled`` and leaves the estimator
-    unchanged).
+    unchanged). ``persist``: ``"auto"`` (the default) keeps the decoded feature blocks in
+    the workers' memory when they fit (:func:`memory_budget`), ``True`` always, ``False``
+    never (every iteration reads the data again); ``None`` leaves the setting as it is.
     """
     current = _OPTIONS.get()
     changes: dict[str, Any] = {}
@@ -82,6 +119,10 @@ def options(
         changes["init_sample_size"] = int(init_sample_size)
     if progress is not None:
         changes["progress"] = progress
+    if persist is not None:
+        if persist not in _PERSIST_CHOICES:
+            raise ValueError(f"persist must be 'auto', True or False, got {persist!r}")
+        changes["persist"] = persist
     token = _OPTIONS.set(replace(current, **changes))
     try:
         yield
@@ -278,6 +319,126 @@ def seed_from(random_state: Any) -> int:
     return int(np.random.SeedSequence().entropy % (2**63))
 
 
+# --------------------------------------------------------------------------- memory
+
+
+def _local_host(host: str) -> bool:
+    import socket
+
+    return host in ("127.0.0.1", "localhost", "::1") or host in {
+        socket.gethostname(), socket.getfqdn()
+    }
+
+
+def memory_budget() -> float:
+    """Bytes of feature blocks a fit may keep in memory on the active scheduler.
+
+    With a ``distributed`` client: the sum over workers of :data:`MEMORY_SHARE` of each
+    one's memory limit less what it already holds (a worker without a limit counts the
+    machine's available memory); when every worker runs on this machine, also at most
+    that share of this machine's available memory. On a local scheduler: that share of
+    this machine's available memory.
+    """
+    import psutil
+
+    local = MEMORY_SHARE * psutil.virtual_memory().available
+    client = active_client()
+    if client is None:
+        return float(local)
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    if not workers:
+        return 0.0
+    total = 0.0
+    hosts_local = True
+    for address, w in workers.items():
+        limit = float(w.get("memory_limit") or 0)
+        held = float(w.get("metrics", {}).get("managed_bytes", 0) or 0)
+        if limit <= 0:
+            limit = float(psutil.virtual_memory().available)
+        total += max(0.0, MEMORY_SHARE * limit - held)
+        host = str(w.get("host") or address.split("://")[-1].rsplit(":", 1)[0])
+        hosts_local &= _local_host(host)
+    return float(min(total, local)) if hosts_local else float(total)
+
+
+def _threads() -> int:
+    """Worker threads of the active scheduler (the local pool's size without a client)."""
+    client = active_client()
+    if client is None:
+        import os
+
+        return max(1, os.cpu_count() or 1)
+    return max(1, sum(int(n) for n in client.nthreads().values()))
+
+
+def _rows_of(x: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of a block as their own array (F-ordered, as the readers give)."""
+    return np.asfortranarray(x[start:stop])
+
+
+def _balanced_cuts(counts: np.ndarray, n_slots: int) -> list[list[int]]:
+    """For each block, the cut points (0 … count) of its pieces.
+
+    Blocks bigger than ``n / (BLOCKS_PER_THREAD · n_slots)`` rows (and at least
+    :data:`MIN_BLOCK_ROWS`) are cut into equal pieces, so the work balances over the
+    threads.
+    """
+    n = int(counts.sum())
+    target = max(MIN_BLOCK_ROWS, -(-n // (BLOCKS_PER_THREAD * max(1, n_slots))))
+    cuts = []
+    for c in counts.tolist():
+        pieces = max(1, round(c / target))
+        cuts.append([c * i // pieces for i in range(pieces + 1)])
+    return cuts
+
+
+def keep_in_memory(
+    blocks: RowBlocks, *, progress: PassProgress | None = None
+) -> RowBlocks:
+    """The blocks decoded once and kept in the workers' memory (see the module docstring).
+
+    Returns a :class:`RowBlocks` whose ``x`` (and ``w``) are futures (``distributed``) or
+    in-memory arrays (local scheduler); ``array`` is unchanged (the lazy source).
+    """
+    cuts = _balanced_cuts(blocks.counts, _threads())
+    xs: list[Any] = []
+    ws: list[Any] = []
+    counts: list[int] = []
+    for b, points in enumerate(cuts):
+        wb = None if blocks.w is None else blocks.w[b]
+        if len(points) == 2:
+            xs.append(blocks.x[b])
+            ws.append(wb)
+            counts.append(points[1])
+            continue
+        for start, stop in itertools.pairwise(points):
+            xs.append(delayed(_rows_of, pure=True)(blocks.x[b], start, stop))
+            ws.append(None if wb is None else wb[start:stop])
+            counts.append(stop - start)
+    kept = persist_parts(
+        xs + ([] if blocks.w is None else ws), stage="reading the data into memory",
+        progress=progress,
+    )
+    x_kept, w_kept = kept[: len(xs)], kept[len(xs) :]
+    if active_client() is None:  # arrays in this process: wrap them once, never hashed
+        tag = uuid.uuid4().hex
+        x_kept = [delayed(v, name=f"gmm-x-{tag}-{i}") for i, v in enumerate(x_kept)]
+        w_kept = [delayed(v, name=f"gmm-w-{tag}-{i}") for i, v in enumerate(w_kept)]
+    return RowBlocks(
+        x_kept, None if blocks.w is None else w_kept, np.asarray(counts, dtype=np.int64),
+        blocks.n_features, blocks.feature_names, blocks.array,
+    )
+
+
+def _should_keep(blocks: RowBlocks, persist: bool | str) -> bool:
+    if persist is True or persist is False:
+        return persist
+    itemsize = np.dtype(blocks.array.dtype).itemsize
+    nbytes = blocks.n_samples * blocks.n_features * itemsize
+    nbytes += 0 if blocks.w is None else blocks.n_samples * 8
+    return nbytes <= memory_budget()
+
+
 # --------------------------------------------------------------------------- EM pass
 
 
@@ -310,7 +471,7 @@ def _partition_pass(
         )
     chunk = _em.chunk_rows(x.shape[0], d, k, chunk_size)
     with _em.blas_single_threaded():
-        return _em.em_pass(x, w, weights, means, expanded, structure, chunk)
+        return _em.em_pass(x, w, weights, means, expanded, structure, chunk, threads=1)
 
 
 def fit_data(model: Any, X: Any, sample_weight: Any = None) -> FitData:
@@ -328,7 +489,17 @@ def fit_data(model: Any, X: Any, sample_weight: Any = None) -> FitData:
             "minimum of 2 is required by GaussianMixture."
         )
     total_weight = float(n) if blocks.w is None else _check_weights(blocks)
-    state = {"passes": 0}
+    state: dict[str, Any] = {"passes": 0, "blocks": None}
+
+    def pass_blocks() -> RowBlocks:
+        """The blocks the passes run on: kept in memory on the first call if they fit."""
+        if state["blocks"] is None:
+            keep = _should_keep(blocks, settings.persist)
+            state["blocks"] = (
+                keep_in_memory(blocks, progress=settings.progress) if keep else blocks
+            )
+            state["kept"] = keep
+        return state["blocks"]
 
     def em_pass(
         weights: np.ndarray, means: np.ndarray, expanded: np.ndarray, structure: str
@@ -338,12 +509,13 @@ def fit_data(model: Any, X: Any, sample_weight: Any = None) -> FitData:
         weights = np.asarray(weights, dtype=np.float64)
         means = np.ascontiguousarray(means, dtype=np.float64)
         expanded = np.ascontiguousarray(expanded, dtype=np.float64)
+        data = pass_blocks()
         parts = [
             delayed(_partition_pass, pure=True)(
-                xb, None if blocks.w is None else blocks.w[b], weights, means, expanded,
+                xb, None if data.w is None else data.w[b], weights, means, expanded,
                 structure, model.chunk_size, check, b,
             )
-            for b, xb in enumerate(blocks.x)
+            for b, xb in enumerate(data.x)
         ]
         results = compute_parts(
             parts, stage=f"EM pass {state['passes']}", progress=settings.progress
@@ -385,4 +557,5 @@ def fit_data(model: Any, X: Any, sample_weight: Any = None) -> FitData:
         em_pass=em_pass,
         init_rows=init_rows,
         feature_names=blocks.feature_names,
+        dtype=np.dtype(blocks.array.dtype),
     )

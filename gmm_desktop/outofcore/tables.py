@@ -12,6 +12,14 @@ id column, or the row's position in the table counting from 0).
 of at most 100,000 kept rows (a rank error of about 1/√n_sample ≈ 0.3 % of the rows).
 Missing values: rows with a missing or infinite feature are dropped (``missing="drop"``,
 the only policy out of core).
+
+Parquet is read by pyarrow directly, not through pandas: each partition is a run of whole
+row groups of one file (about :data:`PIECE_ROWS` rows), only the feature columns are
+decoded, each column straight into one row of a features × rows float64 array, and the
+feature block handed on is its transpose (an F-ordered rows × features view, which the
+EM kernels read column by column). Reading the row identities (the id column, or the
+positions) is a separate task, run only when they are asked for (export, plot sample),
+so a fit reads nothing but the features. CSV goes through ``dask.dataframe``.
 """
 
 from __future__ import annotations
@@ -33,15 +41,33 @@ __all__ = ["LazyFeatures", "LazyTable", "is_lazy_source", "open_table", "prepare
 _CSV = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
 _PARQUET = (".parquet", ".pq", ".parq")
 
+#: Rows per partition of a Parquet table (whole row groups of one file are joined up to
+#: about this many rows: 80 MB of float64 features at 10 columns).
+PIECE_ROWS = 1 << 20
+
+
+@dataclass(frozen=True)
+class ParquetPiece:
+    """One partition of a Parquet table: consecutive row groups of one file."""
+
+    path: str
+    row_groups: tuple[int, ...]
+    n_rows: int
+
 
 @dataclass
 class LazyTable:
-    """A table opened lazily: ``frame`` is a Dask DataFrame (nothing read yet)."""
+    """A table opened lazily: ``frame`` is a Dask DataFrame (nothing read yet).
+
+    ``pieces`` lists the partitions of a Parquet table (read by pyarrow directly); it is
+    ``None`` for CSV, whose partitions are ``frame``'s.
+    """
 
     frame: Any
     path: str
     name: str
     id_column: str | None
+    pieces: list[ParquetPiece] | None = None
 
     @property
     def numeric_columns(self) -> list[str]:
@@ -104,9 +130,11 @@ def open_table(
             "such as 'logs/*.csv' (quoted, so the shell does not expand it).",
         )
     lower = [f.lower() for f in files]
+    pieces = None
     try:
         if all(f.endswith(_PARQUET) for f in lower):
             frame = dd.read_parquet(files if len(files) > 1 else files[0])
+            pieces = _parquet_pieces(files)
         elif all(f.endswith(_CSV) for f in lower):
             sep = delimiter or ("\t" if lower[0].endswith((".tsv", ".tsv.gz")) else ",")
             compressed = lower[0].endswith(".gz")
@@ -133,41 +161,103 @@ def open_table(
             remedy=f"Columns: {', '.join(map(str, list(frame.columns)[:20]))}.",
         )
     name = Path(text.rstrip("/")).name or text
-    return LazyTable(frame, text, name, id_column)
+    return LazyTable(frame, text, name, id_column, pieces)
+
+
+def _parquet_pieces(files: list[str], target_rows: int | None = None) -> list[ParquetPiece]:
+    """Partitions of Parquet files: consecutive row groups of a file, about ``target_rows``
+    (default :data:`PIECE_ROWS`) each."""
+    import pyarrow.parquet as pq
+
+    target_rows = PIECE_ROWS if target_rows is None else target_rows
+    pieces = []
+    for path in files:
+        meta = pq.ParquetFile(path).metadata
+        groups: list[int] = []
+        rows = 0
+        for g in range(meta.num_row_groups):
+            groups.append(g)
+            rows += meta.row_group(g).num_rows
+            if rows >= target_rows:
+                pieces.append(ParquetPiece(path, tuple(groups), rows))
+                groups, rows = [], 0
+        if groups or meta.num_row_groups == 0:  # the rest of the file (or an empty file)
+            pieces.append(ParquetPiece(path, tuple(groups), rows))
+    return pieces
 
 
 # --------------------------------------------------------------------------- profile
 
 
-def _features(df: Any, columns: list[str]) -> np.ndarray:
-    return df[columns].to_numpy(dtype=np.float64, na_value=np.nan)
+def _features_t(part: Any, columns: list[str]) -> np.ndarray:
+    """The feature columns of a partition as a features × rows float64 array.
+
+    A :class:`ParquetPiece` is read with pyarrow (only these columns; nulls become NaN),
+    each column decoded straight into its row of the result; a pandas partition (CSV)
+    through ``to_numpy``.
+    """
+    if isinstance(part, ParquetPiece):
+        import pyarrow.parquet as pq
+
+        table = pq.ParquetFile(part.path).read_row_groups(
+            list(part.row_groups), columns=list(columns), use_threads=False
+        )
+        xt = np.empty((len(columns), table.num_rows))
+        for j, name in enumerate(columns):
+            xt[j] = table.column(name).to_numpy()
+        return xt
+    return np.ascontiguousarray(part[columns].to_numpy(dtype=np.float64, na_value=np.nan).T)
 
 
-def _profile(df: Any, columns: list[str]) -> tuple[int, int, np.ndarray, np.ndarray]:
+def _finite_columns(xt: np.ndarray) -> np.ndarray | None:
+    """Mask of the rows (columns of ``xt``) with every feature finite; ``None`` if all are."""
+    finite = np.isfinite(xt).all(axis=0)
+    return None if finite.all() else finite
+
+
+def _profile(part: Any, columns: list[str]) -> tuple[int, int, np.ndarray, np.ndarray]:
     """(rows, kept rows, mean of kept rows, centred sum of squares of kept rows)."""
-    x = _features(df, columns)
-    keep = np.isfinite(x).all(axis=1)
-    xk = x[keep]
-    n = xk.shape[0]
-    d = x.shape[1]
+    xt = _features_t(part, columns)
+    keep = _finite_columns(xt)
+    xk = xt if keep is None else np.compress(keep, xt, axis=1)
+    n = xk.shape[1]
+    d = xt.shape[0]
     if n == 0:
-        return x.shape[0], 0, np.zeros(d), np.zeros(d)
-    mean = xk.mean(axis=0)
-    m2 = ((xk - mean) ** 2).sum(axis=0)
-    return x.shape[0], n, mean, m2
+        return xt.shape[1], 0, np.zeros(d), np.zeros(d)
+    mean = xk.mean(axis=1)
+    m2 = ((xk - mean[:, None]) ** 2).sum(axis=1)
+    return xt.shape[1], n, mean, m2
 
 
-def _block(
-    df: Any, columns: list[str], center: np.ndarray, scale: np.ndarray,
-    id_column: str | None, first: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    x = _features(df, columns)
-    keep = np.isfinite(x).all(axis=1)
+def _block(part: Any, columns: list[str], center: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """The scaled, finite feature rows of a partition (rows × features, F-ordered)."""
+    xt = _features_t(part, columns)
+    keep = _finite_columns(xt)
+    if keep is not None:
+        xt = np.compress(keep, xt, axis=1)  # C-ordered (``xt[:, keep]`` is F-ordered)
+    if np.any(center != 0.0):
+        xt -= center[:, None]
+    if np.any(scale != 1.0):
+        xt /= scale[:, None]
+    return xt.T
+
+
+def _ids(part: Any, columns: list[str], id_column: str | None, first: int) -> np.ndarray:
+    """The identities of a partition's kept rows: its id column, or the rows' positions."""
+    keep = _finite_columns(_features_t(part, columns))
     if id_column is None:
-        ids = np.arange(first, first + x.shape[0], dtype=np.int64)[keep]
+        n = part.n_rows if isinstance(part, ParquetPiece) else len(part)
+        ids = np.arange(first, first + n, dtype=np.int64)
+    elif isinstance(part, ParquetPiece):
+        import pyarrow.parquet as pq
+
+        table = pq.ParquetFile(part.path).read_row_groups(
+            list(part.row_groups), columns=[id_column], use_threads=False
+        )
+        ids = table.column(id_column).to_numpy(zero_copy_only=False)
     else:
-        ids = df[id_column].to_numpy()[keep]
-    return (x[keep] - center) / scale, ids
+        ids = part[id_column].to_numpy()
+    return ids if keep is None else ids[keep]
 
 
 def prepare(
@@ -202,7 +292,9 @@ def prepare(
         wrong = [c for c in columns if c not in available]
         if wrong:
             raise DataError(f"{table.name}: column {wrong[0]!r} is not numeric.")
-    parts = list(table.frame.to_delayed())
+    parts: list[Any] = (
+        list(table.pieces) if table.pieces is not None else list(table.frame.to_delayed())
+    )
     profiles = compute_parts(
         [delayed(_profile, pure=True)(p, columns) for p in parts],
         stage="reading the data (profile)", progress=progress,
@@ -233,23 +325,22 @@ def prepare(
         raise DataError(f"unknown scaling {scaling!r}.", remedy="Use none, standardize or robust.")
     firsts = np.concatenate([[0], np.cumsum([p[0] for p in profiles])[:-1]])
 
+    id_dtype = (
+        np.dtype(np.int64) if table.id_column is None else table.frame[table.id_column].dtype
+    )
+    if not isinstance(id_dtype, np.dtype):
+        id_dtype = np.dtype(object)
+
     def build(center: np.ndarray, scale: np.ndarray) -> tuple[Any, Any]:
         xs, ids = [], []
         for b, part in enumerate(parts):
             nb = profiles[b][1]
             if nb == 0:
                 continue
-            pair = delayed(_block, nout=2, pure=True)(
-                part, columns, center, scale, table.id_column, int(firsts[b])
-            )
-            xs.append(da.from_delayed(pair[0], shape=(nb, d), dtype=np.float64))
-            id_dtype = (
-                np.dtype(np.int64) if table.id_column is None
-                else table.frame[table.id_column].dtype
-            )
-            if not isinstance(id_dtype, np.dtype):
-                id_dtype = np.dtype(object)
-            ids.append(da.from_delayed(pair[1], shape=(nb,), dtype=id_dtype))
+            block = delayed(_block, pure=True)(part, columns, center, scale)
+            xs.append(da.from_delayed(block, shape=(nb, d), dtype=np.float64))
+            idb = delayed(_ids, pure=True)(part, columns, table.id_column, int(firsts[b]))
+            ids.append(da.from_delayed(idb, shape=(nb,), dtype=id_dtype))
         return da.concatenate(xs, axis=0), da.concatenate(ids, axis=0)
 
     if scaler is None:

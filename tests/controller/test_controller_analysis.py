@@ -130,3 +130,17 @@ def test_refit_reject_keeps_the_model_and_export_refuses_an_input(c, qtbot, tmp_
     source = c.run.loaded.source.path
     assert not c.anomaly.export_flagged(source)
     assert "destroy the data" in errors[-1]
+
+
+def test_the_window_writes_the_report(c, qtbot, tmp_path):
+    out = tmp_path / "report.html"
+    with qtbot.waitSignal(c.anomaly.exportFinished, timeout=TIMEOUT):
+        assert c.anomaly.export_report(out)
+    qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
+    html = out.read_text()
+    assert f"{c.anomaly.view.n_flagged:,} of 2,640 rows flagged" in html
+    assert "gmm-desktop detect" in html
+    why = c.anomaly.why(int(np.flatnonzero(c.anomaly.view.flags)[0]))
+    assert why.flagged and sum(r.contribution for r in why.rows) == pytest.approx(
+        why.distance_squared)
+    assert why.top.contribution == max(r.contribution for r in why.rows)

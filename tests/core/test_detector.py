@@ -90,9 +90,17 @@ def test_export_columns_and_sidecar(tmp_path, clean_file, suffix):
         table = pd.read_excel(out)
     assert list(table.columns) == [
         "sample", "temp", "pressure", "site", "log_density", "component",
-        "resp_0", "resp_1", "mahalanobis", "chi2_tail", "flag",
+        "resp_1", "resp_2", "mahalanobis", "chi2_tail", "contribution_temp",
+        "contribution_pressure", "top_feature", "flag",
     ]
     assert len(table) == 8 and table["flag"].all()
+    assert set(table["component"]) <= {1, 2}  # numbered from 1, as in the window
+    # the explanation: the features' contributions add up to the squared distance
+    np.testing.assert_allclose(table["contribution_temp"] + table["contribution_pressure"],
+                               table["mahalanobis"] ** 2, rtol=1e-9)
+    top = np.where(table["contribution_temp"] >= table["contribution_pressure"], "temp",
+                   "pressure")
+    assert list(table["top_feature"]) == list(top)
     flagged = np.asarray(det.detection.flags)
     np.testing.assert_allclose(table["log_density"], det.scored.scores.log_density[flagged])
     assert list(table["sample"]) == list(det.features.row_ids[flagged])  # the ID column

@@ -268,9 +268,9 @@ def test_selection_rejects_unknown_names_and_bad_data_upfront():
 
 
 def test_unknown_plugin_names_list_the_registered_ones():
-    with pytest.raises(ValueError, match=r"unknown covariance type 'bogus'.*'full'.*'tied'"):
+    with pytest.raises(ValueError, match=r"'covariance_type'.*'full'.*'tied'.*Got 'bogus'"):
         GaussianMixture(covariance_type="bogus").fit(blobs(0))
-    with pytest.raises(ValueError, match=r"unknown initializer 'bogus'.*'kmeans'"):
+    with pytest.raises(ValueError, match=r"'init_params'.*'kmeans'.*Got 'bogus'"):
         GaussianMixture(init_params="bogus").fit(blobs(0))
 
 

@@ -13,6 +13,7 @@ import pytest
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
 from gmm_desktop.engine import GaussianMixture, _em
+from gmm_desktop.plugin_api import cholesky_precision_from_covariances
 
 STRUCTURES = ("full", "diag")
 
@@ -45,11 +46,16 @@ def _problem(n: int, d: int, k: int, structure: str, seed: int = 0, offset: floa
 
 
 def _assert_same(a: tuple[float, _em.RawStats], b: tuple[float, _em.RawStats], rtol=1e-11):
+    """Same log-likelihood and the same M-step input (means, scatter about them, masses).
+
+    The raw moments may be taken about different centres (the quadratic-form kernel takes
+    them about one shared centre), so they are compared once re-centred on the means.
+    """
     (ll_a, raw_a), (ll_b, raw_b) = a, b
     assert ll_a == pytest.approx(ll_b, rel=rtol)
-    np.testing.assert_array_equal(raw_a.centres, raw_b.centres)
-    for name in ("nk", "s", "S"):
-        x, y = getattr(raw_a, name), getattr(raw_b, name)
+    fa, fb = raw_a.finalize(1.0), raw_b.finalize(1.0)
+    for name in ("nk", "means", "scatter"):
+        x, y = getattr(fa, name), getattr(fb, name)
         scale = np.abs(y).max()
         np.testing.assert_allclose(x, y, rtol=0, atol=rtol * scale, err_msg=name)
 
@@ -66,11 +72,15 @@ def test_numba_pass_equals_numpy_pass(kernels, structure, weighted, dtype, n_fea
     X = X.astype(dtype)
     sw = sw if weighted else None
     ref = _em.em_pass_numpy(X, sw, weights, means, expanded, structure, 256)
-    got = _em.em_pass_numba(X, sw, weights, means, expanded, structure, 256, threads=1)
-    _assert_same(got, ref)
-    # The full structure's scatter comes back symmetric (the kernel fills one triangle).
-    if structure == "full":
-        np.testing.assert_array_equal(got[1].S, np.swapaxes(got[1].S, 1, 2))
+    choices = ("quad", "direct") if structure == "full" else (None,)
+    for choice in choices:
+        got = _em.em_pass_numba(
+            X, sw, weights, means, expanded, structure, 256, threads=1, kernel_choice=choice
+        )
+        _assert_same(got, ref)
+        # The full structure's scatter comes back symmetric (the kernels fill one triangle).
+        if structure == "full":
+            np.testing.assert_array_equal(got[1].S, np.swapaxes(got[1].S, 1, 2))
 
 
 @pytest.mark.parametrize("structure", STRUCTURES)
@@ -80,9 +90,11 @@ def test_chunk_boundaries(kernels, structure, chunk, n_features):
     """n = 103 rows: a chunk of one row, chunks that do not divide n, n < chunk."""
     X, weights, means, expanded, sw = _problem(103, n_features, 4, structure, seed=2)
     ref = _em.em_pass_numpy(X, sw, weights, means, expanded, structure, 50)
-    for threads in (1, 2, 3):
+    choices = ("quad", "direct") if structure == "full" else (None,)
+    for threads, choice in itertools.product((1, 2, 3), choices):
         got = _em.em_pass_numba(
-            X, sw, weights, means, expanded, structure, chunk, threads=threads
+            X, sw, weights, means, expanded, structure, chunk, threads=threads,
+            kernel_choice=choice,
         )
         _assert_same(got, ref)
 
@@ -210,7 +222,11 @@ def test_integer_weights_equal_repeated_rows(kernels, cov):
 
 @pytest.mark.parametrize("use_numba", [True, False])
 def test_float32_data_is_computed_in_float64(request, monkeypatch, use_numba):
-    """A float32 fit equals the fit of the same values stored as float64."""
+    """A float32 fit runs the float64 fit of the same values; only the results are float32.
+
+    The lower bound is the float64 fit's to 1e-12 (scikit-learn computing in float32 is
+    off by about 1e-7), and every fitted array is the float64 fit's, rounded to float32.
+    """
     if use_numba:
         request.getfixturevalue("kernels")
     else:
@@ -225,8 +241,12 @@ def test_float32_data_is_computed_in_float64(request, monkeypatch, use_numba):
             warnings.simplefilter("ignore")
             b = GaussianMixture(**params).fit(X32)
         assert b.lower_bound_ == pytest.approx(a.lower_bound_, rel=1e-12)
-        np.testing.assert_allclose(b.means_, a.means_, rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(b.covariances_, a.covariances_, rtol=1e-10, atol=1e-12)
+        for name in ("weights_", "means_", "covariances_", "precisions_",
+                     "precisions_cholesky_"):
+            got, want = getattr(b, name), getattr(a, name)
+            assert got.dtype == np.float32, name
+            np.testing.assert_allclose(got, want.astype(np.float32), rtol=2e-7, atol=0,
+                                       err_msg=name)
         assert a.lower_bound_ == pytest.approx(sk.lower_bound_, rel=1e-10)
 
 
@@ -286,3 +306,76 @@ def test_concurrent_fits_in_threads_agree_with_a_lone_fit(kernels):
     for model in results:
         assert model.lower_bound_ == pytest.approx(alone.lower_bound_, rel=1e-12)
         np.testing.assert_allclose(model.means_, alone.means_, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- kernel choice
+
+
+def _narrow_component_data(sd: float, n: int = 30_000, d: int = 5) -> np.ndarray:
+    """Two wide clusters and a narrow one far from the shared centre (large cancellation)."""
+    rng = np.random.default_rng(0)
+    return np.concatenate([
+        rng.normal(size=(n // 3, d)),
+        rng.normal(size=(n // 3, d)) * 2.0 + 3.0,
+        rng.normal(size=(n - 2 * (n // 3), d)) * sd + 8.0,
+    ])
+
+
+def test_quad_kernel_at_its_cancellation_limit_matches_the_exact_kernel(kernels, monkeypatch):
+    """At the largest cancellation the GEMM kernel accepts (a narrow component ~1e4
+    squared Mahalanobis units from the shared centre), 25 iterations of both kernels give
+    the same lower bounds to 1e-12 and the same covariances to 1e-12."""
+    X = _narrow_component_data(sd=0.1)
+    seen = []
+    original = _em.quadratic_form
+
+    def spy(*args):
+        form = original(*args)
+        seen.append(form.cancellation)
+        return form
+
+    monkeypatch.setattr(_em, "quadratic_form", spy)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        init = GaussianMixture(3, random_state=0, max_iter=1).fit(X)
+        params = dict(max_iter=25, tol=0.0, weights_init=init.weights_,
+                      means_init=init.means_, precisions_init=init.precisions_)
+        fits = {}
+        for choice in ("quad", "direct"):
+            monkeypatch.setenv("GMM_DESKTOP_FULL_KERNEL", choice)
+            seen.clear()
+            fits[choice] = GaussianMixture(3, **params).fit(X)
+            if choice == "quad":
+                worst = max(seen)
+    assert 0.5 * _em.QUAD_MAX_CANCELLATION < worst <= _em.QUAD_MAX_CANCELLATION
+    np.testing.assert_allclose(fits["quad"].lower_bounds_, fits["direct"].lower_bounds_,
+                               rtol=1e-12, atol=0)
+    scale = np.abs(fits["direct"].covariances_).max()
+    np.testing.assert_allclose(fits["quad"].covariances_, fits["direct"].covariances_,
+                               rtol=0, atol=1e-12 * scale)
+
+
+def test_a_component_far_from_the_centre_gets_the_exact_kernel(kernels, monkeypatch):
+    calls = []
+    for name in ("em_full_quad", "em_full", "em_full_blas"):
+        original = getattr(kernels, name)
+
+        def spy(*args, _name=name, _original=original):
+            calls.append(_name)
+            return _original(*args)
+
+        monkeypatch.setattr(kernels, name, spy)
+    monkeypatch.delenv("GMM_DESKTOP_FULL_KERNEL", raising=False)
+    for sd, expected in ((1.0, "em_full_quad"), (0.003, "em_full")):
+        X = _narrow_component_data(sd, n=3000)
+        means = np.array([X[:1000].mean(0), X[1000:2000].mean(0), X[2000:].mean(0)])
+        covs = np.array([np.cov(X[i * 1000:(i + 1) * 1000].T) for i in range(3)])
+        U = cholesky_precision_from_covariances(covs)  # upper triangular, Λ = U Uᵀ
+        weights = np.full(3, 1 / 3)
+        offset = -0.5 * 5 * np.log(2 * np.pi) + _em.log_det_cholesky(U, "full")
+        form = _em.quadratic_form(weights, means, U, offset + np.log(weights))
+        assert (form.cancellation > _em.QUAD_MAX_CANCELLATION) == (expected == "em_full")
+        calls.clear()
+        got = _em.em_pass_numba(X, None, weights, means, U, "full", 1000, threads=1)
+        assert calls == [expected]
+        _assert_same(got, _em.em_pass_numpy(X, None, weights, means, U, "full", 500))

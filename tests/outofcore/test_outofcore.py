@@ -143,6 +143,7 @@ def _die_once_factory():
 
 
 def test_a_worker_killed_mid_fit_changes_nothing(client, tmp_path):
+    """Blocks read again every pass (persist off): the dead worker's blocks are re-read."""
     X = _data(seed=7, n=8000)
     trigger, done = str(tmp_path / "trigger"), str(tmp_path / "done")
     Xd = da.from_array(X, chunks=(1000, 3)).map_blocks(
@@ -156,7 +157,7 @@ def test_a_worker_killed_mid_fit_changes_nothing(client, tmp_path):
         if info.iteration == 2:  # the worker dies while iteration 3 runs
             open(trigger, "w").close()
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), outofcore.options(persist=False):
         warnings.simplefilter("ignore")
         mem = GaussianMixture(3, **params).fit(X)
         ooc = GaussianMixture(3, **params).fit(Xd, callback=callback)
@@ -165,6 +166,37 @@ def test_a_worker_killed_mid_fit_changes_nothing(client, tmp_path):
     assert killed in pids_before
     client.wait_for_workers(2, timeout=60)
     assert killed not in set(client.run(os.getpid).values())
+    _assert_same(mem, ooc)
+
+
+def test_a_worker_killed_with_blocks_in_memory_changes_nothing(client):
+    """Blocks kept in the workers' memory: a worker killed (SIGKILL) during iteration 3
+    takes its blocks with it; they are recomputed from the graph and the fit is exact."""
+    import signal
+
+    X = _data(seed=8, n=8000)
+    Xd = da.from_array(X, chunks=(1000, 3))
+    init = _start(X, "full")
+    params = {"covariance_type": "full", "max_iter": 8, "tol": 0.0, **init}
+    pids = client.run(os.getpid)
+    victim = sorted(pids.values())[0]
+    state = {"killed": False, "stages": []}
+
+    def progress(stage, fraction):
+        state["stages"].append(stage)
+        if stage == "EM pass 3" and not state["killed"]:
+            os.kill(victim, signal.SIGKILL)
+            state["killed"] = True
+        return False
+
+    with warnings.catch_warnings(), outofcore.options(persist=True, progress=progress):
+        warnings.simplefilter("ignore")
+        mem = GaussianMixture(3, **params).fit(X)
+        ooc = GaussianMixture(3, **params).fit(Xd)
+    assert state["killed"]
+    assert "reading the data into memory" in state["stages"]
+    client.wait_for_workers(2, timeout=60)
+    assert victim not in set(client.run(os.getpid).values())
     _assert_same(mem, ooc)
 
 
