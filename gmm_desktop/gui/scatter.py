@@ -42,6 +42,8 @@ RASTER_THRESHOLD = AGGREGATE_THRESHOLD  # the name before issue 13
 #: Up to this many points, a pan or zoom re-aggregates in the GUI thread (a few tens of
 #: ms); beyond, in a worker thread.
 SYNC_LIMIT = 400_000
+#: Milliseconds between a new view and the start of its aggregation in the worker.
+WORKER_DELAY_MS = 25
 #: The largest density image (pixels): an export at a higher resolution is aggregated at
 #: this size and scaled (4 planes of float64 per pixel are needed meanwhile: 128 MB).
 MAX_RASTER_PIXELS = 4_000_000
@@ -113,6 +115,10 @@ class FastScatterItem(pg.GraphicsObject):
         self.raster_count = 0  # aggregated images computed (for tests and benchmarks)
         self.last_raster_seconds = 0.0
         self._rasterReady.connect(self._adopt_raster, Qt.ConnectionType.QueuedConnection)
+        self._start_timer = QTimer()
+        self._start_timer.setSingleShot(True)
+        self._start_timer.setInterval(WORKER_DELAY_MS)
+        self._start_timer.timeout.connect(self._start_worker)
 
     # -- data ---------------------------------------------------------------------------
 
@@ -421,17 +427,21 @@ class FastScatterItem(pg.GraphicsObject):
             painter.restore()
 
     def _request(self, generation: int, frame: raster.Frame, dpr: float) -> None:
+        """Ask for the image of this view. The worker starts a moment later: a new view
+        is followed by a burst of repaints (axes, legend, ranges) that would otherwise
+        compete with it for the CPU and the GIL, and a pan's many views become one."""
         self._wanted = (generation, frame, dpr)
-        if not self._busy:
-            self._start_worker()
+        if not self._busy and not self._start_timer.isActive():
+            self._start_timer.start()
 
     def _start_worker(self) -> None:
         wanted, self._wanted = self._wanted, None
-        if wanted is None:
+        if wanted is None or self._busy:
             return
         self._busy = True
 
         def work() -> None:
+            _lower_priority()
             try:
                 result: Any = self._compute(*wanted)
             except Exception:  # never let a worker die silently
@@ -454,7 +464,7 @@ class FastScatterItem(pg.GraphicsObject):
             self.raster_count += 1
             self.update()
         if self._wanted is not None:
-            self._start_worker()
+            self._start_timer.start()
 
     @property
     def pending(self) -> bool:
@@ -540,6 +550,17 @@ class GridLines(pg.GraphicsObject):
                 painter.drawLines(lines)
         finally:
             painter.restore()
+
+
+def _lower_priority() -> None:
+    """Give the calling (worker) thread a lower scheduling priority than the GUI thread:
+    on a busy machine the event loop then keeps its core (Linux: per-thread niceness)."""
+    try:
+        import os
+
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not allowed: no matter
+        pass
 
 
 def _z(item: Any, z: float) -> Any:
