@@ -195,7 +195,7 @@ def _config(args: argparse.Namespace, base: Any = None) -> Any:
         "id_column": "id_column", "sheet": "sheet", "missing": "missing", "scaling": "scaling",
         "n_components": "components", "criterion": "criterion", "init_params": "init_params",
         "n_init": "n_init", "max_iter": "max_iter", "tol": "tol", "reg_covar": "reg_covar",
-        "random_state": "seed", "refit": "refit",
+        "random_state": "seed", "refit": "refit", "method": "method", "trim": "trim",
     }
     for field_name, arg in simple.items():
         value = getattr(args, arg, None)
@@ -276,7 +276,13 @@ def _summary(det: Any, out: Any) -> None:
         file=out,
     )
     how = ""
-    if det.selection is not None:
+    if det.robust is not None:
+        rf = det.robust
+        how = (f", robust route: chosen by trimmed BIC from {len(rf.cells)} candidates, "
+               f"trimming {rf.info.get('trim', 0):.2f}")
+        if rf.outlier_components:
+            how += f"; {len(rf.outlier_components)} outlier cluster(s) set apart"
+    elif det.selection is not None:
         how = (f", selected by {det.selection.criterion.upper()} from "
                f"{len(det.selection.cells)} candidates")
     print(f"model: {model.n_components} component(s), {model.covariance_type}{how}", file=out)
@@ -519,11 +525,18 @@ def _add_detect_options(p: argparse.ArgumentParser, *, report: bool = False) -> 
     )
     p.add_argument(
         "--covariance-type", default=None, metavar="TYPE",
-        help="full, tied, diag, spherical (any registered type), a comma list, or 'all' "
-        "(chosen by the criterion; default: full)",
+        help="full, tied, diag, spherical (any registered type with --method plain), a comma "
+        "list, or 'all' (default: full,tied,diag,spherical)",
     )
     p.add_argument("--criterion", choices=("bic", "aic"), default=None,
-                   help="what picks the model among several (default: bic)")
+                   help="what picks the model among several with --method plain (default: bic)")
+    p.add_argument("--method", choices=("robust", "plain"), default=None,
+                   help="robust (the default): trimmed fits over the components x covariance "
+                   "types grid, chosen by a trimmed BIC, reweighted, small far components "
+                   "declared outlier clusters; plain: EM on every row, chosen by BIC")
+    p.add_argument("--trim", type=_fraction, metavar="SHARE",
+                   help="share of rows the robust route leaves out of its trimmed fits "
+                   "(default: the contamination, at least 0.25)")
     gate = p.add_mutually_exclusive_group()
     gate.add_argument("--contamination", type=_fraction, metavar="Q",
                       help=f"flag the lowest-density fraction Q of the rows (default: "
@@ -634,7 +647,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--components", type=parse_components, default=None,
                    metavar="A-B", help="component counts to try (default: 1-6)")
     p.add_argument("--covariance-type", default=None, metavar="TYPE",
-                   help="a type, a comma list, or 'all' (default: full)")
+                   help="a type, a comma list, or 'all' (default: full,tied,diag,spherical)")
     p.add_argument("--mclust", action="store_true",
                    help="show BIC in mclust's convention, 2 logL - p ln n (higher is better), "
                    "and the components x covariance-types grid as mclust prints it")

@@ -23,6 +23,12 @@ Three kinds of plugin exist; each is a class, registered through a Python entry 
 ``RefitStrategy`` (group ``gmm_desktop.refit_strategies``)
     Outlier removal and refit (see the anomaly module); declared with :class:`ParamSpec`.
 
+Robust estimators for plugins (re-exported from :mod:`gmm_desktop.robust`, numpy/scipy
+only): :func:`fast_mcd` (FAST-MCD with the consistency correction and reweighting),
+:func:`tclust` (trimmed mixture fitting with scatter constraints; the built-in trimming
+strategies start from it) and :func:`nn_clean` (nearest-neighbour clutter removal, the
+noise component's start). A strategy raises :class:`FitCancelled` when its callback asks.
+
 Conventions shared with scikit-learn: ``U`` is the *precision Cholesky factor*, an upper
 triangular matrix with ``Λ = U Uᵀ`` (``Λ`` the precision, the inverse covariance), so the
 squared Mahalanobis distance of ``x`` is ``‖(x − μ) U‖²`` and ``log det Λ = 2 Σ log diag U``.
@@ -39,6 +45,14 @@ import numpy as np
 from scipy import linalg
 
 from gmm_desktop.errors import FitCancelled, NotPositiveDefiniteError, PluginError
+from gmm_desktop.robust import (
+    MCDResult,
+    NNCleanResult,
+    TclustResult,
+    fast_mcd,
+    nn_clean,
+    tclust,
+)
 
 __all__ = [
     "API_VERSION",
@@ -47,6 +61,8 @@ __all__ = [
     "Flagger",
     "Initialization",
     "Initializer",
+    "MCDResult",
+    "NNCleanResult",
     "NotPositiveDefiniteError",
     "ParamSpec",
     "PluginError",
@@ -57,11 +73,15 @@ __all__ = [
     "RefitStrategy",
     "Structure",
     "SufficientStatistics",
+    "TclustResult",
     "cholesky_precision_from_covariances",
     "cholesky_precision_from_precisions",
     "clone_model",
+    "fast_mcd",
+    "nn_clean",
     "precisions_from_cholesky",
     "squared_mahalanobis",
+    "tclust",
 ]
 
 #: Version of this API. A plugin may compare it to what it was written against.

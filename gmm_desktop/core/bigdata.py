@@ -233,28 +233,42 @@ def _rescaled(feats: Any, bundle: ModelBundle) -> Any:
 
 def fit(prepared: Prepared, config: RunConfig, *,
         progress: ProgressCallback | None = None) -> Fitted:
-    """EM on every row, on the connected scheduler. The engine's ``FitProgress`` reaches
-    ``progress`` unchanged (typed); each finished partition is reported too."""
+    """The robust route on the uniform sample (in memory), or plain EM on every row on the
+    connected scheduler (the engine's ``FitProgress`` reaches ``progress`` unchanged, and
+    each finished partition is reported too)."""
     oc = _lazy()
     refused = OUT_OF_CORE.refusals(config)
     if refused:
         raise ConfigError("not available out of core: " + "; ".join(refused))
     report = Reporter(progress, "fit")
-    model = GaussianMixture(n_components=config.component_candidates[0],
-                            covariance_type=config.covariance_types[0], **config.gmm_params())
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        oc.fit(model, prepared.lazy.X, callback=report.fit_callback(),
-               progress=report.pass_callback())
-    notes = tuple(dict.fromkeys(
-        str(w.message) for w in caught if "gmm_desktop" in str(getattr(w, "filename", ""))))
+    robust = None
+    if config.method == "robust":  # on the uniform sample, in memory
+        from gmm_desktop.core.steps import fit_robust_route
+
+        robust = fit_robust_route(prepared.X, config, report)
+        model = robust.model
+        notes: tuple[str, ...] = (
+            f"The robust route fitted the model on the uniform sample of "
+            f"{prepared.n_view_rows:,} of {prepared.n_rows_used:,} rows; the histogram, the "
+            "threshold, the counts and the export use every row.",)
+    else:
+        model = GaussianMixture(n_components=config.component_candidates[0],
+                                covariance_type=config.covariance_types[0],
+                                **config.gmm_params())
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            oc.fit(model, prepared.lazy.X, callback=report.fit_callback(),
+                   progress=report.pass_callback())
+        notes = tuple(dict.fromkeys(
+            str(w.message) for w in caught if "gmm_desktop" in str(getattr(w, "filename", ""))))
     bundle = ModelBundle(
         model=model, columns=prepared.columns, scaler=prepared.scaler, missing="drop",
         config=config.replace(columns=prepared.columns, missing="drop",
                               scaling=prepared.scaling),
         source=prepared.source,
     )
-    return Fitted(bundle=bundle, prepared_generation=prepared.generation, warnings=notes)
+    return Fitted(bundle=bundle, prepared_generation=prepared.generation, warnings=notes,
+                  robust=robust)
 
 
 # --------------------------------------------------------------------------- scores

@@ -17,8 +17,9 @@ _FEATURES = {
     "selection": "selecting rows",
     "refit": "refit strategies",
     "sweep": "model selection over a grid of counts and covariance types",
-    "component_range": "choosing the number of components or the covariance type by BIC "
-                       "(give one count and one type)",
+    "component_range": "plain EM choosing the number of components or the covariance type "
+                       "by BIC over every row (give one count and one type, or use the robust "
+                       "route, which chooses on a sample)",
     "missing": "imputing missing values by the median (rows with a missing value are "
                "left out)",
     "sheet": "choosing a worksheet",
@@ -52,7 +53,7 @@ class Capabilities:
     def refusals(self, config: Any) -> list[str]:
         """What of a :class:`~gmm_desktop.core.config.RunConfig` this backend cannot run."""
         out = []
-        if not self.component_range and config.selects_model:
+        if not self.component_range and config.selects_model and config.method == "plain":
             out.append(_FEATURES["component_range"])
         if not self.refit and config.refit:
             out.append(_FEATURES["refit"])

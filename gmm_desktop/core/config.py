@@ -22,13 +22,21 @@ from gmm_desktop.errors import GmmDesktopError
 __all__ = [
     "DEFAULT_COMPONENTS",
     "DEFAULT_CONTAMINATION",
+    "DEFAULT_COVARIANCE_TYPES",
     "DEFAULT_SWEEP_TYPES",
+    "METHODS",
     "ConfigError",
     "RunConfig",
 ]
 
 #: Component counts tried by default (the best by the criterion is kept).
 DEFAULT_COMPONENTS: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+#: Covariance types tried by default (the best by the criterion is kept).
+DEFAULT_COVARIANCE_TYPES: tuple[str, ...] = ("full", "tied", "diag", "spherical")
+#: How the mixture is fitted: ``robust`` (the default route: trimmed fits over the grid, a
+#: trimmed BIC, reweighting, the small-component rule; :func:`gmm_desktop.engine.robust.
+#: fit_robust`) or ``plain`` (EM on every row, BIC over the grid).
+METHODS = ("robust", "plain")
 #: The share of rows flagged by default.
 DEFAULT_CONTAMINATION = 0.05
 #: Covariance types a model-selection sweep tries by default: the built-in four. Plugin
@@ -83,11 +91,14 @@ class RunConfig:
     # features
     columns: tuple[str, ...] | None = None
     missing: str = "drop"
-    scaling: str = "standardize"
+    scaling: str = "robust"
     # the mixture
+    method: str = "robust"
     n_components: int | tuple[int, ...] = DEFAULT_COMPONENTS
-    covariance_types: tuple[str, ...] = ("full",)
+    covariance_types: tuple[str, ...] = DEFAULT_COVARIANCE_TYPES
     criterion: str = "bic"
+    trim: float | None = None
+    small_component_rule: bool = True
     init_params: str = "kmeans"
     n_init: int = 1
     max_iter: int = 100
@@ -126,6 +137,13 @@ class RunConfig:
             )
         if self.scaling not in SCALINGS:
             raise ConfigError(f"scaling must be one of {', '.join(SCALINGS)}, got {self.scaling!r}")
+        if self.method not in METHODS:
+            raise ConfigError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.trim is not None and (isinstance(self.trim, bool) or not isinstance(
+                self.trim, int | float) or not 0.0 <= self.trim <= 0.5):
+            raise ConfigError(f"trim must be a share of rows in [0, 0.5], got {self.trim!r}")
+        if not isinstance(self.small_component_rule, bool):
+            raise ConfigError("small_component_rule must be true or false")
         if self.criterion not in CRITERIA:
             raise ConfigError(
                 f"criterion must be one of {', '.join(CRITERIA)}, got {self.criterion!r}"
@@ -164,6 +182,13 @@ class RunConfig:
         return len(self.component_candidates) * len(self.covariance_types) > 1
 
     @property
+    def contamination(self) -> float:
+        """The share of rows the user expects to flag (the robust route trims at least
+        it): the threshold's value for a contamination threshold, else the default."""
+        t = self.threshold
+        return t.value if t.kind == "contamination" else DEFAULT_CONTAMINATION
+
+    @property
     def refit_options(self) -> dict[str, Any]:
         return dict(self.refit_params)
 
@@ -193,9 +218,12 @@ class RunConfig:
             "columns": None if self.columns is None else list(self.columns),
             "missing": self.missing,
             "scaling": self.scaling,
+            "method": self.method,
             "n_components": k if isinstance(k, int) else list(k),
             "covariance_types": list(self.covariance_types),
             "criterion": self.criterion,
+            "trim": self.trim,
+            "small_component_rule": self.small_component_rule,
             "init_params": self.init_params,
             "n_init": self.n_init,
             "max_iter": self.max_iter,

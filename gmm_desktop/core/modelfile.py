@@ -251,7 +251,8 @@ def _cli_v01(model: GaussianMixture, info: Any, source: str) -> ModelBundle:
     if "scaler" not in info or columns is None:
         raise _fail(source, "the model's anomaly-detection data has no scaler or columns")
     config_doc = info.get("config") or {}
-    config = RunConfig.from_dict(_object(config_doc, "the configuration"))
+    config = RunConfig.from_dict(_object(config_doc, "the configuration"),
+                                 base=RunConfig(method="plain"))  # 0.1 fitted plain EM
     src = SourceInfo.from_dict(info.get("source"))
     record = info.get("refit")
     refit = None
@@ -290,7 +291,7 @@ def _window_v01(model: GaussianMixture, extra: Mapping[str, Any], source: str) -
         )
     missing = str(feats.get("missing", "drop"))
     base = RunConfig(columns=columns, missing=missing if missing in ("drop", "median") else "drop",
-                     scaling=scaler.method, n_components=int(model.n_components),
+                     scaling=scaler.method, method="plain", n_components=int(model.n_components),
                      covariance_types=(str(model.covariance_type),))
     return ModelBundle(
         model=model, columns=columns, scaler=scaler, missing=base.missing, config=base,
@@ -303,7 +304,8 @@ def _bare(model: GaussianMixture) -> ModelBundle:
     names = getattr(model, "feature_names_in_", None)
     columns = None if names is None else tuple(str(n) for n in names)
     d = int(model.n_features_in_)
-    config = RunConfig(columns=columns, scaling="none", n_components=int(model.n_components),
+    config = RunConfig(columns=columns, scaling="none", method="plain",
+                       n_components=int(model.n_components),
                        covariance_types=(str(model.covariance_type),))
     return ModelBundle(
         model=model, columns=columns,

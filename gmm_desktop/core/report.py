@@ -258,7 +258,26 @@ def build_report(run: Any, *, title: str | None = None) -> str:
 
     # model selection
     sel = run.selection
-    if sel is not None:
+    robust = getattr(run, "robust", None)
+    if robust is not None:
+        info = robust.info
+        out.append("<h2>Model selection</h2>")
+        out.append(
+            f"<p>The robust route: every cell of the grid fitted by TCLUST with "
+            f"{100 * float(info.get('trim', 0)):.0f} % of the rows trimmed, chosen by the "
+            "trimmed BIC (−2·trimmed log-likelihood + p·ln h, lower is better; a refused cell "
+            "says why), then refitted on the rows inside the reweighting gate.</p>")
+        out.append(_table(
+            ["covariance type", "K", "parameters", "trimmed log-likelihood", "trimmed BIC",
+             "fewest rows in a component", "note"],
+            [[c["covariance_type"], c["n_components"], c["n_parameters"],
+              c["trimmed_log_likelihood"], c["trimmed_bic"], c["smallest_component"],
+              "chosen" if c["chosen"] else (c["refused"] or "")] for c in robust.table()]))
+        if robust.outlier_components:
+            out.append(f"<p>{len(robust.outlier_components)} small, far component(s) were set "
+                       "apart as clusters of outliers (the small-component rule): their rows "
+                       "score as far from every normal component.</p>")
+    elif sel is not None:
         out.append("<h2>Model selection</h2>")
         out.append(f"<p>Chosen by {escape(sel.criterion.upper())} among {len(sel.cells)} "
                    "candidates (lower is better; a failed cell says why).</p>")

@@ -107,6 +107,8 @@ class Detector:
         #: are prepared with its columns and scaler, and its threshold is pinned.
         self.applied = False
         self.selection: SelectionResult | None = None
+        #: The robust route's result (the trimmed-BIC table, the trimmed and clean rows).
+        self.robust: Any = None
         self.fit_warnings: tuple[str, ...] = ()
         self.scored: Scored | None = None
         self.detection: Detection | None = None
@@ -417,6 +419,7 @@ class Detector:
         self.applied = False
         self.pinned = False
         self.selection = fitted.selection
+        self.robust = fitted.robust
         self.fit_warnings = fitted.warnings
         self.pending = None
         self._refits = 0
@@ -823,7 +826,8 @@ class Detector:
             cli = (f"(no command line: {exc})", [])
         snapshot = SimpleNamespace(
             prepared=self.prepared, scored=scored, detection=self.detection,
-            bundle=self.bundle, selection=self.selection, labels=self.labels,
+            bundle=self.bundle, selection=self.selection, robust=self.robust,
+            labels=self.labels,
             config=self.config, fit_warnings=self.fit_warnings,
             cli_command=lambda _output: cli,
         )

@@ -147,6 +147,7 @@ class Fitted:
     prepared_generation: int
     selection: SelectionResult | None = None
     warnings: tuple[str, ...] = ()
+    robust: Any = None  # engine.robust.RobustFit: the trimmed-BIC table of the robust route
 
 
 @dataclass(frozen=True, eq=False)

@@ -277,9 +277,13 @@ def fit(
     _check_rows(X.shape[0], config, left_out.size > 0)
     report = Reporter(progress, "fit")
     selection: SelectionResult | None = None
+    robust: Any = None
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if config.selects_model:
+        if config.method == "robust":
+            robust = fit_robust_route(X, config, report)
+            model = robust.model
+        elif config.selects_model:
             selection = select_models(
                 X, list(config.component_candidates), list(config.covariance_types),
                 criterion=config.criterion, callback=report.fit_callback(), keep_models=True,
@@ -312,7 +316,23 @@ def fit(
         source=prepared.source, fit_excluded=tuple(np.asarray(left_out).tolist()),
     )
     return Fitted(bundle=bundle, prepared_generation=prepared.generation, selection=selection,
-                  warnings=notes)
+                  warnings=notes, robust=robust)
+
+
+def fit_robust_route(X: np.ndarray, config: RunConfig, report: Reporter) -> Any:
+    """The robust default route (:func:`gmm_desktop.engine.robust.fit_robust`) with the
+    run's settings: the contamination the user expects, the grid, the trimming, the
+    small-component rule, the seed."""
+    from gmm_desktop.engine.robust import fit_robust
+
+    ks = config.component_candidates
+    return fit_robust(
+        X, contamination=config.contamination,
+        n_components=ks[0] if len(ks) == 1 else list(ks),
+        covariance_types=list(config.covariance_types), trim=config.trim,
+        small_component_rule=config.small_component_rule, reg_covar=config.reg_covar,
+        random_state=config.random_state, callback=report.data_callback(),
+    )
 
 
 def sweep(

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -503,7 +504,8 @@ def _run_ranges(run: Any, ranges: list[tuple[int, int]]) -> list[Any]:
 _blas_lock = threading.Lock()
 _blas_users = 0
 _blas_limiter: Any = None  # threadpoolctl's context while limited
-_blas_controller: Any = None  # threadpoolctl.ThreadpoolController, built once (~0.1 s)
+_blas_controller: Any = None  # threadpoolctl.ThreadpoolController (a scan: ~10 ms)
+_blas_modules = 0  # len(sys.modules) when it was built
 
 
 @contextlib.contextmanager
@@ -523,10 +525,14 @@ def blas_single_threaded() -> Iterator[None]:
     with _blas_lock:
         if _blas_users == 0:
             try:
-                if _blas_controller is None:
+                # Scanned again when modules were imported since (they may have loaded
+                # another BLAS: scipy's, another wheel's), which must be limited too.
+                global _blas_modules
+                if _blas_controller is None or len(sys.modules) != _blas_modules:
                     from threadpoolctl import ThreadpoolController
 
                     _blas_controller = ThreadpoolController()
+                    _blas_modules = len(sys.modules)
                 _blas_limiter = _blas_controller.limit(limits=1, user_api="blas")
             except Exception:  # threadpoolctl missing or a library it cannot drive
                 _blas_limiter = None

@@ -41,6 +41,8 @@ def test_builtin_strategies_are_registered_with_schemas():
             assert spec["help"]
     with pytest.raises(ValueError, match=r"at most 0\.5"):
         strategy("iterative-trimming", alpha=0.9)
+    with pytest.raises(ValueError, match="must be one of"):
+        strategy("iterative-trimming", gate=0.975)  # the gate is a named choice now
     with pytest.raises(ValueError, match="no parameter"):
         strategy("iterative-trimming", beta=0.1)
 
@@ -57,7 +59,7 @@ def test_plain_fit_is_masked(hbk, plain):
 def test_iterative_trimming_flags_exactly_rows_1_to_14(hbk, plain):
     before = plain.means_.copy()
     res = run_refit(
-        strategy("iterative-trimming", alpha=0.25, gate=0.975),
+        strategy("iterative-trimming", alpha=0.25, gate="chi2", chi2_probability=0.975),
         plain,
         hbk,
         ThresholdSpec("contamination", 0.05),
@@ -76,7 +78,8 @@ def test_iterative_trimming_flags_exactly_rows_1_to_14(hbk, plain):
 
 
 def test_noise_component_flags_exactly_rows_1_to_14(hbk, plain):
-    res = run_refit(strategy("noise-component"), plain, hbk, ThresholdSpec("contamination", 0.05))
+    res = run_refit(strategy("noise-component", gate="noise-posterior"), plain, hbk,
+                    ThresholdSpec("contamination", 0.05))
     np.testing.assert_array_equal(np.flatnonzero(res.flags), OUTLIERS)
     assert res.refit.info["noise_weight"] == pytest.approx(14 / 75, abs=0.02)
     again = detect(res.refit.model, hbk, res.threshold)  # a saved log-density rule
@@ -86,7 +89,7 @@ def test_noise_component_flags_exactly_rows_1_to_14(hbk, plain):
 def test_noise_component_with_two_gaussians_gives_outliers_their_own(hbk):
     model = GaussianMixture(2, random_state=0, n_init=3).fit(hbk)
     spec = ThresholdSpec("contamination", 0.05, small_component_share=0.25)
-    res = run_refit(strategy("noise-component"), model, hbk, spec)
+    res = run_refit(strategy("noise-component", gate="noise-posterior"), model, hbk, spec)
     fitted = res.refit.model
     small = int(np.argmin(fitted.weights_))
     np.testing.assert_array_equal(np.flatnonzero(fitted.predict(hbk) == small), OUTLIERS)

@@ -32,6 +32,7 @@ def test_detect_score_sample_end_to_end(hbk_csv, tmp_path):
     out = run(
         "detect", hbk_csv, "--columns", "X1,X2,X3", "--id-column", "rownames",
         "--refit", "iterative-trimming", "--refit-param", "alpha=0.25",
+        "--refit-param", "gate=chi2",  # the strategy's own gate, by name
         "--output", flagged, "--model-out", model,
     )
     assert out.returncode == 0, out.stderr

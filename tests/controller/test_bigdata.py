@@ -84,7 +84,8 @@ def test_big_data_fit_histogram_threshold_export(controller, qtbot, tmp_path):
     progress = []
     c.fitProgress.connect(progress.append)
     with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT) as blocker:
-        assert c.fit(n_components=2, covariance_types=("full",), random_state=0)
+        assert c.fit(n_components=2, covariance_types=("full",), random_state=0,
+                     method="plain")  # EM on every row
     idle(qtbot, c)
     summary = blocker.args[0]
     assert progress and progress[-1].fraction <= 1.0
@@ -127,7 +128,8 @@ def open_big_and_fit(qtbot, c, folder, **fit):
                               sample_size=4_000)
     idle(qtbot, c)
     with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT):
-        assert c.fit(**{"n_components": 2, "random_state": 0, **fit})
+        assert c.fit(**{"n_components": 2, "covariance_types": ("full",), "random_state": 0,
+                        "method": "plain", **fit})
     idle(qtbot, c)
 
 
@@ -140,7 +142,8 @@ def test_cancel_keeps_the_previous_model_and_session_reopens_big(controller, qtb
     cancelled = []
     c.fitCancelled.connect(cancelled.append)
     with qtbot.waitSignal(c.fitProgress, timeout=TIMEOUT):
-        assert c.fit(n_components=7, tol=0.0, max_iter=500, n_init=3, random_state=1)
+        assert c.fit(n_components=7, covariance_types=("full",), tol=0.0, max_iter=500,
+                     n_init=3, random_state=1, method="plain")
     c.cancel("fit")
     assert cancelled and not c.is_busy("fit")
     c.wait(TIMEOUT)
@@ -164,3 +167,31 @@ def test_cancel_keeps_the_previous_model_and_session_reopens_big(controller, qtb
         assert int(np.sum(other.anomaly.view.hist_counts)) == n_before
     finally:
         other.shutdown()
+
+
+def test_the_robust_default_route_in_big_data_mode(controller, qtbot, tmp_path):
+    """The default (robust) fit runs on the uniform sample; every row is still counted."""
+    c = controller
+    truth = make_parquet_folder(tmp_path / "big", rows=10_000)
+    with qtbot.waitSignal(c.featuresChanged, timeout=TIMEOUT):
+        assert c.bigdata.open(str(tmp_path / "big"), columns=["u", "v"], id_column="key",
+                              sample_size=3_000)
+    idle(qtbot, c)
+    notes = []
+    c.statusMessage.connect(notes.append)
+    with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT) as blocker:
+        assert c.fit(random_state=0)
+    idle(qtbot, c)
+    assert c.config.method == "robust"
+    assert any("uniform sample of 3,000 of 30,000 rows" in n for n in notes)
+    assert blocker.args[0] is not None
+    qtbot.waitUntil(lambda: not c.anomaly.view.approximate, timeout=TIMEOUT)
+    assert c.anomaly.view.n_rows == 30_000
+    assert c.anomaly.view.n_flagged == round(0.05 * 30_000)  # counted over every row
+    out = tmp_path / "scores"
+    with qtbot.waitSignal(c.anomaly.exportFinished, timeout=TIMEOUT):
+        assert c.anomaly.export_flagged(out, only_flagged=True)
+    idle(qtbot, c)
+    flagged = set(pd.read_parquet(out)["row_id"])
+    background = set(truth.loc[truth["is_bg"] == 1, "key"])
+    assert len(flagged & background) / len(background) > 0.9  # the uniform background

@@ -35,6 +35,8 @@ def open_and_wait(qtbot, c: AppController, path, **kw):
 
 
 def fit_and_wait(qtbot, c: AppController, **changes):
+    changes.setdefault("method", "plain")  # compared with the engine's EM below
+    changes.setdefault("covariance_types", ("full",))
     with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT) as blocker:
         assert c.fit(**changes)
     qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
@@ -326,7 +328,7 @@ def test_fit_failure_is_reported_and_keeps_the_model(qtbot, controller, tmp_path
     open_and_wait(qtbot, c, path)
     first = fit_and_wait(qtbot, c, n_components=2, random_state=0)
     with qtbot.waitSignal(c.errorOccurred, timeout=TIMEOUT) as blocker:
-        c.fit(n_components=2, reg_covar=0.0, random_state=0)
+        c.fit(n_components=2, reg_covar=0.0, random_state=0, method="plain")
     qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
     title, message = blocker.args
     assert title == "Fit failed" and "reg_covar" in message

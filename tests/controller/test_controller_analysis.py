@@ -87,7 +87,7 @@ def test_refit_accept_pins_the_rule_and_a_new_threshold_releases_it(c, qtbot, tm
     c.anomaly.set_threshold("contamination", 0.015)
     before = np.asarray(c.anomaly.view.flags).copy()
     with qtbot.waitSignal(c.anomaly.refitFinished, timeout=TIMEOUT) as blocker:
-        assert c.anomaly.run_refit("iterative-trimming", {"alpha": 0.1})
+        assert c.anomaly.run_refit("iterative-trimming", {"alpha": 0.1, "gate": "chi2"})
     qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
     view = blocker.args[0]
     np.testing.assert_array_equal(view.old_flags, before)
@@ -100,7 +100,7 @@ def test_refit_accept_pins_the_rule_and_a_new_threshold_releases_it(c, qtbot, tm
     from scipy.stats import chi2
 
     d = c.run.scored.scores.mahalanobis_all
-    gate = float(dict(view.params)["gate"])
+    gate = float(dict(view.params)["chi2_probability"])
     assert v.n_flagged == int(np.all(d**2 > chi2.ppf(gate, 2), axis=1).sum())
     # export: the file holds exactly the flagged rows, with the one sidecar schema
     out = tmp_path / "flags.csv"

@@ -31,6 +31,7 @@ def clean_file(tmp_path):
 
 def _fitted(path, **config):
     config.setdefault("n_components", 1)
+    config.setdefault("method", "plain")  # these tests check plain EM's model
     det = Detector(RunConfig(columns=["temp", "pressure"], **config))
     det.load(path, id_column="sample")
     det.fit()
@@ -45,7 +46,7 @@ def test_novelty_detection_round_trip(tmp_path, clean_file):
     doc = json.loads(model_file.read_text())
     saved = doc["extra"]["gmm_desktop"]
     assert saved["features"]["columns"] == ["temp", "pressure"]
-    assert saved["features"]["scaler"]["method"] == "standardize"
+    assert saved["features"]["scaler"]["method"] == "robust"  # the default scaling
     assert saved["source"]["path"].endswith("clean.csv")
     cutoff = saved["threshold"]["log_density_cutoff"]
     assert cutoff == pytest.approx(det.detection.threshold.log_density_cutoff)
@@ -147,7 +148,8 @@ def test_bic_range_and_manual_labels(tmp_path):
     rng = np.random.RandomState(2)
     X = np.vstack([rng.normal(0, 1, (200, 2)), rng.normal(7, 1, (200, 2))])
     path = _write(tmp_path / "two.csv", X)
-    det = Detector(RunConfig(columns=["temp", "pressure"], n_components=[1, 2, 3, 4]))
+    det = Detector(RunConfig(columns=["temp", "pressure"], n_components=[1, 2, 3, 4],
+                             method="plain"))
     det.load(path)
     det.fit()
     assert det.model.n_components == 2 and det.selection is not None

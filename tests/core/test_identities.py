@@ -42,10 +42,20 @@ def test_degenerate_models_are_not_chosen_silently():
     sel = select_models(X, [1, 2, 3, 4, 5], ["full"])
     assert all(c.degenerate for c in sel.cells)
     assert sel.best.n_components == 1  # the simplest, and it says why it is unsound
-    det = Detector(RunConfig(n_components=(1, 2, 3, 4, 5)))
+    det = Detector(RunConfig(n_components=(1, 2, 3, 4, 5), covariance_types=("full",),
+                             method="plain"))
     det.load(X)
     det.fit()
     assert any("degenerate" in w for w in det.fit_warnings)
+    # the robust route refuses every cell with as many parameters as kept rows, says why,
+    # and keeps the one sound cell (one spherical Gaussian: 3 parameters, 4 kept rows)
+    robust = Detector(RunConfig(n_components=(1, 2, 3, 4, 5)))
+    robust.load(X)
+    robust.fit()
+    best = robust.robust.best
+    assert (best.n_components, best.covariance_type, best.refused) == (1, "spherical", None)
+    refused = [c for c in robust.robust.cells if c is not best]
+    assert all(c.refused and "parameters for 4 kept rows" in c.refused for c in refused)
     # one component of 3 far rows in 2-D is sound; of 2 rows it is not
     Y = np.random.RandomState(1).randn(60, 2)
     Y[:2] += 40

@@ -113,8 +113,9 @@ def test_analyst_path(qtbot, window, tmp_path):
     for name in ("trim-and-refit", "noise-component", "iterative-trimming"):
         panel.strategy.setCurrentText(name)
         assert set(panel.editors) == {f.name for f in c.anomaly.refit_parameters(name)}
-        if name == "iterative-trimming":  # the analyst asks for a stricter final gate
-            panel.editors["gate"][1].setValue(0.999)
+        if name == "iterative-trimming":  # the analyst asks for a stricter chi-square gate
+            panel.editors["gate"][1].setCurrentText("chi2")
+            panel.editors["chi2_probability"][1].setValue(0.999)
         with qtbot.waitSignal(c.anomaly.refitFinished, timeout=TIMEOUT) as blocker:
             qtbot.mouseClick(panel.refit_button, Qt.MouseButton.LeftButton)
         idle(qtbot, w)
