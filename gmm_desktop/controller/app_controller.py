@@ -88,6 +88,7 @@ class AppController(QObject):
         self._view = ViewSettings()
         self._geometry: plotting.PlotGeometry | None = None
         self._scatter: ScatterView | None = None
+        self._scatter_memo = plotting.ScatterMemo()  # coordinates/colours reused by refresh
         self._sweep: tuple[Any, int] | None = None
         self._sweep_criterion = "bic"
         self._fitted_bundle: Any = None  # the model whose fit warnings run.fit_warnings are
@@ -597,7 +598,8 @@ class AppController(QObject):
                 note = (f"uniform sample: {prepared.n_view_rows:,} of "
                         f"{prepared.n_rows_used:,} rows")
             self._scatter = plotting.scatter_view(prepared, geom, self._view,
-                                                  self.shown_scored(), note)
+                                                  self.shown_scored(), note,
+                                                  memo=self._scatter_memo)
         self.scatterChanged.emit(self._scatter)
         self.anomaly.refresh()
         self.selection.refresh()

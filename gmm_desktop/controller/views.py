@@ -272,6 +272,8 @@ class SelectionView:
     n_outliers: int  # manual labels, over the whole data
     n_normal: int
     n_excluded: int
+    # positions among the plotted points of the rows with each manual label (the plot's marks)
+    labelled: tuple[tuple[str, np.ndarray], ...] = ()
 
 
 @dataclass(frozen=True)
