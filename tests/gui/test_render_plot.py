@@ -374,7 +374,8 @@ def test_the_plot_gets_most_of_the_window(qtbot, gmm_state_dir, gmm_settings_dir
     tabbed = set(w.tabifiedDockWidgets(w.model_dock))
     assert {w.dataset_dock, w.sweep_dock, w.anomaly_dock, w.selection_dock} <= tabbed
     for dock in w.findChildren(QDockWidget):
-        assert w.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea
+        if dock.isVisible():  # (the mixture views open under the plot when asked for)
+            assert w.dockWidgetArea(dock) == Qt.DockWidgetArea.RightDockWidgetArea
     assert w.parameters_dock.width() < 0.45 * w.width()
     assert w.parameters_dock.geometry().top() > w.model_dock.geometry().bottom()
     # long forms scroll instead of widening the column
