@@ -370,6 +370,21 @@ class AppController(QObject):
                               id_column=options.get("id_column"),  # type: ignore[arg-type]
                               columns=list(columns) if columns else None)  # type: ignore
 
+    def set_id_column(self, id_column: str | None) -> bool:
+        """Name the rows by ``id_column`` (``None``: by their position): the file is read
+        again with it; the feature choice is kept (without that column)."""
+        loaded = self.run.loaded
+        if loaded is None or loaded.source.path is None:
+            return False
+        if id_column == loaded.id_column:
+            return True
+        cols = [c for c in self.feature_columns if c != id_column] or None
+        if loaded.big:
+            return self.bigdata.open(loaded.source.path, columns=cols, id_column=id_column,
+                                     scaling=self.config.scaling)
+        return self.open_file(loaded.source.path, columns=cols, id_column=id_column,
+                              demo=loaded.source.demo, sheet=loaded.source.sheet)
+
     def set_features(self, columns: list[str], missing: str, scaling: str) -> bool:
         """Prepare the feature matrix again with another column choice or preprocessing."""
         if self.run.loaded is None:

@@ -95,6 +95,13 @@ def dataset_view(loaded: Loaded, n_rows: int | None = None) -> DatasetView:
     )
     ds = loaded.table
     warnings = tuple(str(w) for w in (ds.warnings if ds is not None else ()))
+    if ds is not None:
+        ids = tuple(str(v) for v in np.asarray(ds.row_ids)[: len(head)])
+        # a column can name the rows when its values are unique and complete
+        candidates = tuple(str(c) for c in ds.columns
+                           if not ds.frame[c].isna().any() and ds.frame[c].is_unique)
+    else:  # a lazy table: the rows' positions are known only after a pass
+        ids, candidates = (), tuple(loaded.columns)
     return DatasetView(
         name=str(loaded.name),
         path=str(loaded.source.path or loaded.name),
@@ -105,6 +112,9 @@ def dataset_view(loaded: Loaded, n_rows: int | None = None) -> DatasetView:
         preview_header=tuple(str(c) for c in head.columns),
         preview_rows=rows,
         messages=warnings,
+        preview_ids=ids,
+        id_column=loaded.id_column,
+        id_candidates=candidates,
     )
 
 
@@ -508,6 +518,7 @@ def anomaly_view(prepared: Prepared, scored: Scored, detection: Detection,
     how = detection.how
     if not detection.exact and busy_counting:
         how += "; counting every row…"
+    view_low, view_high, n_below_view = dens.view_range(cutoff)
     description = threshold.describe()
     if prepared.big:
         description += f" ({how})"
@@ -534,6 +545,9 @@ def anomaly_view(prepared: Prepared, scored: Scored, detection: Detection,
         flags=frozen_array(detection.flags),
         flagged_rows=table,
         flagged_top=flagged_top_features(prepared, scored, table),
+        view_low=view_low,
+        view_high=view_high,
+        n_below_view=n_below_view,
         contour_x=frozen_array(cx),
         contour_y=frozen_array(cy),
         contour_note=note,

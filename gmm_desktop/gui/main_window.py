@@ -329,6 +329,10 @@ class MainWindow(QMainWindow):
         self._action(file, "Export all rows with their &flag…",
                      lambda: self.export_table_dialog(False))
         self._action(file, "Export &plot (PNG, SVG)…", self.export_plot_dialog)
+        self.export_report_action = self._action(
+            file, "Export &report (HTML)…", self.export_report_dialog,
+            tip="One self-contained HTML file: data, model, plots, flagged rows and why, "
+            "provenance")
         self.export_script_action = self._action(file, "Export as &script…",
                                                  self.export_script_dialog)
         self._action(file, "Save synthetic sa&mple…", self.sample_dialog)
@@ -592,6 +596,11 @@ class MainWindow(QMainWindow):
             for it in hidden:
                 it.setVisible(True)
         return path
+
+    def export_report_dialog(self) -> None:
+        path = self._save_name("Export report", "report.html", "HTML report (*.html)")
+        if path:
+            self.controller.anomaly.export_report(path)
 
     def export_plot_dialog(self) -> None:
         path = self._save_name("Export plot", "scatter.png", PLOT_FILTER)

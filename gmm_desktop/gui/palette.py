@@ -12,29 +12,12 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-#: Okabe & Ito (2008), then Paul Tol's "muted" set: distinguishable with colour-vision
-#: deficiencies. Black and white are left out: they are the marks' ink and paper.
-CATEGORICAL = (
-    "#E69F00",  # orange
-    "#56B4E9",  # sky blue
-    "#009E73",  # bluish green
-    "#CC79A7",  # reddish purple
-    "#0072B2",  # blue
-    "#D55E00",  # vermillion
-    "#F0E442",  # yellow
-    "#332288",
-    "#DDCC77",
-    "#117733",
-    "#88CCEE",
-    "#882255",
-    "#44AA99",
-    "#999933",
-    "#AA4499",
-)
+from gmm_desktop.colours import CATEGORICAL as CATEGORICAL
+from gmm_desktop.colours import NEUTRAL as NEUTRAL
 
-#: Points with no model yet.
-NEUTRAL = "#7F7F7F"
-
+# CATEGORICAL (components: Okabe & Ito, then Paul Tol's "muted" set; black and white are
+# left out, they are the marks' ink and paper) and NEUTRAL (points with no model yet) are
+# gmm_desktop.colours', shared with the HTML report.
 #: The selection's frame. Its smallest CIELAB distance to a palette colour is 59 (normal
 #: vision), 36 (protan), 16 (deutan), 32 (tritan) under Machado et al. (2009) simulation;
 #: of the saturated hues tried (red, lime, cyan, pink, yellow) it is the farthest.

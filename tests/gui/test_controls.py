@@ -384,6 +384,8 @@ def test_german_window_reads_decimal_commas(qtbot, gmm_state_dir, gmm_settings_d
             c.open_demo("synthetic")
         idle(qtbot, w)
         assert w.model_panel.tol.text() == "0,001"
+        panel = w.model_panel  # the tolerance is plain EM's setting
+        panel.method.setCurrentIndex(panel.method.findData("plain"))
         type_into(qtbot, w.model_panel.tol, "0,0001", enter=False)
         w.model_panel.n_components.setValue(4)
         w.model_panel.auto_k.setChecked(False)
