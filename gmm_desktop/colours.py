@@ -6,7 +6,7 @@ deficiencies. Black is left out (it is the mean marker and the light theme's tex
 
 from __future__ import annotations
 
-__all__ = ["CATEGORICAL", "FLAG", "NEUTRAL", "categorical_hex"]
+__all__ = ["CATEGORICAL", "NEUTRAL", "categorical_hex"]
 
 CATEGORICAL = (
     "#E69F00",  # orange
@@ -28,8 +28,6 @@ CATEGORICAL = (
 
 #: Points with no model yet.
 NEUTRAL = "#7F7F7F"
-#: Flagged rows: black, which no component colour uses.
-FLAG = "#000000"
 
 
 def categorical_hex(n: int) -> list[str]:

@@ -44,6 +44,7 @@ from gmm_desktop.controller.views import (
     ViewSettings,
 )
 from gmm_desktop.core import (
+    DEFAULT_COVARIANCE_TYPES,
     DEFAULT_SWEEP_TYPES,
     ConfigError,
     Detector,
@@ -87,6 +88,7 @@ class AppController(QObject):
         self._view = ViewSettings()
         self._geometry: plotting.PlotGeometry | None = None
         self._scatter: ScatterView | None = None
+        self._scatter_memo = plotting.ScatterMemo()  # coordinates/colours reused by refresh
         self._sweep: tuple[Any, int] | None = None
         self._sweep_criterion = "bic"
         self._fitted_bundle: Any = None  # the model whose fit warnings run.fit_warnings are
@@ -107,6 +109,11 @@ class AppController(QObject):
     @staticmethod
     def default_sweep_types() -> tuple[str, ...]:
         return DEFAULT_SWEEP_TYPES
+
+    @staticmethod
+    def default_covariance_types() -> tuple[str, ...]:
+        """The covariance types a fit tries by default (the run configuration's)."""
+        return DEFAULT_COVARIANCE_TYPES
 
     @staticmethod
     def initializers() -> list[str]:
@@ -363,6 +370,21 @@ class AppController(QObject):
                               id_column=options.get("id_column"),  # type: ignore[arg-type]
                               columns=list(columns) if columns else None)  # type: ignore
 
+    def set_id_column(self, id_column: str | None) -> bool:
+        """Name the rows by ``id_column`` (``None``: by their position): the file is read
+        again with it; the feature choice is kept (without that column)."""
+        loaded = self.run.loaded
+        if loaded is None or loaded.source.path is None:
+            return False
+        if id_column == loaded.id_column:
+            return True
+        cols = [c for c in self.feature_columns if c != id_column] or None
+        if loaded.big:
+            return self.bigdata.open(loaded.source.path, columns=cols, id_column=id_column,
+                                     scaling=self.config.scaling)
+        return self.open_file(loaded.source.path, columns=cols, id_column=id_column,
+                              demo=loaded.source.demo, sheet=loaded.source.sheet)
+
     def set_features(self, columns: list[str], missing: str, scaling: str) -> bool:
         """Prepare the feature matrix again with another column choice or preprocessing."""
         if self.run.loaded is None:
@@ -591,7 +613,8 @@ class AppController(QObject):
                 note = (f"uniform sample: {prepared.n_view_rows:,} of "
                         f"{prepared.n_rows_used:,} rows")
             self._scatter = plotting.scatter_view(prepared, geom, self._view,
-                                                  self.shown_scored(), note)
+                                                  self.shown_scored(), note,
+                                                  memo=self._scatter_memo)
         self.scatterChanged.emit(self._scatter)
         self.anomaly.refresh()
         self.selection.refresh()

@@ -164,7 +164,7 @@ def matrix_view(prepared: Prepared, geom: Any, scored: Scored | None,
         pos = np.arange(n)
     else:
         pos = np.union1d(keep, flagged_rows)
-    values = offset[idx] + scale[idx] * X[np.ix_(pos, idx)]
+    values = offset[idx] + scale[idx] * X[np.ix_(pos, np.asarray(idx, dtype=np.int64))]
     colour_index = None
     n_colours = 0
     means = np.empty((0, len(idx)))
@@ -207,7 +207,8 @@ def rows_in_units(prepared: Prepared, geom: Any, columns: Sequence[str],
     offset, scale = _offset_scale(geom, prepared.X.shape[1])
     pos = np.asarray(positions, dtype=np.int64)
     pos = pos[(pos >= 0) & (pos < prepared.n_view_rows)]
-    return frozen_array(offset[idx] + scale[idx] * prepared.X[np.ix_(pos, idx)])
+    return frozen_array(offset[idx] + scale[idx] * prepared.X[np.ix_(
+        pos, np.asarray(idx, dtype=np.int64))])
 
 
 def rows_in_box(prepared: Prepared, geom: Any, x_column: str, y_column: str,
@@ -279,9 +280,9 @@ def marginals_view(prepared: Prepared, geom: Any, scored: Scored | None,
         x = offset[i] + scale[i] * X[:, i]
         edges = _bins(x)
         # equal-width bins: numpy's fast path (an array of edges would sort the rows)
-        span = (float(edges[0]), float(edges[-1]))
-        counts, _ = np.histogram(x, bins=edges.size - 1, range=span)
-        fcounts, _ = np.histogram(x[flags], bins=edges.size - 1, range=span) if (
+        edge_range = (float(edges[0]), float(edges[-1]))
+        counts, _ = np.histogram(x, bins=edges.size - 1, range=edge_range)
+        fcounts, _ = np.histogram(x[flags], bins=edges.size - 1, range=edge_range) if (
             flags.any()) else (np.zeros_like(counts), None)
         widths = np.diff(edges)
         total = max(int(counts.sum()), 1)

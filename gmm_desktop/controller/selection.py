@@ -159,10 +159,13 @@ class SelectionController(QObject):
             header, rows = plotting.rows_table(run.prepared, pos[:limit], self.app.shown_scored(),
                                                run.detection, run.labels)
         labels = run.labels
+        labelled = tuple((k, frozen_array(run.positions(labels.ids(k)))) for k in LABELS
+                         if labels.ids(k).size)
         return SelectionView(
             n_selected=int(pos.size), indices=frozen_array(pos), header=header, rows=rows,
             component=run.selected_component, n_outliers=int(labels.outlier.size),
             n_normal=int(labels.normal.size), n_excluded=int(labels.excluded.size),
+            labelled=labelled,
         )
 
     def text(self) -> str:

@@ -65,6 +65,9 @@ class DatasetView:
     preview_header: tuple[str, ...]
     preview_rows: tuple[tuple[str, ...], ...]
     messages: tuple[str, ...]
+    preview_ids: tuple[str, ...] = ()  # the identity of each preview row (as in exports)
+    id_column: str | None = None  # the column naming the rows (None: their position)
+    id_candidates: tuple[str, ...] = ()  # the columns that could name the rows
 
 
 @dataclass(frozen=True)
@@ -239,6 +242,9 @@ class AnomalyView:
     pinned: bool = False  # the threshold is a saved or refitted model's own rule
     how: str = ""  # how n_flagged was counted
     flagged_top: tuple[str, ...] = ()  # the top contributing feature of each flagged row
+    view_low: float | None = None  # the histogram's shown range (a few extreme rows do
+    view_high: float | None = None  # not stretch it), and the rows below it
+    n_below_view: int = 0
     #: Manual labels among the rows, and the rows the density rule alone flags among the
     #: rows not marked outlier (its contamination counts those rows only); ``None`` when
     #: not counted (a Mahalanobis gate, big data).
@@ -272,6 +278,8 @@ class SelectionView:
     n_outliers: int  # manual labels, over the whole data
     n_normal: int
     n_excluded: int
+    # positions among the plotted points of the rows with each manual label (the plot's marks)
+    labelled: tuple[tuple[str, np.ndarray], ...] = ()
 
 
 @dataclass(frozen=True)

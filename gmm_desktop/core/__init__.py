@@ -20,6 +20,7 @@ from gmm_desktop.core.capabilities import IN_MEMORY, OUT_OF_CORE, Capabilities
 from gmm_desktop.core.config import (
     DEFAULT_COMPONENTS,
     DEFAULT_CONTAMINATION,
+    DEFAULT_COVARIANCE_TYPES,
     DEFAULT_SWEEP_TYPES,
     ConfigError,
     RunConfig,
@@ -50,6 +51,7 @@ from gmm_desktop.engine.anomaly import Threshold, ThresholdSpec
 __all__ = [
     "DEFAULT_COMPONENTS",
     "DEFAULT_CONTAMINATION",
+    "DEFAULT_COVARIANCE_TYPES",
     "DEFAULT_SWEEP_TYPES",
     "IN_MEMORY",
     "LABELS",

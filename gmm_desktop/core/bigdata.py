@@ -29,6 +29,7 @@ from gmm_desktop.core.config import ConfigError, RunConfig
 from gmm_desktop.core.modelfile import ModelBundle, export_metadata
 from gmm_desktop.core.progress import ProgressCallback, Reporter
 from gmm_desktop.core.records import SourceInfo
+from gmm_desktop.core.routes import fit_robust_route
 from gmm_desktop.core.state import (
     DensityIndex,
     Detection,
@@ -243,8 +244,6 @@ def fit(prepared: Prepared, config: RunConfig, *,
     report = Reporter(progress, "fit")
     robust = None
     if config.method == "robust":  # on the uniform sample, in memory
-        from gmm_desktop.core.steps import fit_robust_route
-
         robust = fit_robust_route(prepared.X, config, report)
         model = robust.model
         notes: tuple[str, ...] = (

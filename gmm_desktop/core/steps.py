@@ -26,6 +26,7 @@ from gmm_desktop.core.config import ConfigError, RunConfig
 from gmm_desktop.core.modelfile import ModelBundle, export_metadata
 from gmm_desktop.core.progress import ProgressCallback, Reporter
 from gmm_desktop.core.records import Labels, RefitRecord, SourceInfo
+from gmm_desktop.core.routes import fit_robust_route
 from gmm_desktop.core.state import (
     DensityIndex,
     Detection,
@@ -317,22 +318,6 @@ def fit(
     )
     return Fitted(bundle=bundle, prepared_generation=prepared.generation, selection=selection,
                   warnings=notes, robust=robust)
-
-
-def fit_robust_route(X: np.ndarray, config: RunConfig, report: Reporter) -> Any:
-    """The robust default route (:func:`gmm_desktop.engine.robust.fit_robust`) with the
-    run's settings: the contamination the user expects, the grid, the trimming, the
-    small-component rule, the seed."""
-    from gmm_desktop.engine.robust import fit_robust
-
-    ks = config.component_candidates
-    return fit_robust(
-        X, contamination=config.contamination,
-        n_components=ks[0] if len(ks) == 1 else list(ks),
-        covariance_types=list(config.covariance_types), trim=config.trim,
-        small_component_rule=config.small_component_rule, reg_covar=config.reg_covar,
-        random_state=config.random_state, callback=report.data_callback(),
-    )
 
 
 def sweep(

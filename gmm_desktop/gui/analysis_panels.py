@@ -112,27 +112,6 @@ def _table(headers: list[str]) -> QTableWidget:
     return t
 
 
-def robust_range(counts: np.ndarray, edges: np.ndarray, cutoff: float | None = None,
-                 quantile: float = 0.01, margin: float = 0.25) -> tuple[float, float, int]:
-    """``(low, high, rows below low)`` for a histogram's view: from the ``quantile`` of the
-    rows minus ``margin`` × (high − that quantile), never hiding the threshold ``cutoff``."""
-    total = int(counts.sum())
-    lo_all, hi = float(edges[0]), float(edges[-1])
-    if total == 0 or counts.size == 0:
-        return lo_all, hi, 0
-    cum = np.cumsum(counts)
-    i = int(np.searchsorted(cum, quantile * total, side="left"))
-    q = float(edges[min(i, counts.size - 1)])
-    lo = q - margin * (hi - q)
-    if cutoff is not None and math.isfinite(cutoff) and cutoff < lo:
-        lo = cutoff - 0.05 * (hi - cutoff)
-    if lo <= lo_all:
-        return lo_all, hi, 0
-    j = int(np.searchsorted(edges, lo, side="right")) - 1  # the bin holding lo
-    below = int(cum[j - 1]) if j > 0 else 0  # whole bins left of lo's bin
-    return edges[j], hi, below
-
-
 class AnomalyPanel(QWidget):
     """Histogram with a draggable threshold, gate choice, flagged table, refit, export."""
 
@@ -224,7 +203,7 @@ class AnomalyPanel(QWidget):
         self.contour_note.setWordWrap(True)
         layout.addWidget(self.contour_note)
 
-        self.flagged = _table(["row", "log-density", "component"])
+        self.flagged = _table(["row", "log-density", "component", "top feature"])
         self.flagged.setToolTip("Flagged rows, lowest density first; click to show one")
         layout.addWidget(self.flagged, 2)
         exports = QHBoxLayout()
@@ -447,8 +426,9 @@ class AnomalyPanel(QWidget):
     def _clip_range(self, view: AnomalyView) -> None:
         """Show the histogram from a robust low end (the 1st percentile minus a margin of a
         quarter of the range above it); say how many rows are below the shown range."""
-        lo, hi, below = robust_range(np.asarray(view.hist_counts), np.asarray(view.hist_edges),
-                                     view.cutoff)
+        lo = view.view_low if view.view_low is not None else float(view.hist_edges[0])
+        hi = view.view_high if view.view_high is not None else float(view.hist_edges[-1])
+        below = view.n_below_view
         self.n_below_range = below
         self.hist.getPlotItem().setXRange(lo, hi, padding=0.02)
         self.range_note.setText(f"{below:,} rows below the shown range" if below else "")
@@ -458,8 +438,9 @@ class AnomalyPanel(QWidget):
         t = self.flagged
         t.setUpdatesEnabled(False)
         t.setRowCount(len(rows))
-        for r, (index, row_id, ld, comp) in enumerate(rows):
-            for c, text in enumerate((row_id, f"{ld:.5g}", str(comp + 1))):
+        tops = view.flagged_top or ("",) * len(rows)
+        for r, ((index, row_id, ld, comp), top) in enumerate(zip(rows, tops, strict=False)):
+            for c, text in enumerate((row_id, f"{ld:.5g}", str(comp + 1), top)):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, index)
                 t.setItem(r, c, item)

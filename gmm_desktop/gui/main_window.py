@@ -13,11 +13,15 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QTabBar,
+    QTabWidget,
     QToolBar,
     QToolTip,
     QVBoxLayout,
@@ -42,6 +46,11 @@ SCRIPT_FILTER = "Python script (*.py)"
 SESSION_FILTER = "gmm-desktop sessions (*.json);;All files (*)"
 MODEL_FILTER = "gmm-desktop models (*.json);;All files (*)"
 MAX_RECENT = 8
+#: The version of the docks' layout in the settings (saveState/restoreState): raise it
+#: when the docks change so that an old layout is ignored rather than restored broken.
+LAYOUT_VERSION = 2
+#: The narrowest the right-hand column of panels gets (its forms scroll below that).
+SIDE_MIN_WIDTH = 300
 
 
 def make_settings() -> QSettings:
@@ -182,39 +191,28 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.plot, 1)
         self.setCentralWidget(central)
 
+        # The plot is the window: every panel is a tab of one column on the right (forms
+        # scroll rather than widen it), the parameters table sits under the tabs.
         self.dataset_panel = DatasetPanel(self.controller)
         self.model_panel = ModelPanel(self.controller)
         self.sweep_panel = SweepPanel(self.controller, self.model_panel)
         self.parameters = ParametersView(self.controller)
-        self.dataset_dock = self._dock("Dataset", self.dataset_panel,
-                                       Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.model_dock = self._dock("Model", self.model_panel,
-                                     Qt.DockWidgetArea.RightDockWidgetArea)
-        self.sweep_dock = self._dock("Model selection", self.sweep_panel,
-                                     Qt.DockWidgetArea.RightDockWidgetArea)
-        self.tabifyDockWidget(self.model_dock, self.sweep_dock)
-        self.model_dock.raise_()
-        self.parameters_dock = self._dock("Parameters", self.parameters,
-                                          Qt.DockWidgetArea.BottomDockWidgetArea)
         self.anomaly_panel = AnomalyPanel(self.controller)
-        from PySide6.QtWidgets import QScrollArea
-
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self.anomaly_panel)
-        scroll.setMinimumWidth(120)
-        self.anomaly_dock = self._dock("Anomalies", scroll, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.anomaly_dock.setMinimumWidth(120)
-        self.tabifyDockWidget(self.model_dock, self.anomaly_dock)
-        self.model_dock.raise_()
         self.selection_panel = SelectionPanel(self.controller)
-        sel_scroll = QScrollArea()
-        sel_scroll.setWidgetResizable(True)
-        sel_scroll.setWidget(self.selection_panel)
-        sel_scroll.setMinimumSize(100, 60)
-        self.selection_dock = self._dock("Selection", sel_scroll,
-                                         Qt.DockWidgetArea.RightDockWidgetArea)
-        self.tabifyDockWidget(self.model_dock, self.selection_dock)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setTabPosition(Qt.DockWidgetArea.RightDockWidgetArea, QTabWidget.TabPosition.North)
+        self.dataset_dock = self._side_dock("Dataset", self.dataset_panel)
+        self.parameters.setMinimumHeight(90)
+        self.parameters_dock = self._dock("Parameters", self.parameters,
+                                          Qt.DockWidgetArea.RightDockWidgetArea)
+        # (split before the tabs exist: splitting a tabbed dock adds a tab instead)
+        self.splitDockWidget(self.dataset_dock, self.parameters_dock,
+                             Qt.Orientation.Vertical)
+        self.model_dock = self._side_dock("Model", self.model_panel)
+        self.sweep_dock = self._side_dock("Model selection", self.sweep_panel)
+        self.anomaly_dock = self._side_dock("Anomalies", self.anomaly_panel)
+        self.selection_dock = self._side_dock("Selection", self.selection_panel)
         self.model_dock.raise_()
 
         self.status_label = QLabel("")
@@ -241,12 +239,10 @@ class MainWindow(QMainWindow):
 
     def _build_mixture_dock(self) -> None:
         """The "Mixture views" dock (scatter matrix, marginals, χ² Q–Q, uncertainty),
-        tabbed with the parameters, hidden until View ▸ Mixture views (Ctrl+M)."""
+        under the plot, hidden until View ▸ Mixture views (Ctrl+M)."""
         self.mixture_views = MixtureViews(self.controller)
         self.mixture_dock = self._dock("Mixture views", self.mixture_views,
                                        Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.parameters_dock, self.mixture_dock)
-        self.parameters_dock.raise_()
         self.mixture_dock.hide()  # until asked for: a small window keeps its minimum size
         self.anomaly_panel.focusRequested.connect(self.mixture_views.inspect)
         self.mixture_dock.visibilityChanged.connect(self.mixture_views.shown_changed)
@@ -273,6 +269,23 @@ class MainWindow(QMainWindow):
         if tab is not None:
             self.mixture_views.tabs.setCurrentIndex(TABS.index(tab))
         return self.mixture_views
+
+    def _side_dock(self, title: str, panel: QWidget) -> QDockWidget:
+        """A panel as a tab of the right-hand column, in a scroll area (a long form
+        scrolls instead of widening the column or squeezing its rows)."""
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(panel)
+        scroll.setMinimumSize(SIDE_MIN_WIDTH, 120)
+        dock = self._dock(title, scroll, Qt.DockWidgetArea.RightDockWidgetArea)
+        dock.setMinimumWidth(SIDE_MIN_WIDTH)
+        first = getattr(self, "_side_first", None)
+        if first is None:
+            self._side_first = dock
+        else:
+            self.tabifyDockWidget(first, dock)
+        return dock
 
     def _action(self, menu, text: str, slot, shortcut=None, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -316,6 +329,10 @@ class MainWindow(QMainWindow):
         self._action(file, "Export all rows with their &flag…",
                      lambda: self.export_table_dialog(False))
         self._action(file, "Export &plot (PNG, SVG)…", self.export_plot_dialog)
+        self.export_report_action = self._action(
+            file, "Export &report (HTML)…", self.export_report_dialog,
+            tip="One self-contained HTML file: data, model, plots, flagged rows and why, "
+            "provenance")
         self.export_script_action = self._action(file, "Export as &script…",
                                                  self.export_script_dialog)
         self._action(file, "Save synthetic sa&mple…", self.sample_dialog)
@@ -402,6 +419,7 @@ class MainWindow(QMainWindow):
 
     def _show_selection(self, view) -> None:
         self.plot.set_selected(view.indices)
+        self.plot.set_labels(dict(view.labelled))
         self.plot.highlight_component(view.component)
 
     def _show_refit(self, v) -> None:
@@ -578,6 +596,11 @@ class MainWindow(QMainWindow):
             for it in hidden:
                 it.setVisible(True)
         return path
+
+    def export_report_dialog(self) -> None:
+        path = self._save_name("Export report", "report.html", "HTML report (*.html)")
+        if path:
+            self.controller.anomaly.export_report(path)
 
     def export_plot_dialog(self) -> None:
         path = self._save_name("Export plot", "scatter.png", PLOT_FILTER)
@@ -772,19 +795,44 @@ class MainWindow(QMainWindow):
 
     # -- window state -------------------------------------------------------------------------
 
+    def _dock_set(self) -> str:
+        """The docks this window has (a saved layout of another set is not restored)."""
+        return ",".join(sorted(d.objectName() for d in self.findChildren(QDockWidget)))
+
     def _restore_window_state(self) -> None:
+        """The remembered size and docks; a layout saved by a version of the window with
+        other docks (or none) is ignored, and the default layout is used."""
         geometry = self.settings.value("geometry")
         state = self.settings.value("windowState")
         if isinstance(geometry, QByteArray | bytes) and geometry:
             self.restoreGeometry(QByteArray(geometry))
         else:
             self.resize(1280, 820)
-        if isinstance(state, QByteArray | bytes) and state:
-            self.restoreState(QByteArray(state))
+        for bar in self.findChildren(QTabBar):  # whole tab titles (they scroll if need be)
+            bar.setElideMode(Qt.TextElideMode.ElideNone)
+            bar.setUsesScrollButtons(True)
+        restored = False
+        if (isinstance(state, QByteArray | bytes) and state
+                and str(self.settings.value("windowStateDocks", "")) == self._dock_set()):
+            restored = self.restoreState(QByteArray(state), LAYOUT_VERSION)
+        if not restored:
+            self.default_layout()
+
+    def default_layout(self) -> None:
+        """The right-hand column as wide as its tab titles (at most 36 % of the window and
+        480 px, at least SIDE_MIN_WIDTH), the parameters table a few rows high: the plot
+        gets the rest."""
+        tabs = max((bar.sizeHint().width() for bar in self.findChildren(QTabBar)), default=0)
+        want = max(tabs + 12, 0.28 * self.width())
+        width = int(min(want, 480, max(SIDE_MIN_WIDTH + 20, 0.36 * self.width())))
+        self.resizeDocks([self.model_dock], [width], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.model_dock, self.parameters_dock],
+                         [max(300, self.height() - 230), 150], Qt.Orientation.Vertical)
 
     def save_window_state(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())
-        self.settings.setValue("windowState", self.saveState())
+        self.settings.setValue("windowState", self.saveState(LAYOUT_VERSION))
+        self.settings.setValue("windowStateDocks", self._dock_set())
         self.settings.sync()
 
     def offer_restore(self, *, asked: bool = False) -> bool:

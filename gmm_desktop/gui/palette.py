@@ -1,32 +1,34 @@
-"""Colours: colour-blind-safe categorical palette, a sequential map, light/dark themes."""
+"""Colours: colour-blind-safe categorical palette, a sequential map, light/dark themes,
+and the colours of the marks drawn over the points (flags, selection, labels).
+
+Every encoding is told apart without relying on hue alone: components by colour (a
+palette chosen for colour-vision deficiencies), marks by shape and by colours that no
+component uses (ink and paper: black and white; the selection: magenta, the hue farthest
+from every palette colour under protan, deutan and tritan simulation).
+"""
 
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-#: Okabe & Ito (2008), then Paul Tol's "muted" set: distinguishable with colour-vision
-#: deficiencies. Black is left out (it is the mean marker and the light theme's text).
-CATEGORICAL = (
-    "#E69F00",  # orange
-    "#56B4E9",  # sky blue
-    "#009E73",  # bluish green
-    "#CC79A7",  # reddish purple
-    "#0072B2",  # blue
-    "#D55E00",  # vermillion
-    "#F0E442",  # yellow
-    "#332288",
-    "#DDCC77",
-    "#117733",
-    "#88CCEE",
-    "#882255",
-    "#44AA99",
-    "#999933",
-    "#AA4499",
-)
+from gmm_desktop.colours import CATEGORICAL as CATEGORICAL
+from gmm_desktop.colours import NEUTRAL as NEUTRAL
 
-#: Points with no model yet.
-NEUTRAL = "#7F7F7F"
+# CATEGORICAL (components: Okabe & Ito, then Paul Tol's "muted" set; black and white are
+# left out, they are the marks' ink and paper) and NEUTRAL (points with no model yet) are
+# gmm_desktop.colours', shared with the HTML report.
+#: The selection's frame. Its smallest CIELAB distance to a palette colour is 59 (normal
+#: vision), 36 (protan), 16 (deutan), 32 (tritan) under Machado et al. (2009) simulation;
+#: of the saturated hues tried (red, lime, cyan, pink, yellow) it is the farthest.
+SELECTION = "#FF00FF"
+#: Refit comparison: rows flagged only by the old model (the old ellipses' grey) and only
+#: by the new one (the new ellipses' blue).
+REFIT_OLD = "#7F7F7F"
+REFIT_NEW = "#0072B2"
+
+#: Viridis is cut before its last fifth: its yellow end is unreadable on white.
+SEQUENTIAL_END = 0.85
 
 
 def categorical(n: int) -> list[QColor]:
@@ -41,7 +43,7 @@ def sequential(n: int) -> list[QColor]:
     cmap = pg.colormap.get("viridis")
     if n <= 1:
         return [cmap.map(0.0, mode="qcolor")]
-    return [cmap.map(i / (n - 1), mode="qcolor") for i in range(n)]
+    return [cmap.map(SEQUENTIAL_END * i / (n - 1), mode="qcolor") for i in range(n)]
 
 
 def is_dark() -> bool:
@@ -50,6 +52,16 @@ def is_dark() -> bool:
         return False
     window = app.palette().color(QPalette.ColorRole.Window)
     return window.lightness() < 128
+
+
+def mark_ink(dark: bool | None = None) -> str:
+    """The colour of flag and label marks: black on a light plot, white on a dark one."""
+    return "#FFFFFF" if (is_dark() if dark is None else dark) else "#000000"
+
+
+def mark_paper(dark: bool | None = None) -> str:
+    """The edge around the ink, so that a mark shows on any colour: the opposite."""
+    return "#000000" if (is_dark() if dark is None else dark) else "#FFFFFF"
 
 
 def plot_background() -> QColor:

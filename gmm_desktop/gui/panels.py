@@ -62,10 +62,13 @@ class PreviewModel(QAbstractTableModel):
         super().__init__()
         self._header: tuple[str, ...] = ()
         self._rows: tuple[tuple[str, ...], ...] = ()
+        self._ids: tuple[str, ...] = ()
 
-    def set_content(self, header: tuple[str, ...], rows: tuple[tuple[str, ...], ...]) -> None:
+    def set_content(self, header: tuple[str, ...], rows: tuple[tuple[str, ...], ...],
+                    ids: tuple[str, ...] = ()) -> None:
+        """``ids``: the rows' identities (what exports, labels and the plot call them)."""
         self.beginResetModel()
-        self._header, self._rows = header, rows
+        self._header, self._rows, self._ids = header, rows, ids
         self.endResetModel()
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
@@ -84,7 +87,9 @@ class PreviewModel(QAbstractTableModel):
             return None
         if orientation == Qt.Orientation.Horizontal:
             return self._header[section] if section < len(self._header) else None
-        return str(section + 1)
+        if section < len(self._ids):
+            return self._ids[section]
+        return str(section)
 
 
 def _combo(choices: tuple[tuple[str, str], ...]) -> QComboBox:
@@ -142,8 +147,14 @@ class DatasetPanel(QWidget):
         layout.addWidget(self.columns, 1)
 
         form = QFormLayout()
+        self.id_column = QComboBox()
+        self.id_column.setToolTip(
+            "What names the rows in the plot, the tables, the labels and the exports: their "
+            "position in the file (from 0), or a column of unique values")
+        self.id_column.activated.connect(self._id_chosen)
         self.missing = _combo(MISSING_CHOICES)
         self.scaling = _combo(SCALING_CHOICES)
+        form.addRow("Rows named by", self.id_column)
         form.addRow("Missing values", self.missing)
         form.addRow("Scaling", self.scaling)
         layout.addLayout(form)
@@ -172,8 +183,15 @@ class DatasetPanel(QWidget):
         )
         self.title.setToolTip(view.path)
         self.demo_box.setVisible(False)
-        self.preview_model.set_content(view.preview_header, view.preview_rows)
+        self.preview_model.set_content(view.preview_header, view.preview_rows, view.preview_ids)
         self.preview.resizeColumnsToContents()
+        self.id_column.blockSignals(True)
+        self.id_column.clear()
+        self.id_column.addItem("their position (from 0)", None)
+        for name in view.id_candidates:
+            self.id_column.addItem(f"column {name}", name)
+        self.id_column.setCurrentIndex(max(0, self.id_column.findData(view.id_column)))
+        self.id_column.blockSignals(False)
         self.columns.clear()
         for name in view.columns:
             item = QListWidgetItem(name)
@@ -224,6 +242,9 @@ class DatasetPanel(QWidget):
                     Qt.CheckState.Checked if item.text() in names else Qt.CheckState.Unchecked
                 )
 
+    def _id_chosen(self, _index: int) -> None:
+        self.controller.set_id_column(self.id_column.currentData())
+
     def apply(self) -> None:
         columns = self.checked_columns()
         if not columns:
@@ -247,13 +268,24 @@ class ModelPanel(QWidget):
         layout = QVBoxLayout(self)
         form = QFormLayout()
         cfg = controller.config
+        self.method = QComboBox()
+        self.method.addItem("Robust (trimmed fits; default)", "robust")
+        self.method.addItem("Plain EM on every row", "plain")
+        self.method.setToolTip(
+            "Robust: every count × covariance type is fitted leaving the worst-fitting rows "
+            "out, chosen by a trimmed BIC, refitted on the rows that fit, small far "
+            "components declared clusters of outliers. Plain: EM on every row, chosen by BIC.")
         self.n_components = QSpinBox()
         self.n_components.setRange(1, 100)
-        self.auto_k = QCheckBox("1…K, best by BIC")
+        self.auto_k = QCheckBox("1…K, the best one")
         self.auto_k.setToolTip("Fit every count from 1 to the number above (and every "
-                               "covariance type chosen) and keep the best by BIC")
+                               "covariance type chosen) and keep the best (trimmed BIC for "
+                               "the robust method, BIC for plain EM)")
         self.covariance = QComboBox()
-        self.covariance.addItems(controller.covariance_types())
+        self.auto_types = controller.default_covariance_types()
+        self.covariance.addItem("the best of " + ", ".join(self.auto_types), "auto")
+        for name in controller.covariance_types():
+            self.covariance.addItem(name, name)
         self.initializer = QComboBox()
         self.initializer.addItems(controller.initializers())
         self.n_init = QSpinBox()
@@ -266,6 +298,8 @@ class ModelPanel(QWidget):
         self.seed.setRange(-1, 2**31 - 1)
         self.seed.setSpecialValueText("random")
         self.seed.setToolTip("Random seed; “random” gives a different start each time.")
+        form.addRow("Method", self.method)
+        self.method.currentIndexChanged.connect(self._method_changed)
         form.addRow("Components (K)", self.n_components)
         form.addRow("", self.auto_k)
         form.addRow("Covariance type", self.covariance)
@@ -318,14 +352,25 @@ class ModelPanel(QWidget):
         controller.modelChanged.connect(self.show_model)
         controller.busyChanged.connect(self._busy)
 
+    def _method_changed(self, *_args: Any) -> None:
+        """The initializer, restarts, iterations and tolerance are plain EM's settings (the
+        robust route has its own starts and stopping rule): greyed out, saying so."""
+        plain = self.method.currentData() == "plain"
+        for w in (self.initializer, self.n_init, self.max_iter, self.tol):
+            w.setEnabled(plain)
+            w.setToolTip("" if plain else "Plain EM's setting: the robust route chooses its "
+                         "own starts and stopping rule")
+
     def params(self) -> dict[str, Any]:
         """The run configuration's model settings as the form shows them (``ValueError``
         with a message naming the field when one holds text that is not a number)."""
         seed = self.seed.value()
         k = self.n_components.value()
+        cov = self.covariance.currentData()
         return {
+            "method": self.method.currentData(),
             "n_components": tuple(range(1, k + 1)) if self.auto_k.isChecked() and k > 1 else k,
-            "covariance_types": (self.covariance.currentText(),),
+            "covariance_types": tuple(self.auto_types) if cov == "auto" else (cov,),
             "init_params": self.initializer.currentText(),
             "n_init": self.n_init.value(),
             "max_iter": self.max_iter.value(),
@@ -342,11 +387,15 @@ class ModelPanel(QWidget):
         summary = self.controller.model_summary()
         if summary is not None and len(ks) == 1:
             self.n_components.setValue(summary.n_components)
-        cov = cfg.covariance_types[0]
-        if summary is not None:
+        self.method.setCurrentIndex(max(0, self.method.findData(cfg.method)))
+        self._method_changed()
+        types = tuple(cfg.covariance_types)
+        cov = "auto" if len(types) > 1 else types[0]
+        if summary is not None and len(ks) == 1 and len(types) == 1:
             cov = summary.covariance_type
-        if self.covariance.findText(cov) >= 0:
-            self.covariance.setCurrentText(cov)
+        index = self.covariance.findData(cov)
+        if index >= 0:
+            self.covariance.setCurrentIndex(index)
         if self.initializer.findText(cfg.init_params) >= 0:
             self.initializer.setCurrentText(cfg.init_params)
         self.n_init.setValue(cfg.n_init)

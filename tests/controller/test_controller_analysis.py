@@ -144,3 +144,29 @@ def test_the_window_writes_the_report(c, qtbot, tmp_path):
     assert why.flagged and sum(r.contribution for r in why.rows) == pytest.approx(
         why.distance_squared)
     assert why.top.contribution == max(r.contribution for r in why.rows)
+
+
+def test_rows_named_by_a_column_chosen_in_the_window(qtbot, gmm_state_dir):
+    import pandas as pd
+
+    from gmm_desktop.data import demo_path
+
+    c = AppController(autosave=False)
+    try:
+        views = []
+        c.datasetChanged.connect(views.append)
+        with qtbot.waitSignal(c.featuresChanged, timeout=TIMEOUT):
+            assert c.open_file(demo_path("synthetic"), columns=["x", "y"])
+        qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
+        assert views[-1].id_column is None and views[-1].preview_ids[:3] == ("0", "1", "2")
+        assert "id" in views[-1].id_candidates and "cluster" not in views[-1].id_candidates
+        with qtbot.waitSignal(c.featuresChanged, timeout=TIMEOUT):
+            assert c.set_id_column("id")
+        qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
+        raw = pd.read_csv(demo_path("synthetic"))
+        assert views[-1].id_column == "id"
+        assert views[-1].preview_ids[:3] == tuple(str(v) for v in raw["id"][:3])
+        assert c.feature_columns == ("x", "y")
+        np.testing.assert_array_equal(c.run.prepared.row_ids, raw["id"].to_numpy())
+    finally:
+        c.shutdown()

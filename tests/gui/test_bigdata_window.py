@@ -102,6 +102,9 @@ def test_big_data_mode_in_the_window(qtbot, window, tmp_path):
 
     w.model_panel.n_components.setValue(3)
     w.model_panel.seed.setValue(0)
+    panel = w.model_panel
+    panel.method.setCurrentIndex(panel.method.findData("plain"))  # EM on every row
+    panel.covariance.setCurrentIndex(panel.covariance.findData("full"))
     shown = []
     c.fitProgress.connect(lambda p: shown.append(w.model_panel.progress.format()))
     with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT):

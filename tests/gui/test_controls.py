@@ -330,10 +330,21 @@ def test_degenerate_fit_is_not_a_quiet_converged(qtbot, window, tmp_path):
     with qtbot.waitSignal(c.featuresChanged, timeout=TIMEOUT):
         w.open_path(path)
     idle(qtbot, w)
-    w.model_panel.n_components.setValue(5)
-    w.model_panel.auto_k.setChecked(False)
+    panel = w.model_panel
+    panel.n_components.setValue(5)
+    panel.auto_k.setChecked(False)
+    # the robust route refuses five components on five rows, and says why
+    errors: list[str] = []
+    c.errorOccurred.connect(lambda _t, m: errors.append(m))
+    with qtbot.waitSignal(c.errorOccurred, timeout=TIMEOUT):
+        panel.fit()
+    idle(qtbot, w)
+    assert "no model could be fitted robustly" in errors[-1]
+    # plain EM fits it, and the window does not call it a quiet "converged"
+    panel.method.setCurrentIndex(panel.method.findData("plain"))
+    panel.covariance.setCurrentIndex(panel.covariance.findData("full"))
     with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT) as blocker:
-        w.model_panel.fit()
+        panel.fit()
     idle(qtbot, w)
     summary = blocker.args[0]
     assert len(summary.warnings) == 5 and all("degenerate" in n for n in summary.warnings)
@@ -373,13 +384,15 @@ def test_german_window_reads_decimal_commas(qtbot, gmm_state_dir, gmm_settings_d
             c.open_demo("synthetic")
         idle(qtbot, w)
         assert w.model_panel.tol.text() == "0,001"
+        panel = w.model_panel  # the tolerance is plain EM's setting
+        panel.method.setCurrentIndex(panel.method.findData("plain"))
         type_into(qtbot, w.model_panel.tol, "0,0001", enter=False)
         w.model_panel.n_components.setValue(4)
         w.model_panel.auto_k.setChecked(False)
         with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT):
             w.model_panel.fit()
         idle(qtbot, w)
-        assert c.run.model.tol == pytest.approx(1e-4)  # never the default 1e-3
+        assert c.config.tol == pytest.approx(1e-4)  # never the default 1e-3
         w.anomaly_dock.raise_()
         type_into(qtbot, w.anomaly_panel.contamination, "0,005")
         view = c.anomaly.view

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QPoint, Qt
-
-from gmm_desktop.gui.analysis_panels import robust_range
 
 TIMEOUT = 60_000
 SHOTS = Path("/tmp/gmm-shots")
@@ -22,22 +19,6 @@ def idle(qtbot, w):
 def shot(w, name):
     SHOTS.mkdir(exist_ok=True)
     assert w.grab().save(str(SHOTS / f"issue-8-{name}.png"))
-
-
-def test_robust_range_counts_the_rows_left_out():
-    rng = np.random.default_rng(3)
-    ld = np.r_[rng.normal(-3, 1, 10_000), rng.uniform(-400, -60, 25)]
-    counts, edges = np.histogram(ld, bins=200)
-    lo, hi, below = robust_range(counts, edges)
-    assert hi == edges[-1]
-    assert -12 < lo < -5  # about the 1st percentile (≈ -5.3) minus a margin
-    assert below == int((ld < lo).sum()) == 25  # exactly the extreme rows
-    # the threshold line is never hidden
-    lo2, _, below2 = robust_range(counts, edges, cutoff=-100.0)
-    assert lo2 <= -100.0 and below2 == int((ld < lo2).sum())
-    # nothing extreme: the whole histogram, nothing left out
-    c3, e3 = np.histogram(rng.normal(size=5000), bins=50)
-    assert robust_range(c3, e3)[2] == 0
 
 
 def test_legend_click_refit_before_after_and_clipped_histogram(qtbot, window):
@@ -70,8 +51,7 @@ def test_legend_click_refit_before_after_and_clipped_histogram(qtbot, window):
     ld = c.run.scored.scores.log_density
     (x0, _x1), _ = w.anomaly_panel.hist.getPlotItem().getViewBox().viewRange()
     below = w.anomaly_panel.n_below_range
-    lo, _hi, n_below = robust_range(np.asarray(a.hist_counts), np.asarray(a.hist_edges),
-                                    a.cutoff)
+    lo, n_below = a.view_low, a.n_below_view
     assert below == n_below == int((ld < lo).sum()) > 0
     assert x0 > ld.min() + 0.5 * (lo - ld.min())  # the view starts well right of the minimum
     assert w.anomaly_panel.range_note.toPlainText() == f"{below:,} rows below the shown range"

@@ -125,6 +125,7 @@ def test_cancel_button_keeps_previous_model(qtbot, window, tmp_path):
     w.model_panel.tol.setText("0")
     w.model_panel.n_components.setValue(5)
     w.model_panel.auto_k.setChecked(False)
+    w.model_panel.method.setCurrentIndex(w.model_panel.method.findData("plain"))  # EM's curve
     seen = []
     w.controller.fitProgress.connect(seen.append)
     qtbot.mouseClick(w.model_panel.fit_button, Qt.MouseButton.LeftButton)
@@ -387,7 +388,8 @@ def test_plugins_fill_the_model_choices(qtbot, window):
     from gmm_desktop.controller import AppController
 
     box = window.model_panel.covariance
-    assert [box.itemText(i) for i in range(box.count())] == AppController.covariance_types()
+    assert box.itemData(0) == "auto"  # the default: the best of the four built-in types
+    assert [box.itemData(i) for i in range(1, box.count())] == AppController.covariance_types()
     init = window.model_panel.initializer
     assert [init.itemText(i) for i in range(init.count())] == AppController.initializers()
 

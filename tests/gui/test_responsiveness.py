@@ -63,7 +63,8 @@ def test_event_loop_never_blocks_during_a_fit(
     progress = []
     w.controller.fitProgress.connect(progress.append)
     recorder = GapRecorder()
-    w.controller.fit(n_components=5, tol=0.0, max_iter=100_000, random_state=0)
+    w.controller.fit(n_components=5, covariance_types=("full",), tol=0.0, max_iter=100_000,
+                     random_state=0, method="plain")
     # The fit keeps running (it never converges with tol=0) through three measurement
     # windows. A blocking design (work on the GUI thread, a stall every iteration) shows in
     # every window; a moment when the machine is overloaded by other processes shows in
@@ -93,8 +94,10 @@ def test_event_loop_never_blocks_during_a_fit(
 
 @pytest.mark.parametrize("n_rows", [100_000, 400_000])
 def test_drawing_a_big_scatter_is_quick(qtbot, gmm_state_dir, gmm_settings_dir, n_rows):
-    """Setting and painting many coloured points (QPainter path, then numpy raster path)
-    stays well under a second, and every colour shows in the rendered image."""
+    """Setting and painting many coloured points (QPainter path, then the aggregated
+    density image) stays well under a second, and every colour shows in the rendered image
+    (the groups are four quadrants: in the density image a pixel's colour is the blend of
+    its rows' groups, so randomly mixed groups would show blends, not the pure colours)."""
     from gmm_desktop.gui.scatter import ScatterPlot
 
     rng = np.random.default_rng(1)
@@ -106,7 +109,7 @@ def test_drawing_a_big_scatter_is_quick(qtbot, gmm_state_dir, gmm_settings_dir, 
     from gmm_desktop.gui import palette
 
     x, y = rng.normal(size=n_rows), rng.normal(size=n_rows)
-    labels = rng.integers(0, 4, n_rows).astype(np.uint8)
+    labels = ((x > 0).astype(np.uint8) + 2 * (y > 0)).astype(np.uint8)
     started = time.perf_counter()
     plot.points.setData(x, y, labels, palette.categorical(4))
     plot.reset_view()
@@ -118,9 +121,11 @@ def test_drawing_a_big_scatter_is_quick(qtbot, gmm_state_dir, gmm_settings_dir, 
     rendered = image.toImage()
     for colour in palette.categorical(4):
         hits = sum(
-            rendered.pixelColor(px, py).rgb() == colour.rgb()
+            max(abs(c.red() - colour.red()), abs(c.green() - colour.green()),
+                abs(c.blue() - colour.blue())) <= 8
             for px in range(0, rendered.width(), 3)
             for py in range(0, rendered.height(), 3)
+            for c in (rendered.pixelColor(px, py),)
         )
         assert hits > 20, colour.name()
     print(f"\n{n_rows} points: set + first paint {took:.3f} s "

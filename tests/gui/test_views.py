@@ -39,6 +39,9 @@ def open_and_fit(qtbot, w, path, k=3):
     w.model_panel.n_components.setValue(k)
     w.model_panel.auto_k.setChecked(False)
     w.model_panel.seed.setValue(0)
+    panel = w.model_panel  # K full components fitted by EM (what these views are checked on)
+    panel.method.setCurrentIndex(panel.method.findData("plain"))
+    panel.covariance.setCurrentIndex(panel.covariance.findData("full"))
     with qtbot.waitSignal(w.controller.fitFinished, timeout=TIMEOUT):
         w.model_panel.fit()
     idle(qtbot, w)

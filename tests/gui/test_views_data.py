@@ -23,7 +23,8 @@ from gmm_desktop.data import demo_path
 def wine():
     """Wine, standardized, 3 full components (seed 0), 5 % contamination."""
     frame = load_wine(as_frame=True).frame.drop(columns=["target"])
-    det = Detector(RunConfig(n_components=(3,), random_state=0))
+    det = Detector(RunConfig(n_components=(3,), covariance_types=("full",), method="plain",
+                             scaling="standardize", random_state=0))
     det.load(frame)
     det.fit()
     return det, frame, plotting.PlotGeometry.of(det.prepared)
