@@ -319,7 +319,8 @@ def _classify_text_column(
 
 def _beyond_int64(series: pd.Series) -> bool:
     """Whether an unsigned integer column holds values that do not fit in int64."""
-    if series.dtype.kind != "u" or series.dtype.itemsize < 8 or not len(series):
+    dtype = series.dtype  # numpy's uint64 or pandas' nullable UInt64
+    if dtype.kind != "u" or getattr(dtype, "itemsize", 0) < 8 or not len(series):
         return False
     return bool(series.max() >= 2**63)
 
