@@ -240,31 +240,50 @@ def make_model_files(folder: Path, good_model: Path) -> dict[str, Path]:
     edited("cov_shape", lambda d: d.update(covariances=[[1.0]]))
     edited("n_features_huge", lambda d: d.update(n_features_in=10**6))
     edited("extra_list", lambda d: d.update(extra=[1]))
-    edited("anomaly_missing", lambda d: d["extra"].pop("anomaly", None))
-    edited("config_str", lambda d: d["extra"]["anomaly"].update(config="abc"))
-    edited("config_list", lambda d: d["extra"]["anomaly"].update(config=[1, 2]))
-    edited("config_bad_n_init", lambda d: d["extra"]["anomaly"]["config"].update(n_init="x"))
+    edited("app_missing", lambda d: d["extra"].pop("gmm_desktop", None))
+    edited("app_str", lambda d: d["extra"].update(gmm_desktop="abc"))
+    edited("schema_newer", lambda d: d["extra"]["gmm_desktop"].update(schema=99))
+    edited("schema_str", lambda d: d["extra"]["gmm_desktop"].update(schema="2"))
+    edited("config_str", lambda d: d["extra"]["gmm_desktop"].update(config="abc"))
+    edited("config_list", lambda d: d["extra"]["gmm_desktop"].update(config=[1, 2]))
+    edited("config_bad_n_init", lambda d: d["extra"]["gmm_desktop"]["config"].update(n_init="x"))
+    edited("config_bad_method", lambda d: d["extra"]["gmm_desktop"]["config"].update(method=7))
     edited("config_threshold_bad",
-           lambda d: d["extra"]["anomaly"]["config"].update(threshold={"kind": "q"}))
-    edited("columns_str", lambda d: d["extra"]["anomaly"].update(columns="x"))
-    edited("columns_short", lambda d: d["extra"]["anomaly"].update(columns=["x"]))
-    edited("columns_unknown", lambda d: d["extra"]["anomaly"].update(
+           lambda d: d["extra"]["gmm_desktop"]["config"].update(threshold={"kind": "q"}))
+    edited("features_str", lambda d: d["extra"]["gmm_desktop"].update(features="x"))
+    edited("columns_str", lambda d: d["extra"]["gmm_desktop"]["features"].update(columns="x"))
+    edited("columns_short", lambda d: d["extra"]["gmm_desktop"]["features"].update(columns=["x"]))
+    edited("columns_unknown", lambda d: d["extra"]["gmm_desktop"]["features"].update(
         columns=["nope"] * len(d["means"][0])))
-    edited("scaler_str", lambda d: d["extra"]["anomaly"].update(scaler="abc"))
-    edited("scaler_bad", lambda d: d["extra"]["anomaly"]["scaler"].update(method="zzz"))
-    edited("scaler_nan", lambda d: d["extra"]["anomaly"]["scaler"].update(
+    edited("columns_duplicate", lambda d: d["extra"]["gmm_desktop"]["features"].update(
+        columns=["a"] * len(d["means"][0])))
+    edited("scaler_str", lambda d: d["extra"]["gmm_desktop"]["features"].update(scaler="abc"))
+    edited("scaler_bad", lambda d: d["extra"]["gmm_desktop"]["features"]["scaler"].update(
+        method="zzz"))
+    edited("scaler_zero", lambda d: d["extra"]["gmm_desktop"]["features"]["scaler"].update(
         scale=[0.0] * len(d["means"][0])))
-    edited("threshold_str", lambda d: d["extra"]["anomaly"].update(threshold="abc"))
-    edited("threshold_bad_kind", lambda d: d["extra"]["anomaly"]["threshold"]["spec"].update(
+    edited("scaler_short", lambda d: d["extra"]["gmm_desktop"]["features"]["scaler"].update(
+        center=[0.0]))
+    edited("missing_bad", lambda d: d["extra"]["gmm_desktop"]["features"].update(missing="zzz"))
+    edited("threshold_str", lambda d: d["extra"]["gmm_desktop"].update(threshold="abc"))
+    edited("threshold_bad_kind", lambda d: d["extra"]["gmm_desktop"]["threshold"]["spec"].update(
         kind="nope"))
-    edited("threshold_bad_value", lambda d: d["extra"]["anomaly"]["threshold"]["spec"].update(
+    edited("threshold_bad_value", lambda d: d["extra"]["gmm_desktop"]["threshold"]["spec"].update(
         value=5.0))
-    edited("medians_str", lambda d: d["extra"]["anomaly"].update(medians="abc"))
-    edited("medians_text_values", lambda d: d["extra"]["anomaly"].update(medians={"x": "a"}))
-    edited("source_deep", lambda d: d["extra"]["anomaly"].update(source=[[[[[[[[[[[[[[[[[[[1]]]
+    edited("threshold_cutoff_str", lambda d: d["extra"]["gmm_desktop"]["threshold"].update(
+        log_density_cutoff="low"))
+    edited("medians_str", lambda d: d["extra"]["gmm_desktop"]["features"].update(medians="abc"))
+    edited("medians_text_values", lambda d: d["extra"]["gmm_desktop"]["features"].update(
+        medians={"x": "a"}))
+    edited("source_deep", lambda d: d["extra"]["gmm_desktop"].update(source=[[[[[[[[[[[[[[[[[[[1]]]
                                                                                          ]]]]]]
                                                                                    ]]]]]]]]]]))
-    edited("refit_str", lambda d: d["extra"]["anomaly"].update(refit="abc"))
+    edited("source_str", lambda d: d["extra"]["gmm_desktop"].update(source="abc"))
+    edited("refit_str", lambda d: d["extra"]["gmm_desktop"].update(refit="abc"))
+    edited("fit_excluded_str", lambda d: d["extra"]["gmm_desktop"].update(fit_excluded="abc"))
+    # the 0.1 dialects still load (migration); broken ones are refused clearly
+    edited("legacy_anomaly_broken", lambda d: d.update(extra={"anomaly": {"config": "abc"}}))
+    edited("legacy_window_broken", lambda d: d.update(extra={"columns": 5, "scaler": "x"}))
     add("big_format", {**doc, "format": "F" * 1_000_000})
     return files
 
@@ -742,7 +761,8 @@ def main() -> int:
         good_model = folder / "good_model.json"
         made = subprocess.run(
             [sys.executable, "-m", "gmm_desktop", "detect", str(data["good.csv"]),
-             "--id-column", "id", "--components", "2", "--model-out", str(good_model)],
+             "--id-column", "id", "--components", "2", "--covariance-type", "full",
+             "--model-out", str(good_model)],
             capture_output=True, text=True, cwd=folder, env=env,
         )
         if made.returncode != 0:

@@ -116,6 +116,7 @@ class AnomalyPanel(QWidget):
     """Histogram with a draggable threshold, gate choice, flagged table, refit, export."""
 
     focusRequested = Signal(int)  # plotted point index
+    explainRequested = Signal(int)  # plotted point index: "why is it flagged?"
     exportRequested = Signal(bool)  # only flagged?
 
     def __init__(self, controller: AppController, parent: QWidget | None = None) -> None:
@@ -204,7 +205,8 @@ class AnomalyPanel(QWidget):
         layout.addWidget(self.contour_note)
 
         self.flagged = _table(["row", "log-density", "component", "top feature"])
-        self.flagged.setToolTip("Flagged rows, lowest density first; click to show one")
+        self.flagged.setToolTip("Flagged rows, lowest density first; click to show one, "
+                                "double-click to see why it is flagged")
         layout.addWidget(self.flagged, 2)
         exports = QHBoxLayout()
         self.export_flagged = QPushButton("Export flagged…")
@@ -268,6 +270,7 @@ class AnomalyPanel(QWidget):
         self.small.toggled.connect(self._gate_changed)
         self.kind.currentIndexChanged.connect(self._gate_changed)
         self.flagged.cellClicked.connect(self._flagged_clicked)
+        self.flagged.cellDoubleClicked.connect(self._flagged_explained)
         self.export_flagged.clicked.connect(lambda: self.exportRequested.emit(True))
         self.export_all.clicked.connect(lambda: self.exportRequested.emit(False))
         self.strategy.currentTextChanged.connect(self._build_editor)
@@ -450,6 +453,11 @@ class AnomalyPanel(QWidget):
         item = self.flagged.item(row, 0)
         if item is not None:
             self.focusRequested.emit(int(item.data(Qt.ItemDataRole.UserRole)))
+
+    def _flagged_explained(self, row: int, _col: int) -> None:
+        item = self.flagged.item(row, 0)
+        if item is not None:
+            self.explainRequested.emit(int(item.data(Qt.ItemDataRole.UserRole)))
 
     # -- refit -----------------------------------------------------------------------------
 

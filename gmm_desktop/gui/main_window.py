@@ -238,13 +238,14 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_mixture_dock(self) -> None:
-        """The "Mixture views" dock (scatter matrix, marginals, χ² Q–Q, uncertainty),
+        """The "Mixture views" dock (scatter matrix, marginals, χ² Q–Q, uncertainty, why),
         under the plot, hidden until View ▸ Mixture views (Ctrl+M)."""
         self.mixture_views = MixtureViews(self.controller)
         self.mixture_dock = self._dock("Mixture views", self.mixture_views,
                                        Qt.DockWidgetArea.BottomDockWidgetArea)
         self.mixture_dock.hide()  # until asked for: a small window keeps its minimum size
         self.anomaly_panel.focusRequested.connect(self.mixture_views.inspect)
+        self.anomaly_panel.explainRequested.connect(self.explain_row)
         self.mixture_dock.visibilityChanged.connect(self.mixture_views.shown_changed)
         self.mixture_views.window_button.clicked.connect(self.float_mixture_views)
 
@@ -256,8 +257,14 @@ class MainWindow(QMainWindow):
         dock.resize(max(900, int(0.8 * self.width())), max(700, int(0.85 * self.height())))
         dock.raise_()
 
+    def explain_row(self, index: int) -> None:
+        """Why the plotted row ``index`` is (or is not) flagged: the "Why this row" view."""
+        self.show_mixture_views("why")
+        self.mixture_views.explain(index)
+
     def show_mixture_views(self, tab: str | None = None) -> MixtureViews:
-        """Show and raise the mixture views (``tab``: matrix, marginals, qq, uncertainty)."""
+        """Show and raise the mixture views (``tab``: matrix, marginals, qq, uncertainty,
+        why)."""
         from gmm_desktop.gui.views.panel import TABS
 
         self.mixture_dock.show()

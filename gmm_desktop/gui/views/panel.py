@@ -1,5 +1,6 @@
-"""The "Mixture views" dock: the scatter matrix, the marginals, the χ² Q–Q plot and the
-uncertainty view in tabs, linked to the window's selection, each exportable to PNG/SVG.
+"""The "Mixture views" dock: the scatter matrix, the marginals, the χ² Q–Q plot, the
+uncertainty view and "Why this row" in tabs, linked to the window's selection, each
+exportable to PNG/SVG.
 
 A view is built only while it is shown: a change of the model, the features or the flags
 marks the views stale, and the shown one is rebuilt shortly after (changes that come in a
@@ -30,10 +31,13 @@ from gmm_desktop.gui.views.marginals import MarginalsPanel
 from gmm_desktop.gui.views.matrix import ScatterMatrix
 from gmm_desktop.gui.views.qq import QQPanel
 from gmm_desktop.gui.views.uncertainty import UncertaintyPanel
+from gmm_desktop.gui.views.why import WhyPanel
 
 #: Selected rows highlighted in the scatter matrix (beyond: the first ones).
 HALO_LIMIT = 20_000
-TABS = ("matrix", "marginals", "qq", "uncertainty")
+TABS = ("matrix", "marginals", "qq", "uncertainty", "why")
+#: Views built in a worker by the controller (the row view is one row: built here).
+BUILT = ("matrix", "marginals", "qq", "uncertainty")
 #: Features shown by "Where is it far?".
 FAR_FEATURES = 4
 
@@ -74,8 +78,10 @@ class MixtureViews(QWidget):
         self.marginals = MarginalsPanel()
         self.qq = QQPanel()
         self.uncertainty = UncertaintyPanel()
+        self.why = WhyPanel()
         for widget, title in ((self.matrix, "Scatter matrix"), (self.marginals, "Marginals"),
-                              (self.qq, "χ² Q–Q"), (self.uncertainty, "Uncertainty")):
+                              (self.qq, "χ² Q–Q"), (self.uncertainty, "Uncertainty"),
+                              (self.why, "Why this row")):
             self.tabs.addTab(widget, title)
         layout.addWidget(self.tabs, 1)
         self._timer = QTimer(self)
@@ -157,6 +163,9 @@ class MixtureViews(QWidget):
         else:
             self.status.setText("")
         self.status.setVisible(bool(self.status.text()))
+        if tab == "why":  # one row: cheap, drawn here
+            self._draw_why()
+            return
         columns = (self.matrix.chosen_columns() or None) if tab == "matrix" else None
         if wait:
             self.pending.pop(tab, None)
@@ -233,6 +242,21 @@ class MixtureViews(QWidget):
         self.inspected = int(position)
         self._inspect_again()
         self.qq.set_inspected(self.inspected)
+        self.stale.add("why")
+        self._later()
+
+    def _draw_why(self) -> None:
+        view = None
+        if self.inspected is not None and self.mixture.has_model:
+            view = self.controller.anomaly.why(self.inspected)
+        self.why.show_view(view)
+
+    def explain(self, position: int) -> None:
+        """Show why the row at ``position`` is (or is not) flagged, and bring the row view
+        to the front (the flagged table's double click)."""
+        self.tabs.setCurrentIndex(TABS.index("why"))
+        self.inspect(position)
+        self.refresh(force=True)
 
     def _inspect_again(self) -> None:
         view = self.matrix.view
@@ -256,7 +280,8 @@ class MixtureViews(QWidget):
     def figure(self) -> QWidget:
         """The widget an export writes (the shown view, without its controls)."""
         return {"matrix": self.matrix.figure, "marginals": self.marginals.figure,
-                "qq": self.qq.figure, "uncertainty": self.uncertainty.figure}[self.current()]
+                "qq": self.qq.figure, "uncertainty": self.uncertainty.figure,
+                "why": self.why.figure}[self.current()]
 
     def export(self, path: str | Path) -> Path:
         """Write the shown view to ``path`` (PNG or SVG by its extension), atomically."""
@@ -266,7 +291,7 @@ class MixtureViews(QWidget):
 
     def export_dialog(self) -> None:
         name = {"matrix": "scatter-matrix", "marginals": "marginals", "qq": "qq-plot",
-                "uncertainty": "uncertainty"}[self.current()]
+                "uncertainty": "uncertainty", "why": "why-this-row"}[self.current()]
         path, _ = QFileDialog.getSaveFileName(self, "Export view",
                                               str(Path(self._last_dir) / f"{name}.png"),
                                               "PNG image (*.png);;SVG drawing (*.svg)")
