@@ -218,10 +218,12 @@ def prepare(
 
 
 def default_columns(ds: Any) -> list[str]:
-    """The features used when none are chosen: every numeric column but those that count
-    the rows (an index or ID column saved as numbers), which the loader has named."""
-    counting = {w.column for w in ds.warnings if w.code == "index-like-column"}
-    chosen = [c for c in ds.numeric_columns if c not in counting]
+    """The features used when none are chosen: every numeric column but those the loader
+    named as not measurements: columns that count the rows (an index or ID saved as
+    numbers) and columns with only two values (a 0/1 flag or a label)."""
+    not_measured = {w.column for w in ds.warnings
+                    if w.code in ("index-like-column", "two-valued-column")}
+    chosen = [c for c in ds.numeric_columns if c not in not_measured]
     return chosen or list(ds.numeric_columns)
 
 

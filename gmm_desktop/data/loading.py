@@ -357,6 +357,24 @@ def _plainly_text(raw: RawTable, names: list[str], missing: frozenset[str]) -> s
     return found
 
 
+#: A column with only two distinct values in at least this many rows is a flag or label.
+TWO_VALUED_MIN_ROWS = 20
+
+
+def _two_values(series: pd.Series) -> tuple[float, float] | None:
+    """The two values of a numeric column that holds exactly two (a 0/1 flag, a label), or
+    None. Reads a small head first, so that most columns are dismissed at once."""
+    if len(series) < TWO_VALUED_MIN_ROWS or not _is_numeric_dtype(series.dtype):
+        return None
+    if series.head(512).nunique(dropna=True) > 2:
+        return None
+    values = series.dropna().unique()
+    if len(values) != 2 or series.count() < TWO_VALUED_MIN_ROWS:
+        return None
+    low, high = sorted(float(v) for v in values)
+    return low, high
+
+
 def _index_like(values: np.ndarray) -> bool:
     n = values.size
     if n < 5 or values.dtype.kind not in "iu":
@@ -486,6 +504,20 @@ def _build(
                         "leave it out of the features.",
                     )
                 )
+    for name in features:
+        pair = _two_values(frame[name])
+        if pair is not None:
+            warnings.append(
+                DataWarning(
+                    "two-valued-column",
+                    f"Column '{clip_text(name)}' holds only two values ({pair[0]:g} and "
+                    f"{pair[1]:g}); it looks like a label or a flag rather than a "
+                    "measurement, and a Gaussian fitted to it is meaningless.",
+                    column=name,
+                    remedy="It is left out of the default features; choose it explicitly "
+                    "to use it anyway.",
+                )
+            )
     if len(frame) == 1:
         warnings.append(
             DataWarning(
