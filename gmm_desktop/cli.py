@@ -50,27 +50,41 @@ def _one_line(text: str) -> str:
 
 
 def parse_components(text: str) -> int | list[int]:
-    """``"3"`` → 3; ``"1-8"`` → [1, ..., 8]; ``"1,2,5"`` → [1, 2, 5]."""
+    """``"3"`` → 3; ``"1-8"`` → [1, ..., 8]; ``"1,2,5"`` → [1, 2, 5] (the limits are the
+    core's: at most ``MAX_CANDIDATES`` counts, none above ``MAX_COMPONENTS``)."""
+    from gmm_desktop.core.config import MAX_CANDIDATES, MAX_COMPONENTS
+    from gmm_desktop.data.errors import clip_text
+
     try:
         if "-" in text:
             low, high = (int(v) for v in text.split("-", 1))
             if low < 1 or high < low:
                 raise ValueError
-            return list(range(low, high + 1))
-        if "," in text:
+            values: list[int] = [low, high]
+            if high - low + 1 > MAX_CANDIDATES:
+                raise OverflowError
+            values = list(range(low, high + 1))
+        elif "," in text:
             values = sorted({int(v) for v in text.split(",") if v.strip()})
             if not values or values[0] < 1:
                 raise ValueError
-            return values
-        value = int(text)
-        if value < 1:
-            raise ValueError
-        return value
+        else:
+            values = [int(text)]
+            if values[0] < 1:
+                raise ValueError
+        if len(values) > MAX_CANDIDATES or values[-1] > MAX_COMPONENTS:
+            raise OverflowError
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"'{text}' is not a number of components: give K (e.g. 3), a range (1-8) or a "
-            "list (1,2,5) of positive integers"
+            f"'{clip_text(text)}' is not a number of components: give K (e.g. 3), a range "
+            "(1-8) or a list (1,2,5) of positive integers"
         ) from None
+    except OverflowError:
+        raise argparse.ArgumentTypeError(
+            f"'{clip_text(text)}': try at most {MAX_CANDIDATES} counts of components, none "
+            f"above {MAX_COMPONENTS} (for example 1-10)"
+        ) from None
+    return values if len(values) > 1 or "-" in text or "," in text else values[0]
 
 
 def _fraction(text: str) -> float:
@@ -106,6 +120,7 @@ def _refit_params(items: Sequence[str] | None) -> dict[str, Any]:
 
 
 def _covariance_types(text: str) -> list[str]:
+    from gmm_desktop.data.errors import clip_text
     from gmm_desktop.registry import get_registry
 
     names = get_registry().names("covariance")
@@ -115,7 +130,8 @@ def _covariance_types(text: str) -> list[str]:
     for name in wanted:
         if name not in names:
             raise UsageError(
-                f"unknown covariance type '{name}'; available: {', '.join(names)} or 'all'"
+                f"unknown covariance type '{clip_text(name)}'; available: {', '.join(names)} "
+                "or 'all'"
             )
     return wanted
 

@@ -16,10 +16,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gmm_desktop.data.errors import clip_text
 from gmm_desktop.engine.anomaly import ThresholdSpec
 from gmm_desktop.errors import GmmDesktopError
 
 __all__ = [
+    "MAX_CANDIDATES",
+    "MAX_COMPONENTS",
     "DEFAULT_COMPONENTS",
     "DEFAULT_CONTAMINATION",
     "DEFAULT_COVARIANCE_TYPES",
@@ -39,6 +42,10 @@ DEFAULT_COVARIANCE_TYPES: tuple[str, ...] = ("full", "tied", "diag", "spherical"
 METHODS = ("robust", "plain")
 #: The share of rows flagged by default.
 DEFAULT_CONTAMINATION = 0.05
+#: The most components a model may have, and the most counts one sweep may try (a range
+#: such as 1-100000000 is refused before anything is allocated).
+MAX_COMPONENTS = 1_000
+MAX_CANDIDATES = 100
 #: Covariance types a model-selection sweep tries by default: the built-in four. Plugin
 #: packs (mclust's 16 models) are offered, not run unasked.
 DEFAULT_SWEEP_TYPES: tuple[str, ...] = ("full", "tied", "diag", "spherical")
@@ -57,21 +64,28 @@ def _components(value: Any) -> int | tuple[int, ...]:
             f"n_components must be a positive integer or a list of them, got {value!r}")
     if isinstance(value, int) or (hasattr(value, "__index__") and not isinstance(value, str)):
         k = int(value)
-        if k < 1:
-            raise ConfigError(f"n_components must be at least 1, got {k}")
+        if not 1 <= k <= MAX_COMPONENTS:
+            raise ConfigError(f"n_components must be between 1 and {MAX_COMPONENTS}, got {k}")
         return k
     if isinstance(value, str):
         raise ConfigError(
             f"n_components must be a number or a list of numbers, got the text {value!r}"
         )
+    size = len(value) if hasattr(value, "__len__") else None
+    if size is not None and size > MAX_CANDIDATES:
+        raise ConfigError(
+            f"n_components lists {size:,} counts; a sweep tries at most {MAX_CANDIDATES} "
+            "(for example 1-10)")
     try:
         ks = sorted({int(v) for v in value})
     except (TypeError, ValueError):
         raise ConfigError(
             f"n_components must be a positive integer or a list of them, got {value!r}"
         ) from None
-    if not ks or ks[0] < 1:
-        raise ConfigError(f"n_components must be positive integers, got {value!r}")
+    if not ks or ks[0] < 1 or ks[-1] > MAX_COMPONENTS or len(ks) > MAX_CANDIDATES:
+        raise ConfigError(
+            f"n_components must be at most {MAX_CANDIDATES} counts between 1 and "
+            f"{MAX_COMPONENTS}, got {clip_text(repr(value))}")
     return ks[0] if len(ks) == 1 else tuple(ks)
 
 

@@ -45,6 +45,7 @@ from gmm_desktop.data import (
     prepare_features,
     write_table_atomic,
 )
+from gmm_desktop.data.errors import clip_text
 from gmm_desktop.engine import GaussianMixture, SelectionResult, select_models
 from gmm_desktop.engine.anomaly import (
     Scores,
@@ -103,17 +104,28 @@ def file_sha256(path: str | os.PathLike[str]) -> str | None:
     return digest.hexdigest()
 
 
+def _resolved(path: str | os.PathLike[str], what: str) -> Path:
+    """The absolute path behind ``path`` (a loop of symbolic links is refused clearly)."""
+    try:
+        return Path(path).expanduser().resolve()
+    except (RuntimeError, OSError) as exc:  # 3.11: RuntimeError("Symlink loop ...")
+        raise OutputError(
+            f"the {what} {clip_text(str(path), 200)} cannot be resolved: it is a loop of "
+            "symbolic links or an unreadable path. Choose another file."
+        ) from exc
+
+
 def check_output(output: str | os.PathLike[str], inputs: Sequence[str | None],
                  *, what: str = "output") -> Path:
     """Refuse an output that is an input, lies inside an input folder or contains one.
 
     Returns the output path. Called before any work, so a wrong name costs nothing.
     """
-    out = Path(output).expanduser().resolve()
+    out = _resolved(output, what)
     for item in inputs:
         if not item:
             continue
-        src = Path(item).expanduser().resolve()
+        src = _resolved(item, "input")
         if out == src or src in out.parents or out in src.parents:
             relation = ("is" if out == src else "is inside" if src in out.parents
                         else "contains")

@@ -485,6 +485,11 @@ def detect(
     A :class:`ThresholdSpec` is learned on ``X`` (fitting data); a fitted
     :class:`Threshold` is applied as it is (novelty detection on new data).
     """
+    if not isinstance(threshold, ThresholdSpec | Threshold):
+        raise TypeError(
+            "threshold must be a ThresholdSpec (a rule learned on X, e.g. "
+            "ThresholdSpec('contamination', 0.05)) or a fitted Threshold, got "
+            f"{type(threshold).__name__}")
     scores = score_rows(model, X)
     exclude, never_flag = check_masks(scores.n_samples, exclude, never_flag)
     if isinstance(threshold, ThresholdSpec):

@@ -310,7 +310,9 @@ def _check_inputs(
     if n < d + 2:
         raise ValueError(
             f"{n} rows are too few for {d} feature(s): a Gaussian needs at least d + 2 = "
-            f"{d + 2} rows; add rows or select fewer columns"
+            f"{d + 2} rows for the robust method; add rows, select fewer columns, or use "
+            "the plain method with the 'diag' or 'spherical' covariance type (it needs only a "
+            "few rows per component, whatever the number of features)"
         )
     q = contamination
     if isinstance(q, bool) or not isinstance(q, int | float | np.number) or not 0.0 <= q < 0.5:

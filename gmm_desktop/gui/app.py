@@ -192,6 +192,30 @@ def _freeze_startup_objects() -> None:
 
 #: Exit status when Qt cannot start because system libraries are missing.
 EXIT_MISSING_LIBRARIES = 1
+EXIT_USAGE = 2
+
+
+def _argument_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the arguments or the machine before a window can open: an
+    unknown demo, a missing file, no display (Qt would abort the process on Linux)."""
+    from gmm_desktop.data import DataError, demo_path
+    from gmm_desktop.data.errors import clip_text
+
+    if args.demo:
+        try:
+            demo_path(args.demo)
+        except DataError as exc:
+            return str(exc)
+    if args.file and not Path(args.file).expanduser().exists():
+        return (f"there is no file {clip_text(args.file, 200)}; give an existing data file "
+                "or session, or --demo synthetic")
+    if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
+        return ("there is no display to open the window on (neither DISPLAY nor "
+                "WAYLAND_DISPLAY is set). Run it in a desktop session, or use the "
+                "command line without a window (gmm-desktop detect FILE ...; see "
+                "gmm-desktop --help).")
+    return None
 
 
 def main(
@@ -210,6 +234,10 @@ def main(
     ``library_lookup(soname) -> bool`` replaces the loader check (for tests).
     """
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    problem = _argument_problem(args)
+    if problem is not None:  # said before Qt starts (a window for an error helps no one)
+        print(f"gmm-desktop: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     from gmm_desktop.gui.qt_libraries import library_loads, missing_libraries_message
 
     problem = missing_libraries_message(lookup=library_lookup or library_loads)
