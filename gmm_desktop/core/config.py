@@ -21,12 +21,12 @@ from gmm_desktop.engine.anomaly import ThresholdSpec
 from gmm_desktop.errors import GmmDesktopError
 
 __all__ = [
-    "MAX_CANDIDATES",
-    "MAX_COMPONENTS",
     "DEFAULT_COMPONENTS",
     "DEFAULT_CONTAMINATION",
     "DEFAULT_COVARIANCE_TYPES",
     "DEFAULT_SWEEP_TYPES",
+    "MAX_CANDIDATES",
+    "MAX_COMPONENTS",
     "METHODS",
     "ConfigError",
     "RunConfig",
