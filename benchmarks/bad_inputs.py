@@ -1,5 +1,5 @@
-"""Feed hundreds of bad inputs to the command line and to the Python API, and count what
-happens: a clear error, a traceback, a hang, or data lost.
+"""Feed hundreds of bad inputs to the command line, the Python API and the window, and
+count what happens: a clear error, a traceback, a hang, or data lost.
 
 Command line (one subprocess per input, ``python -m gmm_desktop ...``): bad data files for
 ``detect``/``score``/``select``, bad options, bad model files for ``score``/``sample``.
@@ -8,7 +8,11 @@ A *clear error* is exit status 2 with exactly one ``gmm-desktop:`` line on stder
 bad arguments to ``load_table``, ``prepare_features``, ``GaussianMixture``, ``load_model``,
 ``write_table_atomic``, ``score_rows``...; a clear error is one of the documented
 exception types (the project's own errors, ``ValueError``, ``TypeError``, ``OSError`` for
-file operations) with a message of at most 2,000 characters.
+file operations) with a message of at most 2,000 characters. The window (one offscreen
+process, see :data:`WINDOW_WORKER`): every bad data file through File ▸ Open and every bad
+model file through File ▸ Load model, after a good file was opened and fitted; a clear
+error is the error dialog with a bounded message, and *data lost* there also means the
+window lost the dataset or the model it had.
 
 *Data lost*: a file given as input (data, model) changed or disappeared. *Hang*: no
 answer within ``--timeout`` seconds. Some inputs are valid but unusual (UTF-16 without a
@@ -44,7 +48,7 @@ MESSAGE_LIMIT = 2_000
 @dataclass
 class Case:
     name: str
-    kind: str  # "cli" or "api"
+    kind: str  # "cli", "api" or "window"
     argv: list[str] = field(default_factory=list)
     code: str = ""
     inputs: list[str] = field(default_factory=list)
@@ -706,6 +710,143 @@ class ApiRunner:
             self.proc.wait(timeout=30)
 
 
+# --------------------------------------------------------------------------- the window
+
+#: Runs in its own process (offscreen Qt): the real main window opens a good file and fits,
+#: then opens each bad data file (File > Open) and loads each bad model file (File > Load
+#: model). After each: an error dialog with a bounded message is *clear*; an exception that
+#: reached the event loop is a *traceback*; neither an error nor a change is *silent*; and
+#: if the good data or model the window had is gone, *data lost*.
+WINDOW_WORKER = r"""
+import json, os, sys, time
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from gmm_desktop.gui.main_window import MainWindow
+
+cases = json.loads(sys.stdin.readline())
+good, timeout = cases["good"], cases["timeout"]
+hooked = []
+sys.excepthook = lambda t, e, tb: hooked.append(f"{t.__name__}: {str(e)[:200]}")
+w = MainWindow(ask_restore=lambda p: False)
+w.resize(1200, 800)
+w.show()
+c = w.controller
+
+def wait_idle():
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        app.processEvents()
+        if not c.is_busy():
+            for _ in range(5):
+                app.processEvents()
+                time.sleep(0.01)
+            if not c.is_busy():
+                return True
+        time.sleep(0.01)
+    return False
+
+def baseline():
+    w.open_path(good)
+    wait_idle()
+    w.model_panel.method.setCurrentIndex(w.model_panel.method.findData("plain"))
+    w.model_panel.n_components.setValue(2)
+    w.model_panel.auto_k.setChecked(False)
+    c.fit()
+    wait_idle()
+    assert c.has_model, "the baseline fit failed"
+
+baseline()
+print("READY", flush=True)
+for case in cases["cases"]:
+    before_data = c.run.loaded
+    before_model = c.run.bundle
+    w.last_error = None
+    hooked.clear()
+    start = time.monotonic()
+    try:  # what a menu's slot would run (an exception there reaches sys.excepthook)
+        if case["kind"] == "data":
+            w.open_path(case["path"])
+        else:
+            c.load_model(case["path"])
+    except Exception as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    finished = wait_idle()
+    seconds = time.monotonic() - start
+    error = w.last_error
+    changed = c.run.loaded is not before_data or c.run.bundle is not before_model
+    if not finished:
+        verdict, detail = "hang", f"still busy after {timeout:.0f} s"
+        c.cancel(); wait_idle()
+    elif hooked:
+        verdict, detail = "traceback", hooked[0]
+    elif error is not None:
+        message = f"{error[0]}: {error[1]}"
+        ok = len(message) <= LIMIT and "Traceback" not in message
+        verdict, detail = ("clear" if ok else "unclear"), message[:300]
+    elif changed:
+        verdict, detail = "ok", ""
+    else:
+        verdict, detail = "unclear", "nothing happened and nothing was said"
+    lost = []
+    if verdict != "ok":
+        if c.run.loaded is None or (before_data is not None and c.run.loaded is not before_data):
+            lost.append("the open dataset")
+        if before_model is not None and c.run.bundle is None:
+            lost.append("the fitted model")
+    print(json.dumps({"name": case["name"], "verdict": verdict, "detail": detail,
+                      "lost": lost, "seconds": seconds}), flush=True)
+    if verdict == "ok" or lost:
+        baseline()
+""".replace("LIMIT", str(MESSAGE_LIMIT))
+
+
+def window_cases(data: dict[str, Path], models: dict[str, Path]) -> list[Case]:
+    """Every data file through File > Open, every model file through File > Load model
+    (the special files that would block a file dialog's reader are left to the other faces:
+    the window reads a FIFO like the command line does)."""
+    valid = {"good.csv", "good.parquet", "cr_only.csv", "utf16_no_bom.csv", "utf16_bom.csv"}
+    skip = {"fifo.csv", "dev_zero.csv"}
+    cases = [Case(f"open {name}", "window", code="data", inputs=[str(path)],
+                  valid=name in valid, argv=[str(path)])
+             for name, path in data.items() if name not in skip]
+    cases += [Case(f"load model {name}", "window", code="model", inputs=[str(path)],
+                   argv=[str(path)]) for name, path in models.items()]
+    return cases
+
+
+def run_window(cases: list[Case], good: Path, timeout: float, cwd: Path,
+               env: dict[str, str]) -> list[Outcome]:
+    env = {**env, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.Popen([sys.executable, "-c", WINDOW_WORKER], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            cwd=cwd, env=env)
+    assert proc.stdin is not None and proc.stdout is not None
+    before = {p: _digest(p) for c in cases for p in c.inputs}
+    proc.stdin.write(json.dumps({"good": str(good), "timeout": timeout, "cases": [
+        {"name": c.name, "kind": c.code, "path": c.argv[0]} for c in cases]}) + "\n")
+    proc.stdin.flush()
+    if not proc.stdout.readline().startswith("READY"):
+        raise RuntimeError("the window worker did not start")
+    by_name = {c.name: c for c in cases}
+    outcomes: list[Outcome] = []
+    for line in proc.stdout:
+        r = json.loads(line)
+        case = by_name[r["name"]]
+        lost = [p for p in case.inputs if before[p] is not None and _digest(p) != before[p]]
+        verdict = r["verdict"]
+        if case.valid and verdict != "ok":
+            verdict = "refused" if verdict in ("clear", "unclear") else verdict
+        outcomes.append(Outcome(case, verdict, r["detail"], lost + r["lost"], r["seconds"]))
+    proc.wait()
+    done = {o.case.name for o in outcomes}
+    for case in cases:  # the worker died on this one (or later)
+        if case.name not in done:
+            outcomes.append(Outcome(case, "traceback", "the window process died"))
+            break
+    return outcomes
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -720,10 +861,10 @@ def report(outcomes: list[Outcome], verbose: bool) -> None:
             ("unclear errors", None, "unclear", False),
             ("tracebacks", None, "traceback", False), ("hangs", None, "hang", False),
             ("data lost", None, None, True)]
-    print(f"\n{'':32s}{'command line':>14s}{'Python API':>12s}{'total':>8s}")
+    print(f"\n{'':32s}{'command line':>14s}{'Python API':>12s}{'window':>8s}{'total':>8s}")
     for label, _, verdict, lost in rows:
         print(f"{label:32s}{count('cli', verdict, lost):>14d}{count('api', verdict, lost):>12d}"
-              f"{count(None, verdict, lost):>8d}")
+              f"{count('window', verdict, lost):>8d}{count(None, verdict, lost):>8d}")
     problems = [o for o in outcomes if o.verdict in ("traceback", "hang", "unclear", "refused")
                 or o.lost]
     if problems:
@@ -732,7 +873,7 @@ def report(outcomes: list[Outcome], verbose: bool) -> None:
             what = o.verdict + (" + DATA LOST " + ", ".join(Path(p).name for p in o.lost)
                                 if o.lost else "")
             shown = " ".join(a if len(a) < 60 else a[:40] + "…" for a in o.case.argv) \
-                if o.case.kind == "cli" else o.case.code.replace("\n", "; ")[:100]
+                if o.case.kind in ("cli", "window") else o.case.code.replace("\n", "; ")[:100]
             print(f"  [{o.case.kind}] {o.case.name}: {what}\n      {shown}\n      {o.detail}")
     if verbose:
         print("\nEvery input:")
@@ -745,7 +886,7 @@ def report(outcomes: list[Outcome], verbose: bool) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--only", choices=("cli", "api"))
+    parser.add_argument("--only", choices=("cli", "api", "window"))
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds per input")
     parser.add_argument("--jobs", type=int, default=2, help="command-line inputs at a time")
     parser.add_argument("--verbose", action="store_true")
@@ -804,6 +945,13 @@ def main() -> int:
                         print(f"  {outcome.verdict}: {outcome.case.name}", flush=True)
             finally:
                 runner.close()
+        if args.only in (None, "window"):
+            window = window_cases(data, models)
+            print(f"{len(window)} window inputs", flush=True)
+            for outcome in run_window(window, data["good.csv"], args.timeout, folder, env):
+                outcomes.append(outcome)
+                if outcome.verdict not in ("ok", "clear") or outcome.lost:
+                    print(f"  {outcome.verdict}: {outcome.case.name}", flush=True)
         report(outcomes, args.verbose)
         print(f"\n{time.perf_counter() - start:.0f} s; load average {os.getloadavg()}")
         if args.json:

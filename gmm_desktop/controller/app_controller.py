@@ -319,8 +319,12 @@ class AppController(QObject):
     ) -> bool:
         """Read ``path`` and prepare its features in the background (the run's settings
         for whatever is not given; ``columns=None``: every numeric column)."""
-        if self.run.loaded is None or self.run.loaded.source.path != str(
-                Path(path).resolve()):
+        try:
+            same = (self.run.loaded is not None
+                    and self.run.loaded.source.path == str(Path(path).resolve()))
+        except (RuntimeError, OSError):  # a loop of symbolic links: the load will say so
+            same = False
+        if not same:
             # a different file: its own columns, not the previous file's choice
             self.run.config = self.run.config.replace(columns=tuple(columns) if columns
                                                       else None, id_column=id_column)

@@ -715,7 +715,11 @@ class MainWindow(QMainWindow):
         return str(self.settings.value("lastFolder", str(Path.home())))
 
     def _remember_folder(self, path: str) -> None:
-        self.settings.setValue("lastFolder", str(Path(path).resolve().parent))
+        try:
+            folder = Path(path).expanduser().resolve().parent
+        except (RuntimeError, OSError):  # a loop of symbolic links: the loader will say so
+            folder = Path(path).expanduser().absolute().parent
+        self.settings.setValue("lastFolder", str(folder))
 
     def open_path(self, path: str | Path) -> None:
         """Open a data file, or a session if it is a session JSON file."""
