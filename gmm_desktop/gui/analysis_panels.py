@@ -154,7 +154,7 @@ class AnomalyPanel(QWidget):
         self.range_note.setParentItem(pi.getViewBox())
         self.range_note.setPos(4, 2)
         self.n_below_range = 0
-        layout.addWidget(self.hist, 2)
+        layout.addWidget(self.hist, 1)
         self.count = WrapLabel("No model yet.")
         layout.addWidget(self.count)
 
@@ -181,6 +181,7 @@ class AnomalyPanel(QWidget):
         self.small_share = NumberBox(minimum=0.001, maximum=0.5, value=0.02, step=0.005)
         self.share_note = WrapLabel("")
         self.share_note.setObjectName("share_note")
+        self.gate_form = form
         form.addRow("Contamination", self.contamination)
         form.addRow("Threshold (log-density)", self.threshold)
         form.addRow("k (sigma)", self.sigma)
@@ -207,7 +208,7 @@ class AnomalyPanel(QWidget):
         self.flagged = _table(["row", "log-density", "component", "top feature"])
         self.flagged.setToolTip("Flagged rows, lowest density first; click to show one, "
                                 "double-click to see why it is flagged")
-        layout.addWidget(self.flagged, 2)
+        layout.addWidget(self.flagged, 3)
         exports = QHBoxLayout()
         self.export_flagged = QPushButton("Export flagged…")
         self.export_all = QPushButton("Export all rows…")
@@ -299,6 +300,11 @@ class AnomalyPanel(QWidget):
         self.line.setMovable(kind == "line")
         self.sigma.setEnabled(kind == "sigma")
         self.chi2.setEnabled(kind == "chi2")
+        # only the chosen rule's fields take room: the flagged rows come up the panel
+        self.gate_form.setRowVisible(self.contamination, kind == "line")
+        self.gate_form.setRowVisible(self.threshold, kind == "line")
+        self.gate_form.setRowVisible(self.sigma, kind == "sigma")
+        self.gate_form.setRowVisible(self.chi2, kind == "chi2")
 
     def _gate_changed(self, *_a: Any) -> None:
         self._enable_gate()
