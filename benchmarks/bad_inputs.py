@@ -449,7 +449,7 @@ API_CASES: list[tuple[str, str, bool]] = [
     ("prepare(scaling=[])", "prepare_features(DS, scaling=[])", False),
     ("prepare(medians=str)", "prepare_features(DS, missing='median', medians='abc')", False),
     ("prepare(medians text)", "prepare_features(DS, missing='median', medians={'x': 'a'})",
-     True),
+     False),
     ("prepare(dataset=None)", "prepare_features(None)", False),
     ("prepare(dataset=frame)", "prepare_features(FRAME)", False),
     # GaussianMixture data

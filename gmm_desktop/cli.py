@@ -225,6 +225,9 @@ def _config(args: argparse.Namespace, base: Any = None) -> Any:
     if getattr(args, "covariance_type", None) is not None:
         changes["covariance_types"] = tuple(_covariance_types(args.covariance_type))
     if getattr(args, "refit_param", None):
+        if getattr(args, "refit", None) is None and cfg.refit is None:
+            raise UsageError("--refit-param sets a parameter of a refit strategy: give the "
+                             "strategy with --refit NAME (see 'gmm-desktop plugins')")
         changes["refit_params"] = _refit_params(args.refit_param)
     if hasattr(args, "contamination"):
         changes["threshold"] = _threshold(args, cfg.threshold)

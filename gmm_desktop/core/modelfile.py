@@ -201,7 +201,12 @@ def _columns(value: Any) -> tuple[str, ...] | None:
         return None
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise ValueError("the columns must be a list of names")
-    return tuple(str(c) for c in value)
+    names = tuple(str(c) for c in value)
+    if len(set(names)) != len(names):
+        twice = sorted({c for c in names if names.count(c) > 1})[:5]
+        raise ValueError("a column is named twice (" + ", ".join(map(repr, twice)) + "); each "
+                         "feature of a model has its own column")
+    return names
 
 
 def _medians(value: Any) -> dict[str, float] | None:

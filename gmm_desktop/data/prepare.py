@@ -250,6 +250,30 @@ def _column_warnings(X: np.ndarray, columns: list[str]) -> list[DataWarning]:
     return warnings
 
 
+def _check_medians(medians: Any) -> dict[str, float]:
+    """``medians`` as ``{column: finite number}``, or a DataError that says what is wrong."""
+    if not isinstance(medians, Mapping):
+        raise DataError(
+            f"medians must map column names to numbers, got {type(medians).__name__}.",
+            remedy="Pass a dict such as {'x': 1.5}, or leave medians out (this table's own "
+            "medians are used).",
+        )
+    out: dict[str, float] = {}
+    for name, value in medians.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if isinstance(value, bool) or not np.isfinite(number):
+            raise DataError(
+                f"the median given for column '{clip_text(str(name))}' is "
+                f"'{clip_text(str(value))}', not a finite number.",
+                remedy="Give a number for each column, or leave medians out.",
+            )
+        out[str(name)] = number
+    return out
+
+
 def prepare_features(
     ds: Dataset,
     columns: Sequence[str] | None = None,
@@ -295,6 +319,8 @@ def prepare_features(
             f"unknown scaling '{clip_text(scaling)}'.",
             remedy="Use one of: " + ", ".join(repr(m) for m in SCALING_METHODS) + ".",
         )
+    if medians is not None:
+        medians = _check_medians(medians)
     chosen = _choose_columns(ds, columns)
     frame = ds.frame[chosen]
     raw = np.empty((len(frame), len(chosen)), dtype=np.float64)

@@ -3,6 +3,7 @@ Python API), each fixed and kept fixed here."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -93,3 +94,31 @@ def test_the_robust_route_on_wide_data_names_the_plain_diag_route(tmp_path):
                "--components", "1", "--output", out)
     assert done.returncode == 0, done.stderr
     assert len(pd.read_csv(out)) == round(0.05 * 60)
+
+
+def test_refit_parameters_without_a_strategy_are_refused(small_csv):
+    done = cli("detect", small_csv, "--refit-param", "a=1")
+    assert done.returncode == 2 and "--refit NAME" in done.stderr
+
+
+def test_a_model_with_a_column_named_twice_is_refused(small_csv, tmp_path):
+    model = tmp_path / "m.json"
+    assert cli("detect", small_csv, "--method", "plain", "--components", "1",
+               "--model-out", model).returncode == 0
+    doc = json.loads(model.read_text())
+    doc["extra"]["gmm_desktop"]["features"]["columns"] = ["a", "a"]
+    model.write_text(json.dumps(doc))
+    done = cli("sample", "--model", model, "-n", "5", "--output", tmp_path / "s.csv")
+    assert done.returncode == 2 and "named twice" in done.stderr
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_medians_must_map_columns_to_numbers(small_csv):
+    from gmm_desktop.data import DataError, load_table, prepare_features
+
+    ds = load_table(small_csv)
+    for bad in ("abc", {"a": "x"}, {"a": float("nan")}, {"a": True}):
+        with pytest.raises(DataError, match="median"):
+            prepare_features(ds, missing="median", medians=bad)
+    prepared = prepare_features(ds, missing="median", medians={"a": 1.5})
+    assert prepared.X.shape == (120, 2)
