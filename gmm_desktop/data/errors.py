@@ -112,7 +112,7 @@ def _sentence(hint: OptionHint, render: HintRenderer) -> str:
     action = render(hint)
     text = f"{hint.when}, {action}" if hint.when else action
     text = text[:1].upper() + text[1:]
-    return text if text.endswith((".", "?", "!")) else text + "."
+    return text if text.endswith(".") else text + "."
 
 
 def render_hints(hints: Sequence[OptionHint], render: HintRenderer = python_hint) -> str:
