@@ -350,6 +350,14 @@ class AppController(QObject):
         return self.start_job(job, success, on_progress=self.loadProgress.emit,
                               then=lambda o: plotting.PlotGeometry.of(o.prepared))
 
+    def reading_of(self, path: str | os.PathLike[str]) -> tuple[ReadOptions, str | None]:
+        """How ``path`` was read the last time, if it is the open file (the reading options
+        and the ID column, to start the import dialog from); else everything detected."""
+        loaded = self.run.loaded
+        if loaded is not None and loaded.source.path == str(Path(path).resolve()):
+            return self.run.config.read, loaded.id_column
+        return ReadOptions(), None
+
     def adopt_opened(self, opened: Opened, geom: plotting.PlotGeometry) -> None:
         was_big = self.run.big
         if not self.run.adopt_opened(opened):

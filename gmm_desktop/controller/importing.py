@@ -114,6 +114,9 @@ def preview_view(preview: TablePreview, id_column: str | None = None,
     if table is not None:
         rows = tuple(tuple(_cell(v) for v in row)
                      for row in table.itertuples(index=False, name=None))
+    elif preview.lines:  # not even split into fields: the file's first lines as they are
+        columns = ("line of the file",)
+        rows = tuple((line,) for line in preview.lines)
     dialect = dict(preview.dialect) if preview.dialect is not None else None
     detected: dict[str, str] = {}
     if dialect is not None:

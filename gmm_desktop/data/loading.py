@@ -576,6 +576,7 @@ def _open_raw(
     sheet: str | int | None,
     reporter: Progress,
     nrows: int | None = None,
+    seen: dict[str, Dialect] | None = None,
 ) -> tuple[RawTable, Dialect | None]:
     suffix = path.suffix.lower()
     text_only = options.text_only()
@@ -605,6 +606,8 @@ def _open_raw(
     dialect = sniff(path, delimiter=options.delimiter, decimal=options.decimal,
                     header=options.header, skip_rows=options.skip_rows,
                     comment=options.comment, encoding=options.encoding)
+    if seen is not None:
+        seen["dialect"] = dialect
     raw = read_csv(path, dialect, reporter, list(options.missing_values), nrows)
     return raw, dialect
 
@@ -712,6 +715,8 @@ class TablePreview:
         warnings: the data warnings of those rows.
         error: why the options do not work, or ``None``.
         complete: True when the whole file is in the preview (its checks are then final).
+        lines: when the file could not even be split into fields, its first lines as text
+            (to see where the table starts), else empty.
     """
 
     path: Path
@@ -723,6 +728,7 @@ class TablePreview:
     warnings: tuple[DataWarning, ...]
     error: DataError | None
     complete: bool = False
+    lines: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -737,6 +743,19 @@ class TablePreview:
         """Whether reading aspect ``name`` (delimiter, decimal, header, encoding) was
         detected rather than given."""
         return self.dialect is not None and name in self.dialect.get("detected", ())  # type: ignore[operator]
+
+
+def _head_lines(path: Path, dialect: Dialect | None, n: int) -> tuple[str, ...]:
+    """The first ``n`` lines of a text file, as text (never raises)."""
+    if path.suffix.lower() not in _TEXT_SUFFIXES:
+        return ()
+    encoding = dialect.python_encoding if dialect is not None else "utf-8-sig"
+    try:
+        with open(path, encoding=encoding, errors="replace", newline=None) as fh:
+            return tuple(clip_text(line.rstrip("\n"), 300) for _, line in zip(range(n), fh,
+                                                                             strict=False))
+    except (OSError, LookupError, ValueError):
+        return ()
 
 
 def column_kinds(ds: Dataset) -> dict[str, str]:
@@ -788,11 +807,12 @@ def preview_table(
         return TablePreview(file, ReadOptions(), None, None, None, {}, (), exc)
     dialect: Dialect | None = None
     cells: pd.DataFrame | None = None
+    seen: dict[str, Dialect] = {}
     try:
         _check_file(file)
         reporter = Progress(None, file.name)
         raw, dialect = _guarded(file, lambda: _open_raw(file, options, sheet, reporter,
-                                                        n_rows + 1))
+                                                        n_rows + 1, seen))
         complete = len(raw.frame) <= n_rows
         raw.frame = raw.frame.iloc[:n_rows].copy()
         cells = raw.frame.copy()
@@ -802,8 +822,10 @@ def preview_table(
         ds = _guarded(file, lambda: _build(raw, file, id_column, list(options.text_columns),
                                            missing, reporter, options))
     except DataError as exc:
+        dialect = dialect or seen.get("dialect")
         described = None if dialect is None else dialect.describe()
-        return TablePreview(file, options, described, None, cells, {}, (), exc)
+        lines = () if cells is not None else _head_lines(file, dialect, n_rows)
+        return TablePreview(file, options, described, None, cells, {}, (), exc, lines=lines)
     return TablePreview(
         path=file,
         read=options,
