@@ -90,6 +90,9 @@ def cli_command(r: Recipe, output: str = "flagged.csv",
     args += ["--components", k_text, "--covariance-type", ",".join(c.covariance_types)]
     if c.criterion != "bic":
         args += ["--criterion", c.criterion]
+    args += ["--method", c.method]  # the default route is robust; plain EM by name
+    if c.trim is not None:
+        args += ["--trim", repr(c.trim)]
     spec = r.refit.spec.to_dict() if (r.refit is not None and r.refit.spec) else r.threshold
     args.append(f"{_GATE_FLAGS[spec['kind']]}={spec['value']!r}")
     if spec.get("small_component_share") is not None:

@@ -20,8 +20,8 @@ from gmm_desktop.data import (
     load_table,
     preview_table,
     python_hint,
+    readers,
 )
-from gmm_desktop.data import readers
 
 
 @pytest.fixture(params=["c", "pyarrow"])
