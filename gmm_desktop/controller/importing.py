@@ -153,9 +153,10 @@ class _Signals(QObject):
 
 
 class _PreviewTask(QRunnable):
-    def __init__(self, work: Any) -> None:
+    def __init__(self, work: Any, generation: int) -> None:
         super().__init__()
         self.work = work
+        self.generation = generation
         self.signals = _Signals()
 
     def run(self) -> None:  # in a pool thread; make_preview never raises for bad input
@@ -163,7 +164,7 @@ class _PreviewTask(QRunnable):
             result = self.work()
         except Exception as exc:  # an unforeseen failure still reaches the dialog
             result = exc
-        self.signals.done.emit(result)
+        self.signals.done.emit((self, result, self.generation))
 
 
 class ImportPreviewer(QObject):
@@ -188,15 +189,18 @@ class ImportPreviewer(QObject):
         with self._lock:
             self._generation += 1
             gen = self._generation
-        task = _PreviewTask(lambda: make_preview(path, read, id_column, n_rows, gen))
+        task = _PreviewTask(lambda: make_preview(path, read, id_column, n_rows, gen), gen)
         task.setAutoDelete(False)
         self._tasks.add(task)
-        task.signals.done.connect(lambda result, t=task: self._finished(t, result, gen))
+        # a bound slot, not a lambda: Qt drops the connection if this object is deleted
+        # (the dialog closed) before the worker answers
+        task.signals.done.connect(self._finished)
         self.pool.start(task)
         return gen
 
     @Slot(object)
-    def _finished(self, task: _PreviewTask, result: Any, generation: int) -> None:
+    def _finished(self, answer: Any) -> None:
+        task, result, generation = answer
         self._tasks.discard(task)
         if generation != self._generation:
             return  # a newer request is on its way

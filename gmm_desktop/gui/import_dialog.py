@@ -349,7 +349,7 @@ class ImportDialog(QDialog):
     @property
     def message_text(self) -> str:
         """What the dialog says under the preview (an error, or notes about the data)."""
-        return self.message.toPlainText() if self.message.isVisible() else ""
+        return "" if self.message.isHidden() else self.message.toPlainText()
 
     def _show_detected(self, view: ImportPreview) -> None:
         """Each "auto" choice says what was detected ("auto (;)")."""
