@@ -40,7 +40,7 @@ def penguins_file(tmp_path) -> Path:
 
 def _type(qtbot, widget, text: str) -> None:
     widget.setFocus()
-    widget.selectAll() if hasattr(widget, "selectAll") else None
+    widget.clear()
     qtbot.keyClicks(widget, text)
 
 
