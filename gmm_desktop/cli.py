@@ -231,6 +231,7 @@ def _config(args: argparse.Namespace, base: Any = None) -> Any:
         changes["refit_params"] = _refit_params(args.refit_param)
     if hasattr(args, "contamination"):
         changes["threshold"] = _threshold(args, cfg.threshold)
+    changes["read"] = _read_options(args, cfg.read)
     cfg = cfg.replace(**changes)
     if cfg.refit is not None:
         from gmm_desktop.registry import get_registry
@@ -270,7 +271,7 @@ def _show_data_notes(det: Any, args: argparse.Namespace) -> None:
     loaded, prepared = det.loaded, det.prepared
     if loaded is not None and loaded.table is not None:
         for w in loaded.table.warnings:
-            _note(str(w), args)
+            _note(w.render(cli_hint), args)
     if prepared is not None:
         report = prepared.features.report
         if report is not None and (report.rows_dropped or report.rows_imputed):
@@ -391,6 +392,9 @@ def cmd_detect(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
 
         ensure_dask()
         refused = OUT_OF_CORE.refusals(config)
+        if not config.read.is_default:
+            refused.append("reading options (--delimiter, --skip-rows, ...): big data's CSV "
+                           "files are read with the detected dialect")
         if args.labels is not None:
             refused.append(OUT_OF_CORE.refusal("labels"))
         if refused:
@@ -422,12 +426,14 @@ def cmd_report(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
 
 
 def cmd_score(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
-    from gmm_desktop.core import Detector
+    from gmm_desktop.core import Detector, RunConfig
     from gmm_desktop.core.bigdata import looks_lazy
 
+    read = _read_options(args, RunConfig().read)  # checked before any work
     lazy = looks_lazy(args.data)
     _check_outputs(args, [args.data, args.model], lazy=lazy)
     det = Detector.from_model_file(args.model, progress=progress)
+    det.config = det.config.replace(read=read)
     if args.id_column is not None or args.sheet is not None:
         det.config = det.config.replace(
             id_column=args.id_column if args.id_column is not None else det.config.id_column,
@@ -505,8 +511,80 @@ def _add_data_options(p: argparse.ArgumentParser, *, columns: bool = True,
         )
     p.add_argument("--sheet", help="worksheet (Excel) or array (npz) to read")
     p.add_argument("--id-column", help="column that identifies the rows (default: row number)")
+    _add_read_options(p)
     p.add_argument("--quiet", action="store_true",
                    help="do not print notes about the data (dropped rows, suspicious columns)")
+
+
+def _add_read_options(p: argparse.ArgumentParser) -> None:
+    """How a text data file is read (the import dialog's choices; default: detected)."""
+    g = p.add_argument_group(
+        "reading a text file (CSV/TSV/TXT; every option is detected when not given)")
+    g.add_argument("--delimiter", metavar="CHAR",
+                   help="field separator: one character (, ; |), 'tab', or 'whitespace' for "
+                   "runs of blanks")
+    g.add_argument("--decimal", metavar="MARK", help="decimal mark: '.' or ','")
+    g.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
+                   help="the first line (after --skip-rows) names the columns (--no-header: "
+                   "it is data)")
+    g.add_argument("--skip-rows", metavar="N", type=_count,
+                   help="lines to skip above the header (a title, an instrument's notes)")
+    g.add_argument("--comment", metavar="CHAR",
+                   help="comment marker: the rest of a line from it on is ignored")
+    g.add_argument("--missing-values", metavar="TEXT", action="append",
+                   help="extra text meaning 'missing' in number columns (repeatable or "
+                   "comma-separated; write --missing-values=-99 for a value starting with -)")
+    g.add_argument("--encoding", metavar="NAME",
+                   help="text encoding: utf-8, latin-1, cp1252, utf-16, ...")
+    g.add_argument("--text-columns", metavar="COL", action="append",
+                   help="columns to keep as text even if they hold numbers (repeatable or "
+                   "comma-separated)")
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a number of lines: give a whole number, 0 or more")
+    return value
+
+
+def _split_list(values: Sequence[str] | None) -> list[str]:
+    return [v.strip() for item in values or () for v in item.split(",") if v.strip()]
+
+
+def cli_hint(hint: Any) -> str:
+    """The command line's words for a reading-option hint: ``pass --missing-values '?'``."""
+    import shlex
+
+    option, value = hint.option, hint.value
+    if option == "header":
+        return "pass --header" if value else "pass --no-header"
+    flag = "--" + option.replace("_", "-")
+    if option == "delimiter":
+        value = {"\t": "tab", "whitespace": "whitespace"}.get(value, value)
+    text = str(value)
+    shown = f"'{text}'" if len(text) == 1 and not text.isalnum() else shlex.quote(text)
+    if text.startswith("-"):
+        return f"pass {flag}={shown}"
+    return f"pass {flag} {shown}"
+
+
+def _read_options(args: argparse.Namespace, base: Any) -> Any:
+    """The reading options: a session's (or the defaults), then every option given."""
+    changes: dict[str, Any] = {}
+    for name in ("delimiter", "decimal", "header", "skip_rows", "comment", "encoding"):
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = value
+    for name in ("missing_values", "text_columns"):
+        values = _split_list(getattr(args, name, None))
+        if values:
+            changes[name] = values
+    return base.replace(**changes) if changes else base
 
 
 def _add_fit_options(p: argparse.ArgumentParser) -> None:
@@ -765,6 +843,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (GmmDesktopError, ValueError, OSError, KeyError) as exc:
         progress.close()
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        if hasattr(exc, "hints") and hasattr(exc, "render"):  # a DataError: this face's words
+            message = exc.render(cli_hint)
         print(f"{PROG}: error: {_one_line(message)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

@@ -5,6 +5,13 @@ core's run (:mod:`gmm_desktop.core`) and hands the GUI immutable, ready-to-draw 
 """
 
 from gmm_desktop.controller.app_controller import AppController
+from gmm_desktop.controller.importing import (
+    PREVIEW_ROWS,
+    ImportPreview,
+    ImportPreviewer,
+    needs_import_dialog,
+)
+from gmm_desktop.controller.messages import READ_CONTROLS, window_hint, window_message
 from gmm_desktop.controller.session import SessionFileError, state_dir
 from gmm_desktop.controller.views import (
     AnomalyView,
@@ -24,18 +31,24 @@ from gmm_desktop.controller.views import (
     WhyRow,
     WhyView,
 )
+from gmm_desktop.data import ReadOptions
 
 __all__ = [
+    "PREVIEW_ROWS",
+    "READ_CONTROLS",
     "AnomalyView",
     "AppController",
     "ComponentRow",
     "DatasetView",
     "FeaturesView",
+    "ImportPreview",
+    "ImportPreviewer",
     "LegendEntry",
     "ModelSummary",
     "ParamField",
     "PointInfo",
     "ProgressView",
+    "ReadOptions",
     "RefitView",
     "ScatterView",
     "SelectionView",
@@ -44,5 +57,8 @@ __all__ = [
     "ViewSettings",
     "WhyRow",
     "WhyView",
+    "needs_import_dialog",
     "state_dir",
+    "window_hint",
+    "window_message",
 ]

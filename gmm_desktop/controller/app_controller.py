@@ -56,6 +56,7 @@ from gmm_desktop.core import (
     Scored,
     read_model_file,
 )
+from gmm_desktop.data import ReadOptions
 from gmm_desktop.errors import GmmDesktopError
 from gmm_desktop.registry import get_registry
 
@@ -230,7 +231,8 @@ class AppController(QObject):
                 try:
                     on_success(result)
                 except (GmmDesktopError, ValueError) as exc:
-                    self.errorOccurred.emit(msg.TASK_FAILED.get(kind, "Error"), str(exc))
+                    self.errorOccurred.emit(msg.TASK_FAILED.get(kind, "Error"),
+                                            msg.window_message(exc))
 
         def cancelled(message: str) -> None:
             st = holder.get("state")
@@ -280,7 +282,7 @@ class AppController(QObject):
         try:
             return make()
         except (GmmDesktopError, ValueError) as exc:
-            self.errorOccurred.emit(title, str(exc))
+            self.errorOccurred.emit(title, msg.window_message(exc))
             return None
 
     @Slot()
@@ -318,16 +320,23 @@ class AppController(QObject):
         **options: Any,
     ) -> bool:
         """Read ``path`` and prepare its features in the background (the run's settings
-        for whatever is not given; ``columns=None``: every numeric column)."""
+        for whatever is not given; ``columns=None``: every numeric column). ``read``
+        (:class:`ReadOptions`, from the import dialog) says how a text file is read; it is
+        recorded in the run's configuration and so in its session."""
+        read = options.pop("read", None)
         try:
             same = (self.run.loaded is not None
                     and self.run.loaded.source.path == str(Path(path).resolve()))
         except (RuntimeError, OSError):  # a loop of symbolic links: the load will say so
             same = False
         if not same:
-            # a different file: its own columns, not the previous file's choice
+            # a different file: its own columns and reading, not the previous file's
             self.run.config = self.run.config.replace(columns=tuple(columns) if columns
                                                       else None, id_column=id_column)
+            if read is None:
+                read = ReadOptions()
+        if read is not None:  # else the run's (the same file read again)
+            options["read"] = ReadOptions.coerce(read)
         job = self._job(lambda: self.run.load_job(
             path, columns=columns, missing=missing, scaling=scaling, demo=demo,
             big=False, id_column=id_column, lenient=True, **options), msg.TASK_FAILED["load"])
@@ -344,6 +353,14 @@ class AppController(QObject):
 
         return self.start_job(job, success, on_progress=self.loadProgress.emit,
                               then=lambda o: plotting.PlotGeometry.of(o.prepared))
+
+    def reading_of(self, path: str | os.PathLike[str]) -> tuple[ReadOptions, str | None]:
+        """How ``path`` was read the last time, if it is the open file (the reading options
+        and the ID column, to start the import dialog from); else everything detected."""
+        loaded = self.run.loaded
+        if loaded is not None and loaded.source.path == str(Path(path).resolve()):
+            return self.run.config.read, loaded.id_column
+        return ReadOptions(), None
 
     def adopt_opened(self, opened: Opened, geom: plotting.PlotGeometry) -> None:
         was_big = self.run.big

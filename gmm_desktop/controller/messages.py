@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 #: The title of the error dialog when a background task of this kind fails.
 TASK_FAILED = {
     "load": "Cannot open",
@@ -36,3 +38,46 @@ PLUGIN_TOGGLED = (
     "refresh at the next start)."
 )
 NOT_REPRODUCIBLE = "Nothing to reproduce yet: fit a model first."
+
+#: Where each reading option is set in the window (the import dialog's control labels).
+IMPORT_DIALOG = "the import dialog (File ▸ Open…)"
+READ_CONTROLS = {
+    "delimiter": "Delimiter",
+    "decimal": "Decimal mark",
+    "header": "Header row",
+    "skip_rows": "Rows to skip",
+    "comment": "Comment marker",
+    "missing_values": "Missing-value markers",
+    "encoding": "Encoding",
+    "text_columns": "Keep as text",
+    "id_column": "ID column",
+}
+_SHOWN = {"\t": "Tab", "whitespace": "Whitespace"}
+
+
+def window_hint(hint: Any) -> str:
+    """The window's words for a reading-option hint (a DataError's ``hints``): the control
+    of the import dialog to change, e.g. "add ? to 'Missing-value markers' in the import
+    dialog (File ▸ Open…)"."""
+    option, value = hint.option, hint.value
+    if option == "sheet":
+        return f"choose the sheet {value} when you open the workbook (File ▸ Open…)"
+    if option == "id_column":
+        return (f"choose {value} as the ID column in the Dataset panel or in "
+                f"{IMPORT_DIALOG}")
+    control = READ_CONTROLS.get(option, option)
+    if option in ("missing_values", "text_columns"):
+        return f"add {value} to '{control}' in {IMPORT_DIALOG}"
+    if option == "header":
+        value = "the first row names the columns" if value else "no header (the first row is data)"
+    else:
+        value = _SHOWN.get(str(value), str(value))
+    return f"set '{control}' to {value} in {IMPORT_DIALOG}"
+
+
+def window_message(exc: BaseException) -> str:
+    """An error's message for the window: a data error's hints name the dialog's controls."""
+    render = getattr(exc, "render", None)
+    if render is not None and hasattr(exc, "hints"):
+        return str(render(window_hint))
+    return str(exc)

@@ -15,6 +15,7 @@ import numpy as np
 
 from gmm_desktop.controller import anomaly_tools as tools
 from gmm_desktop.controller import geometry
+from gmm_desktop.controller.messages import window_hint
 from gmm_desktop.controller.views import (
     AnomalyView,
     ComponentRow,
@@ -94,7 +95,7 @@ def dataset_view(loaded: Loaded, n_rows: int | None = None) -> DatasetView:
         for r in head.itertuples(index=False, name=None)
     )
     ds = loaded.table
-    warnings = tuple(str(w) for w in (ds.warnings if ds is not None else ()))
+    warnings = tuple(w.render(window_hint) for w in (ds.warnings if ds is not None else ()))
     if ds is not None:
         ids = tuple(str(v) for v in np.asarray(ds.row_ids)[: len(head)])
         # a column can name the rows when its values are unique and complete

@@ -21,6 +21,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
 
+from gmm_desktop.controller.messages import window_message
 from gmm_desktop.controller.views import ProgressView
 from gmm_desktop.errors import Cancelled, GmmDesktopError
 
@@ -116,7 +117,7 @@ class Task(QRunnable):
         except Cancelled as exc:
             self.signals.cancelled.emit(str(exc))
         except (GmmDesktopError, ValueError) as exc:
-            self.signals.failed.emit(TaskFailure(str(exc), expected=True))
+            self.signals.failed.emit(TaskFailure(window_message(exc), expected=True))
         except MemoryError:
             self.signals.failed.emit(
                 TaskFailure(

@@ -6,6 +6,7 @@ fitted, where the threshold lies, and which refit strategy (if any) runs. The wi
 it, the command line builds it from its options, a Python user passes it, "Export as
 script" writes it, and model files and sessions store it. The same file with the same
 configuration gives the same model and the same flagged rows whichever face ran it.
+Configurations written before the reading options existed read as "all detected".
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from gmm_desktop.data import DataError, ReadOptions
 from gmm_desktop.data.errors import clip_text
 from gmm_desktop.engine.anomaly import ThresholdSpec
 from gmm_desktop.errors import GmmDesktopError
@@ -93,6 +95,9 @@ def _components(value: Any) -> int | tuple[int, ...]:
 class RunConfig:
     """Everything that decides a detection run (see the module docstring).
 
+    ``read`` is how a text file is read (:class:`~gmm_desktop.data.ReadOptions`: delimiter,
+    decimal mark, header, lines to skip, comment marker, missing-value markers, encoding,
+    text columns; by default everything is detected); a dict of the same is accepted.
     ``n_components`` is one count, or several to choose from by ``criterion`` together
     with every type in ``covariance_types``. ``refit_params`` is stored as sorted pairs so
     that a configuration is hashable and compares by value; :attr:`refit_options` gives
@@ -102,6 +107,7 @@ class RunConfig:
     # reading the table
     id_column: str | None = None
     sheet: str | int | None = None
+    read: ReadOptions = field(default_factory=ReadOptions)
     # features
     columns: tuple[str, ...] | None = None
     missing: str = "drop"
@@ -142,6 +148,8 @@ class RunConfig:
             set_(self, "refit_params", tuple(sorted((str(k), v) for k, v in self.refit_params)))
         if isinstance(self.threshold, Mapping):
             set_(self, "threshold", ThresholdSpec.from_dict(dict(self.threshold)))
+        if not isinstance(self.read, ReadOptions):
+            set_(self, "read", ReadOptions.coerce(self.read))
         self._check()
 
     def _check(self) -> None:
@@ -229,6 +237,7 @@ class RunConfig:
         return {
             "id_column": self.id_column,
             "sheet": self.sheet,
+            "read": self.read.to_dict(),
             "columns": None if self.columns is None else list(self.columns),
             "missing": self.missing,
             "scaling": self.scaling,
@@ -268,6 +277,11 @@ class RunConfig:
                     value = ThresholdSpec.from_dict(value)
                 except (TypeError, ValueError) as exc:
                     raise ConfigError(f"the configuration's threshold is invalid: {exc}") from None
+            if key == "read":
+                try:
+                    value = ReadOptions.from_dict(value)
+                except DataError as exc:
+                    raise ConfigError(f"the reading options are invalid: {exc}") from None
             if key == "refit_params" and value is not None and not isinstance(value, Mapping):
                 raise ConfigError("refit_params must be an object of parameter values")
             if key in ("columns", "covariance_types") and value is not None:

@@ -15,8 +15,36 @@ from typing import Any
 
 from gmm_desktop.core.config import RunConfig
 from gmm_desktop.core.records import Labels, RefitRecord
+from gmm_desktop.data import ReadOptions
 
-__all__ = ["Recipe", "cli_command", "script_text"]
+__all__ = ["Recipe", "cli_command", "read_arguments", "script_text"]
+
+#: The command-line option of each reading option.
+READ_FLAGS = {
+    "delimiter": "--delimiter", "decimal": "--decimal", "skip_rows": "--skip-rows",
+    "comment": "--comment", "missing_values": "--missing-values", "encoding": "--encoding",
+    "text_columns": "--text-columns",
+}
+_DELIMITER_WORDS = {"\t": "tab", " ": "whitespace"}
+
+
+def read_arguments(read: ReadOptions) -> list[str]:
+    """The command-line options that give ``read`` (nothing for what is detected).
+
+    Values are written ``--option=value`` so that markers such as ``-`` or ``--`` stay
+    values; list options repeat the flag once per value.
+    """
+    args: list[str] = []
+    for name, value in read.changed().items():
+        if name == "header":
+            args.append("--header" if value else "--no-header")
+        elif name in ("missing_values", "text_columns"):
+            args += [f"{READ_FLAGS[name]}={v}" for v in value]
+        elif name == "delimiter":
+            args.append(f"--delimiter={_DELIMITER_WORDS.get(value, value)}")
+        else:
+            args.append(f"{READ_FLAGS[name]}={value}")
+    return args
 
 _GATE_FLAGS = {"contamination": "--contamination", "log_density": "--threshold",
                "sigma": "--sigma", "chi2": "--chi2"}
@@ -50,6 +78,7 @@ def cli_command(r: Recipe, output: str = "flagged.csv",
     args = ["gmm-desktop", "detect", r.data_path]
     if c.sheet is not None:
         args += ["--sheet", str(c.sheet)]
+    args += read_arguments(c.read)
     if c.id_column:
         args += ["--id-column", c.id_column]
     if c.columns:
@@ -61,6 +90,9 @@ def cli_command(r: Recipe, output: str = "flagged.csv",
     args += ["--components", k_text, "--covariance-type", ",".join(c.covariance_types)]
     if c.criterion != "bic":
         args += ["--criterion", c.criterion]
+    args += ["--method", c.method]  # the default route is robust; plain EM by name
+    if c.trim is not None:
+        args += ["--trim", repr(c.trim)]
     spec = r.refit.spec.to_dict() if (r.refit is not None and r.refit.spec) else r.threshold
     args.append(f"{_GATE_FLAGS[spec['kind']]}={spec['value']!r}")
     if spec.get("small_component_share") is not None:

@@ -56,6 +56,34 @@ def _num(v: Any, digits: int = 5) -> str:
     return escape(str(v))
 
 
+_SHOWN_DELIMITER = {"\t": "tab", "whitespace": "runs of blanks"}
+
+
+def reading_text(read: Any, dialect: Any) -> str:
+    """How the file was read, each aspect marked detected or given (provenance)."""
+    parts: list[str] = []
+    detected = set((dialect or {}).get("detected", ()))
+    if dialect is not None:
+        for key, label in (("delimiter", "delimiter"), ("decimal", "decimal mark"),
+                           ("header", "header line"), ("encoding", "encoding")):
+            value = dialect.get(key)
+            shown = ("yes" if value else "no") if key == "header" else \
+                _SHOWN_DELIMITER.get(value, f"'{value}'") if key == "delimiter" else value
+            parts.append(f"{label} {shown} ({'detected' if key in detected else 'given'})")
+    if read.skip_rows:
+        parts.append(f"{read.skip_rows} line(s) skipped above the header")
+    if read.comment is not None:
+        parts.append(f"comment marker '{read.comment}'")
+    if read.missing_values:
+        parts.append("missing-value markers " + ", ".join(f"'{v}'" for v in read.missing_values)
+                     + " (besides the usual ones: empty, NA, NaN, ...)")
+    if read.text_columns:
+        parts.append("kept as text: " + ", ".join(read.text_columns))
+    if dialect is None and read.header is not None:
+        parts.append(f"header row {'yes' if read.header else 'no'} (given)")
+    return "; ".join(parts)
+
+
 def _table(header: list[str], rows: list[list[Any]], left: int = 1) -> str:
     head = "".join(f'<th class="{"l" if i < left else ""}">{escape(h)}</th>'
                    for i, h in enumerate(header))
@@ -193,6 +221,8 @@ def build_report(run: Any, *, title: str | None = None) -> str:
     ]
     if src.sheet is not None:
         pairs.append(("sheet", src.sheet))
+    if ds is not None and (ds.dialect is not None or not ds.read.is_default):
+        pairs.append(("read as", reading_text(ds.read, ds.dialect)))
     if ds is not None:
         pairs.append(("columns", ", ".join(map(str, ds.columns))))
     out.append(_kv(pairs))

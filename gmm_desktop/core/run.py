@@ -40,9 +40,14 @@ from gmm_desktop.core.session import (
     write_session,
 )
 from gmm_desktop.core.state import Detection, Fitted, Loaded, Prepared, RefitProposal, Scored
+from gmm_desktop.data import ReadOptions
 from gmm_desktop.engine import SelectionResult
 from gmm_desktop.engine.anomaly import ThresholdSpec
 from gmm_desktop.errors import GmmDesktopError
+
+#: The older keyword arguments of ``load`` that are reading options.
+_READ_FIELDS = frozenset({"delimiter", "decimal", "header", "skip_rows", "comment",
+                          "missing_values", "encoding", "text_columns"})
 
 __all__ = ["Detector", "DetectorError", "Job"]
 
@@ -242,6 +247,12 @@ class Detector:
                                                         ("scaling", scaling)) if v is not None})
         id_column = options.pop("id_column", cfg.id_column)
         sheet = options.pop("sheet", cfg.sheet)
+        given_read = options.pop("read", None)
+        read = ReadOptions.coerce(given_read if given_read is not None else cfg.read)
+        legacy = {k: options.pop(k) for k in list(options) if k in _READ_FIELDS}
+        if legacy:
+            read = read.replace(**legacy)
+            given_read = read
         from gmm_desktop.core import bigdata
 
         lazy = big if big is not None else (
@@ -258,14 +269,19 @@ class Detector:
             if lazy:
                 if sheet is not None or options:
                     raise ConfigError(OUT_OF_CORE.refusal("sheet"))
+                if given_read is not None and not ReadOptions.coerce(given_read).is_default:
+                    raise ConfigError(
+                        "reading options (delimiter, lines to skip, ...) are not available "
+                        "for big data read lazily: its CSV files are read with the detected "
+                        "dialect. Open a single file in memory to choose them.")
                 assert connection is not None
                 connection.ensure()
                 loaded = bigdata.open_table(str(source), id_column=id_column, generation=gen,
                                             progress=report.part(0.0, 0.1).relay())
             else:
-                loaded = steps.load(source, id_column=id_column, sheet=sheet, demo=demo,
-                                    generation=gen, progress=report.part(0.0, 0.7).relay(),
-                                    **options)
+                loaded = steps.load(source, id_column=id_column, sheet=sheet, read=read,
+                                    demo=demo, generation=gen,
+                                    progress=report.part(0.0, 0.7).relay(), **options)
             use = bundle
             if use is not None and lenient and use.columns is not None and not set(
                     use.columns) <= set(loaded.columns):
@@ -298,9 +314,11 @@ class Detector:
             self.pinned = False
         if opened.scored is not None and opened.bundle is self.bundle:
             self._adopt_scored(opened.scored)
+        table = opened.loaded.table
         self.config = self.config.replace(
             id_column=opened.loaded.id_column,
             sheet=opened.loaded.source.sheet,
+            read=table.read if table is not None else ReadOptions(),
             columns=opened.prepared.columns,
             missing=opened.prepared.missing,
             scaling=opened.prepared.scaling,
@@ -727,6 +745,7 @@ class Detector:
             threshold=spec,
             id_column=self.config.id_column or bundle.config.id_column,
             sheet=self.config.sheet,
+            read=self.config.read,  # how a file is read belongs to the file, not the model
         )
 
     def load_model(self, path: str | os.PathLike[str]) -> ModelBundle:

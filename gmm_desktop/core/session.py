@@ -38,7 +38,10 @@ __all__ = [
 ]
 
 SESSION_FORMAT = "gmm-desktop/session"
-SESSION_FORMAT_VERSION = 2
+SESSION_FORMAT_VERSION = 3
+"""3: the run configuration records how the data file is read (``config.read``); an older
+gmm-desktop would ignore it and read the file differently, hence the new version. Sessions
+of versions 1 and 2 read as "everything detected"."""
 
 
 class SessionFileError(GmmDesktopError, ValueError):
@@ -121,7 +124,7 @@ def _section(doc: Mapping[str, Any], key: str, kind: type, problems: list[str]) 
 
 
 def parse_session(doc: Any, source: str = "session") -> SessionContents:
-    """Read every section of a session document (version 1 and 2) it can.
+    """Read every section of a session document (versions 1 to 3) it can.
 
     The header must be right (else :class:`SessionFileError`); a malformed section is
     skipped and named in ``problems``, and the rest is restored.

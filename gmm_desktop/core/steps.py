@@ -40,6 +40,7 @@ from gmm_desktop.core.state import (
 from gmm_desktop.data import (
     DataError,
     PreparedFeatures,
+    ReadOptions,
     load_frame,
     load_table,
     prepare_features,
@@ -144,6 +145,7 @@ def load(
     *,
     id_column: str | None = None,
     sheet: str | int | None = None,
+    read: ReadOptions | None = None,
     demo: str | None = None,
     generation: int = 0,
     progress: ProgressCallback | None = None,
@@ -151,20 +153,23 @@ def load(
 ) -> Loaded:
     """Read a table: a file path, a pandas DataFrame or a 2-D array.
 
-    ``options`` go to :func:`gmm_desktop.data.load_table` (delimiter, decimal, header,
-    missing_values, text_columns). The file's SHA-256 is recorded for provenance.
+    ``read`` (:class:`~gmm_desktop.data.ReadOptions`) says how a text file is read;
+    ``options`` (delimiter, decimal, header, missing_values, text_columns) are laid over it,
+    as :func:`gmm_desktop.data.load_table` does. The file's SHA-256 is recorded for
+    provenance; the options used are the table's ``read`` and what was detected its
+    ``dialect``.
     """
     report = Reporter(progress, "load")
     if isinstance(source, str | os.PathLike):
         path = Path(source).expanduser()
-        ds = load_table(path, sheet=sheet, id_column=id_column,
+        ds = load_table(path, read=read, sheet=sheet, id_column=id_column,
                         progress=report.part(0.0, 0.95).data_callback(), **options)
         report(0.96, f"checksum of {path.name}")
         src = SourceInfo(path=str(path.resolve()), name=ds.name, n_rows=ds.n_rows,
                          id_column=ds.id_column, sheet=sheet, demo=demo,
                          sha256=file_sha256(path))
     else:
-        if sheet is not None or options:
+        if sheet is not None or options or (read is not None and not read.is_default):
             raise ConfigError("a table passed in memory takes no sheet or reading options")
         attrs = getattr(source, "attrs", None)  # a DataFrame may carry df.attrs["name"]
         name = attrs.get("name") if isinstance(attrs, dict) else None

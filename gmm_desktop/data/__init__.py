@@ -17,8 +17,20 @@ Typical use::
 
 from .dataset import Dataset
 from .demo import DEMO_FILES, DEMO_OPTIONS, demo_datasets, demo_options, demo_path
-from .errors import DataError, DataWarning, ScalerFormatError
-from .loading import MISSING_MARKERS, MOSTLY_NUMERIC, SUPPORTED_SUFFIXES, load_frame, load_table
+from .errors import DataError, DataWarning, OptionHint, ScalerFormatError, python_hint
+from .loading import (
+    COLUMN_KINDS,
+    MISSING_MARKERS,
+    MOSTLY_NUMERIC,
+    SUPPORTED_SUFFIXES,
+    TEXT_SUFFIXES,
+    TablePreview,
+    column_kinds,
+    load_frame,
+    load_table,
+    preview_table,
+)
+from .options import ReadOptions
 from .prepare import (
     MISSING_POLICIES,
     PreparationReport,
@@ -35,6 +47,7 @@ from .writing import (
 )
 
 __all__ = [
+    "COLUMN_KINDS",
     "DEMO_FILES",
     "DEMO_OPTIONS",
     "MISSING_MARKERS",
@@ -42,20 +55,27 @@ __all__ = [
     "MOSTLY_NUMERIC",
     "SCALING_METHODS",
     "SUPPORTED_SUFFIXES",
+    "TEXT_SUFFIXES",
     "WRITABLE_SUFFIXES",
     "DataError",
     "DataWarning",
     "Dataset",
+    "OptionHint",
     "PreparationReport",
     "PreparedFeatures",
+    "ReadOptions",
     "Scaler",
     "ScalerFormatError",
+    "TablePreview",
+    "column_kinds",
     "demo_datasets",
     "demo_options",
     "demo_path",
     "load_frame",
     "load_table",
     "prepare_features",
+    "preview_table",
+    "python_hint",
     "safe_magnitude",
     "sidecar_path",
     "write_table_atomic",

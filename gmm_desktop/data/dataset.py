@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError, DataWarning, clip_text
+from .options import ReadOptions
 
 __all__ = ["Dataset"]
 
@@ -100,6 +101,10 @@ class Dataset:
         warnings: non-fatal findings made while loading.
         format: ``"csv"``, ``"parquet"``, ``"excel"``, ``"npy"`` or ``"npz"``.
         sheet: the worksheet (Excel) or array (npz) that was loaded, if any.
+        read: the reading options it was loaded with (as given: ``None`` = detected).
+        dialect: for a text file, what was used to read it, detected or given
+            (delimiter, decimal, header, skip_rows, comment, encoding, quotechar, and
+            ``detected``: the names of the aspects that were detected).
     """
 
     path: Path
@@ -111,6 +116,8 @@ class Dataset:
     warnings: list[DataWarning]
     format: str
     sheet: str | None = None
+    read: ReadOptions = field(default_factory=ReadOptions)
+    dialect: Mapping[str, object] | None = None
     _candidates: tuple[str, ...] = field(default=(), repr=False)
     _locate: Callable[[int], str] | None = field(default=None, repr=False)
 

@@ -14,7 +14,9 @@ Supported formats, chosen by the file extension:
   the parser runs in a helper thread reading through a byte counter, so progress is
   reported (from the caller's thread) as a share of the file read, and cancelling makes
   the stream end at once.  Rows with too many or too few fields are errors that name
-  the line.
+  the line.  How the file is read can also be given (:class:`~gmm_desktop.data.ReadOptions`:
+  lines to skip above the header, a comment marker, the encoding, ...), and
+  :func:`preview_table` shows the first rows as a full load would read them.
 * ``.parquet``/``.pq``: Parquet (column types are kept as stored).
 * ``.xlsx``, ``.xlsm``, ``.xlsb``, ``.xls`` (Excel) and ``.ods`` (OpenDocument): one sheet of
   a spreadsheet (``sheet=`` chooses it), read by pandas with python-calamine.
@@ -26,17 +28,19 @@ Supported formats, chosen by the file extension:
 ``?``, ``.`` and the like, see :data:`MISSING_MARKERS`) is numeric.  A column in which
 at least 90 % of the non-missing values are numbers but some are not is treated as a
 mistake in the file: :class:`DataError` names the column, the first offending line and
-its value (pass ``missing_values=[...]`` if those values mean "missing", or
-``text_columns=[...]`` to keep the column as text).  A column that is between half and
-90 % numbers is kept as text with a ``mixed-column`` warning; a column that is mostly
-text is a text column.  Columns never silently change from numbers to text.
+its value, with hints naming the reading options that would help (the missing-value
+markers if those values mean "missing", the text columns to keep it as text), which each
+interface renders in its own terms (:class:`~gmm_desktop.data.OptionHint`).  A column
+that is between half and 90 % numbers is kept as text with a ``mixed-column`` warning;
+a column that is mostly text is a text column.  Columns never silently change from numbers to text.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -48,7 +52,8 @@ from gmm_desktop.errors import GmmDesktopError
 
 from ._progress import Progress, ProgressCallback
 from .dataset import Dataset, listing, row_identity
-from .errors import DataError, DataWarning, clip_text
+from .errors import DataError, DataWarning, OptionHint, clip_text
+from .options import ReadOptions
 from .readers import (
     RawTable,
     read_csv,
@@ -57,15 +62,27 @@ from .readers import (
     read_npz,
     read_parquet,
 )
-from .sniff import MISSING_MARKERS, sniff
+from .sniff import MISSING_MARKERS, Dialect, sniff
 
-__all__ = ["MISSING_MARKERS", "MOSTLY_NUMERIC", "SUPPORTED_SUFFIXES", "load_table"]
+__all__ = [
+    "COLUMN_KINDS",
+    "MISSING_MARKERS",
+    "MOSTLY_NUMERIC",
+    "SUPPORTED_SUFFIXES",
+    "TEXT_SUFFIXES",
+    "TablePreview",
+    "column_kinds",
+    "load_table",
+    "preview_table",
+]
 
 MOSTLY_NUMERIC = 0.9
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}([,.' \u00a0]\d{3})+([.,]\d+)?$")
 """Share of numeric values above which non-numeric entries in a column are an error."""
 
 _TEXT_SUFFIXES = {".csv", ".tsv", ".tab", ".txt", ".dat"}
+#: The suffixes read as delimited text (the import dialog is shown for these).
+TEXT_SUFFIXES = tuple(sorted(_TEXT_SUFFIXES))
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
 SUPPORTED_SUFFIXES = (
@@ -298,9 +315,13 @@ def _classify_text_column(
             row=first,
             row_label=raw.locate(first),
             remedy=f"{hint}Correct the value in the file, or leave the cell empty (or write NA) "
-            "if it is missing; if such values mean 'missing', load with "
-            f"missing_values=['{clip_text(str(value).strip())}']; to keep the column as text "
-            f"(it will not be a feature), load with text_columns=['{clip_text(name)}'].",
+            "if it is missing.",
+            hints=(
+                OptionHint("missing_values", clip_text(str(value).strip()),
+                           "if such values mean 'missing'"),
+                OptionHint("text_columns", name,
+                           "to keep the column as text (it will not be a feature)"),
+            ),
         )
     if share >= 0.5:
         warnings.append(
@@ -310,8 +331,9 @@ def _classify_text_column(
                 f"'{clip_text(value)}' ({raw.locate(first)}); it is kept as a text column and is "
                 "not offered as a feature.",
                 column=name,
-                remedy="If it should be numeric, correct the text values in the file (or "
-                "declare them with missing_values=[...]).",
+                remedy="If it should be numeric, correct the text values in the file.",
+                hints=(OptionHint("missing_values", clip_text(str(value).strip()),
+                                  "if such values mean 'missing'"),),
             )
         )
     return False
@@ -375,6 +397,20 @@ def _two_values(series: pd.Series) -> tuple[float, float] | None:
     return low, high
 
 
+def _no_numeric_hints(raw: RawTable) -> tuple[OptionHint, ...]:
+    """What to try when a text file shows no numeric column."""
+    if raw.fmt != "csv":
+        return ()
+    hints = []
+    if raw.frame.shape[1] <= 1:
+        hints.append(OptionHint("delimiter", ";", "if the fields are separated by ;"))
+    if raw.decimal != ",":
+        hints.append(OptionHint("decimal", ",", "if numbers are written with a decimal comma"))
+    if raw.frame.shape[1] > 1 and not hints:
+        hints.append(OptionHint("delimiter", ";", "if the fields are separated by ;"))
+    return tuple(hints)
+
+
 def _index_like(values: np.ndarray) -> bool:
     n = values.size
     if n < 5 or values.dtype.kind not in "iu":
@@ -392,6 +428,8 @@ def _build(
     text_columns: Sequence[str],
     missing: frozenset[str],
     progress: Progress,
+    read: ReadOptions | None = None,
+    dialect: Mapping[str, object] | None = None,
 ) -> Dataset:
     frame = raw.frame
     warnings = list(raw.warnings)
@@ -417,9 +455,11 @@ def _build(
     keep_text = set(text_columns)
     if unknown:
         raise DataError(
-            f"text_columns names column(s) that do not exist: {listing(unknown)}.",
+            f"the columns to keep as text include column(s) that do not exist: "
+            f"{listing(unknown)}.",
             path=path,
             remedy="Choose among: " + listing(names) + ".",
+            hints=(OptionHint("text_columns", names[0], "for example"),),
         )
 
     # Column by column only where a column needs work (text to check, unsigned integers
@@ -484,9 +524,8 @@ def _build(
             "the file has no numeric column to use as a feature; its columns are "
             f"{kinds}{' ...' if len(names) > 10 else ''}.",
             path=path,
-            remedy="Choose a file with at least one column of numbers. If numbers are "
-            "written with a decimal comma or an unusual delimiter, pass decimal=',' or "
-            "delimiter=';'.",
+            remedy="Choose a file with at least one column of numbers.",
+            hints=_no_numeric_hints(raw),
         )
 
     row_ids = row_identity(frame, id_column, path, raw.locate)
@@ -500,8 +539,8 @@ def _build(
                         f"{frame[name].iloc[0]}, {frame[name].iloc[1]}, ...); it looks like "
                         "a row number or ID rather than a measurement.",
                         column=name,
-                        remedy=f"Use it as the ID column (id_column='{clip_text(name)}') or "
-                        "leave it out of the features.",
+                        remedy="Leave it out of the features, or use it as the ID column.",
+                        hints=(OptionHint("id_column", name, "to name the rows by it"),),
                     )
                 )
     for name in features:
@@ -540,85 +579,75 @@ def _build(
         warnings=warnings,
         format=raw.fmt,
         sheet=raw.sheet,
+        read=read if read is not None else ReadOptions(),
+        dialect=dialect,
         _candidates=tuple(numeric),
         _locate=raw.locate,
     )
 
 
-def load_table(
-    path: str | PathLike[str],
-    *,
-    sheet: str | int | None = None,
-    id_column: str | None = None,
-    delimiter: str | None = None,
-    decimal: str | None = None,
-    header: bool | None = None,
-    missing_values: Sequence[str] = (),
-    text_columns: Sequence[str] = (),
-    progress: ProgressCallback | None = None,
-) -> Dataset:
-    """Load a table from ``path`` and return a new :class:`Dataset`.
+def _merge_options(
+    read: ReadOptions | Mapping[str, Any] | None,
+    legacy: Mapping[str, Any],
+) -> ReadOptions:
+    """``read`` with the older keyword arguments of :func:`load_table` laid over it."""
+    options = ReadOptions.coerce(read)
+    given = {k: v for k, v in legacy.items() if v is not None and not (
+        k in ("missing_values", "text_columns") and not v)}
+    if not given:
+        return options
+    for key in ("missing_values", "text_columns"):
+        if key in given and isinstance(given[key], str):
+            given[key] = [given[key]]
+    return options.replace(**given)
 
-    Args:
-        path: a CSV/TSV/text, Parquet, spreadsheet (.xlsx, .xlsm, .xlsb, .xls, .ods),
-            NumPy .npy or .npz file.
-        sheet: the sheet of a spreadsheet, or the array of an .npz archive, by
-            name or 0-based index.  Required when there are several.
-        id_column: a column whose values identify the rows (must be unique and
-            complete).  Default: rows are identified by their 0-based position.
-        delimiter: the field separator of a text file (``","``, ``";"``, ``"\\t"``,
-            ``"|"``, or ``"whitespace"`` for runs of blanks).  Default: detected.
-        decimal: ``"."`` or ``","``, the decimal mark of a text file.  Default: detected.
-        header: whether the first line of a text file (or first row of a sheet) holds
-            the column names.  Default: detected.
-        missing_values: extra spellings that mean "missing" in numeric columns, in
-            addition to :data:`MISSING_MARKERS`.
-        text_columns: columns to keep as text even if they hold numbers.
-        progress: ``progress(fraction, message) -> bool | None``, called from this
-            thread while loading; returning True stops the load, which then raises
-            :class:`~gmm_desktop.errors.Cancelled`.
 
-    Raises:
-        DataError: the file is missing, empty, damaged, has no numeric column, a numeric
-            column holds text, a line is ragged, the ID column is not unique, ... The
-            message names the file (and column/line) and says what to do.
-        Cancelled: the progress callback asked to stop.
-
-    Nothing is shared between calls: a failed load leaves every earlier dataset as it was.
-    """
-    path = Path(path).expanduser()
-    _check_file(path)
-    if isinstance(text_columns, str):
-        text_columns = [text_columns]
-    if isinstance(missing_values, str):
-        missing_values = [missing_values]
-    extra = [str(v) for v in missing_values]
-    missing = MISSING_MARKERS | {v.strip().lower() for v in extra}
-    reporter = Progress(progress, path.name)
-    reporter(0.0, f"Opening {path.name}", force=True)
+def _open_raw(
+    path: Path,
+    options: ReadOptions,
+    sheet: str | int | None,
+    reporter: Progress,
+    nrows: int | None = None,
+    seen: dict[str, Dialect] | None = None,
+) -> tuple[RawTable, Dialect | None]:
     suffix = path.suffix.lower()
+    text_only = options.text_only()
+    if suffix not in _TEXT_SUFFIXES and text_only and suffix in (
+            _PARQUET_SUFFIXES | _EXCEL_SUFFIXES | {".npy", ".npz"}):
+        raise DataError(
+            f"reading options for text files were given ({', '.join(text_only)}), but this "
+            "is not a text file.",
+            path=path,
+            remedy="Leave them out: they apply to CSV/TSV/TXT files only.",
+        )
+    if suffix in _PARQUET_SUFFIXES:
+        return read_parquet(path, reporter), None
+    if suffix in _EXCEL_SUFFIXES:
+        return read_excel(path, sheet, reporter, header=options.header), None
+    if suffix == ".npy":
+        return read_npy(path, reporter), None
+    if suffix == ".npz":
+        return read_npz(path, sheet, reporter), None
+    if sheet is not None:
+        raise DataError(
+            f"a sheet ('{clip_text(sheet)}') was given, but a text file has no sheets.",
+            path=path,
+            remedy="Leave the sheet out for CSV/TSV files (it chooses an Excel sheet or an "
+            ".npz array).",
+        )
+    dialect = sniff(path, delimiter=options.delimiter, decimal=options.decimal,
+                    header=options.header, skip_rows=options.skip_rows,
+                    comment=options.comment, encoding=options.encoding)
+    if seen is not None:
+        seen["dialect"] = dialect
+    raw = read_csv(path, dialect, reporter, list(options.missing_values), nrows)
+    return raw, dialect
+
+
+def _guarded(path: Path, work: Callable[[], Any]) -> Any:
+    """Run ``work``; failures of the libraries underneath become :class:`DataError`."""
     try:
-        if suffix in _PARQUET_SUFFIXES:
-            raw = read_parquet(path, reporter)
-        elif suffix in _EXCEL_SUFFIXES:
-            raw = read_excel(path, sheet, reporter)
-        elif suffix == ".npy":
-            raw = read_npy(path, reporter)
-        elif suffix == ".npz":
-            raw = read_npz(path, sheet, reporter)
-        else:
-            if sheet is not None:
-                raise DataError(
-                    f"sheet='{clip_text(sheet)}' was given, but a text file has no sheets.",
-                    path=path,
-                    remedy="Leave sheet out for CSV/TSV files (it chooses an Excel sheet "
-                    "or an .npz array).",
-                )
-            dialect = sniff(path, delimiter=delimiter, decimal=decimal, header=header)
-            raw = read_csv(path, dialect, reporter, extra)
-        if raw.fmt not in {"csv", "excel"}:
-            raw.text_cells = False
-        return _build(raw, path, id_column, list(text_columns), missing, reporter)
+        return work()
     except GmmDesktopError:
         raise
     except MemoryError as exc:
@@ -633,6 +662,213 @@ def load_table(
             path=path,
             remedy="Check that the file is readable and not being written by another program.",
         ) from exc
+
+
+def load_table(
+    path: str | PathLike[str],
+    *,
+    read: ReadOptions | Mapping[str, Any] | None = None,
+    sheet: str | int | None = None,
+    id_column: str | None = None,
+    delimiter: str | None = None,
+    decimal: str | None = None,
+    header: bool | None = None,
+    missing_values: Sequence[str] = (),
+    text_columns: Sequence[str] = (),
+    progress: ProgressCallback | None = None,
+) -> Dataset:
+    """Load a table from ``path`` and return a new :class:`Dataset`.
+
+    Args:
+        path: a CSV/TSV/text, Parquet, spreadsheet (.xlsx, .xlsm, .xlsb, .xls, .ods),
+            NumPy .npy or .npz file.
+        read: how to read it (:class:`~gmm_desktop.data.ReadOptions`: delimiter, decimal
+            mark, header, lines to skip, comment marker, missing-value markers, encoding,
+            text columns); default: everything detected. A dict of the same is accepted.
+        sheet: the sheet of a spreadsheet, or the array of an .npz archive, by
+            name or 0-based index.  Required when there are several.
+        id_column: a column whose values identify the rows (must be unique and
+            complete).  Default: rows are identified by their 0-based position.
+        delimiter, decimal, header, missing_values, text_columns: the same as the
+            fields of ``read`` (kept for older callers); when given they override it.
+        progress: ``progress(fraction, message) -> bool | None``, called from this
+            thread while loading; returning True stops the load, which then raises
+            :class:`~gmm_desktop.errors.Cancelled`.
+
+    Raises:
+        DataError: the file is missing, empty, damaged, has no numeric column, a numeric
+            column holds text, a line is ragged, the ID column is not unique, a reading
+            option is invalid... The message names the file (and column/line) and says
+            what to do; its ``hints`` name the reading option that would help.
+        Cancelled: the progress callback asked to stop.
+
+    Nothing is shared between calls: a failed load leaves every earlier dataset as it was.
+    """
+    options = _merge_options(read, {
+        "delimiter": delimiter, "decimal": decimal, "header": header,
+        "missing_values": missing_values, "text_columns": text_columns})
+    path = Path(path).expanduser()
+    _check_file(path)
+    missing = MISSING_MARKERS | {v.strip().lower() for v in options.missing_values}
+    reporter = Progress(progress, path.name)
+    reporter(0.0, f"Opening {path.name}", force=True)
+
+    def work() -> Dataset:
+        raw, dialect = _open_raw(path, options, sheet, reporter)
+        if raw.fmt not in {"csv", "excel"}:
+            raw.text_cells = False
+        return _build(raw, path, id_column, list(options.text_columns), missing, reporter,
+                      options, None if dialect is None else dialect.describe())
+
+    return _guarded(path, work)
+
+
+#: The kinds of column a preview shows.
+COLUMN_KINDS = ("numeric", "text", "id", "missing")
+
+
+@dataclass(frozen=True)
+class TablePreview:
+    """The head of a file as :func:`load_table` would read it (see :func:`preview_table`).
+
+    Attributes:
+        path: the file.
+        read: the options it was read with.
+        dialect: what was used for a text file, detected or given (see
+            :attr:`Dataset.dialect`); ``None`` for other formats or when the file could not
+            be sniffed.
+        rows: the first rows exactly as the full load reads them (after the same checks
+            and conversions), or ``None`` when the options do not work (see ``error``).
+        cells: the first rows as parsed, before the checks (shown when ``rows`` is None
+            but the file could be split into fields), or ``None``.
+        kinds: each column's kind: ``numeric`` (offered as a feature), ``text``, ``id``
+            (the ID column, or a column that counts the rows or holds identifiers too long
+            for numbers) or ``missing`` (every cell empty or a missing marker).
+        warnings: the data warnings of those rows.
+        error: why the options do not work, or ``None``.
+        complete: True when the whole file is in the preview (its checks are then final).
+        lines: when the file could not even be split into fields, its first lines as text
+            (to see where the table starts), else empty.
+    """
+
+    path: Path
+    read: ReadOptions
+    dialect: Mapping[str, object] | None
+    rows: pd.DataFrame | None
+    cells: pd.DataFrame | None
+    kinds: Mapping[str, str]
+    warnings: tuple[DataWarning, ...]
+    error: DataError | None
+    complete: bool = False
+    lines: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def columns(self) -> list[str]:
+        table = self.rows if self.rows is not None else self.cells
+        return [] if table is None else [str(c) for c in table.columns]
+
+    def detected(self, name: str) -> bool:
+        """Whether reading aspect ``name`` (delimiter, decimal, header, encoding) was
+        detected rather than given."""
+        return self.dialect is not None and name in self.dialect.get("detected", ())  # type: ignore[operator]
+
+
+def _head_lines(path: Path, dialect: Dialect | None, n: int) -> tuple[str, ...]:
+    """The first ``n`` lines of a text file, as text (never raises)."""
+    if path.suffix.lower() not in _TEXT_SUFFIXES:
+        return ()
+    encoding = dialect.python_encoding if dialect is not None else "utf-8-sig"
+    try:
+        with open(path, encoding=encoding, errors="replace", newline=None) as fh:
+            return tuple(clip_text(line.rstrip("\n"), 300) for _, line in zip(range(n), fh,
+                                                                             strict=False))
+    except (OSError, LookupError, ValueError):
+        return ()
+
+
+def column_kinds(ds: Dataset) -> dict[str, str]:
+    """Each column of ``ds`` as ``numeric``, ``text``, ``id`` or ``missing``."""
+    by_code: dict[str, set[str]] = {}
+    for w in ds.warnings:
+        if w.column is not None:
+            by_code.setdefault(w.code, set()).add(w.column)
+    id_like = by_code.get("index-like-column", set()) | by_code.get("long-integers", set())
+    empty = by_code.get("empty-column", set())
+    numeric = set(ds.numeric_columns)
+    kinds: dict[str, str] = {}
+    for name in ds.columns:
+        if name == ds.id_column or name in id_like:
+            kinds[name] = "id"
+        elif name in empty:
+            kinds[name] = "missing"
+        elif name in numeric:
+            kinds[name] = "numeric"
+        else:
+            kinds[name] = "text"
+    return kinds
+
+
+def preview_table(
+    path: str | PathLike[str],
+    read: ReadOptions | Mapping[str, Any] | None = None,
+    n_rows: int = 50,
+    *,
+    id_column: str | None = None,
+    sheet: str | int | None = None,
+) -> TablePreview:
+    """The first ``n_rows`` rows of ``path`` as :func:`load_table` with the same options
+    would read them, reading only the head of the file (a 1 GB CSV previews in
+    milliseconds).
+
+    The same sniffing, parser, missing markers, column checks and conversions run as in a
+    full load, on the first rows only: with the same options, ``rows`` equals the first
+    rows of the full load. When the options do not work (a ragged line, a number column
+    holding text, an unknown encoding...), ``error`` holds the :class:`DataError` the full
+    load would raise for those rows and ``rows`` is ``None``. It never raises for a bad
+    file or bad options (an invalid option is an ``error`` too).
+    """
+    file = Path(path).expanduser()
+    n_rows = max(1, int(n_rows))
+    try:
+        options = ReadOptions.coerce(read)
+    except DataError as exc:
+        return TablePreview(file, ReadOptions(), None, None, None, {}, (), exc)
+    dialect: Dialect | None = None
+    cells: pd.DataFrame | None = None
+    seen: dict[str, Dialect] = {}
+    try:
+        _check_file(file)
+        reporter = Progress(None, file.name)
+        raw, dialect = _guarded(file, lambda: _open_raw(file, options, sheet, reporter,
+                                                        n_rows + 1, seen))
+        complete = len(raw.frame) <= n_rows
+        raw.frame = raw.frame.iloc[:n_rows].copy()
+        cells = raw.frame.copy()
+        if raw.fmt not in {"csv", "excel"}:
+            raw.text_cells = False
+        missing = MISSING_MARKERS | {v.strip().lower() for v in options.missing_values}
+        ds = _guarded(file, lambda: _build(raw, file, id_column, list(options.text_columns),
+                                           missing, reporter, options))
+    except DataError as exc:
+        dialect = dialect or seen.get("dialect")
+        described = None if dialect is None else dialect.describe()
+        lines = () if cells is not None else _head_lines(file, dialect, n_rows)
+        return TablePreview(file, options, described, None, cells, {}, (), exc, lines=lines)
+    return TablePreview(
+        path=file,
+        read=options,
+        dialect=None if dialect is None else dialect.describe(),
+        rows=ds.frame,
+        cells=cells,
+        kinds=column_kinds(ds),
+        warnings=tuple(ds.warnings),
+        error=None,
+        complete=complete,
+    )
 
 
 def load_frame(

@@ -14,7 +14,7 @@ import itertools
 import os
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,15 @@ from gmm_desktop.errors import GmmDesktopError
 
 from ._progress import Progress
 from .dataset import listing
-from .errors import DataError, DataWarning, clip_text
-from .sniff import NULL_SPELLINGS, WHITESPACE, Dialect, describe_binary, looks_like_header
+from .errors import DataError, DataWarning, OptionHint, clip_text
+from .sniff import (
+    NULL_SPELLINGS,
+    WHITESPACE,
+    Dialect,
+    describe_binary,
+    looks_like_header,
+    strip_comments,
+)
 
 # Share of the progress bar given to reading the bytes; the rest covers conversion.
 READ_SHARE = 0.9
@@ -129,23 +136,58 @@ _RAGGED = re.compile(r"Expected (\d+) columns, got (\d+)")
 _PANDAS_RAGGED = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
-def _records(path: Path, dialect: Dialect):
-    """Yield (first line number, fields) for every non-blank record of the file."""
+def _lines(fh: Any, dialect: Dialect) -> Iterator[tuple[int, str]]:
+    """(line number, text) of the file's physical lines after the skipped ones, with
+    comments removed (a line that held only a comment is dropped)."""
+    numbered: Iterator[tuple[int, str]] = enumerate(fh, start=1)
+    if dialect.skip_rows:
+        numbered = itertools.islice(numbered, dialect.skip_rows, None)
+    comment = dialect.comment
+    if comment is None:
+        yield from numbered
+        return
+    for number, line in numbered:
+        if comment not in line:
+            yield number, line
+            continue
+        kept = strip_comments([line.rstrip("\r\n")], comment, dialect.quotechar)
+        if kept:
+            yield number, kept[0] + "\n"
+
+
+def _records(path: Path, dialect: Dialect, limit: int | None = None):
+    """Yield (first line number, fields) for every non-blank record of the file (the
+    first ``limit`` records only, if given), after the skipped lines, without comments."""
     with open(path, encoding=dialect.python_encoding, errors="replace", newline="") as fh:
+        lines = _lines(fh, dialect)
+        count = 0
         if dialect.delimiter == WHITESPACE:
-            for number, line in enumerate(fh, start=1):
+            for number, line in lines:
                 fields = line.split()
                 if fields:
                     yield number, fields
+                    count += 1
+                    if limit is not None and count >= limit:
+                        return
             return
-        reader = csv.reader(fh, delimiter=dialect.delimiter, quotechar=dialect.quotechar)
+        numbers: list[int] = []
+
+        def texts() -> Iterator[str]:
+            for number, line in lines:
+                numbers.append(number)
+                yield line
+
+        reader = csv.reader(texts(), delimiter=dialect.delimiter, quotechar=dialect.quotechar)
         previous = 0
         try:
             for fields in reader:
-                start = previous + 1
+                start = numbers[previous] if previous < len(numbers) else previous + 1
                 previous = reader.line_num
                 if fields:
                     yield start, fields
+                    count += 1
+                    if limit is not None and count >= limit:
+                        return
         except csv.Error:
             return
 
@@ -163,8 +205,36 @@ def csv_locator(path: Path, dialect: Dialect) -> Callable[[int], str]:
     return locate
 
 
+_COMMENT_MARKS = "#%!"
+
+
+def _ragged_hints(path: Path, dialect: Dialect, head: list[tuple[int, list[str]]],
+                  line: int) -> tuple[OptionHint, ...]:
+    """Reading options that may explain a ragged row: lines above the table (a title, an
+    instrument's notes) or comment lines."""
+    hints: list[OptionHint] = []
+    with open(path, encoding=dialect.python_encoding, errors="replace", newline="") as fh:
+        text = next(itertools.islice(fh, line - 1, None), "").lstrip()
+    if dialect.comment is None and text[:1] in _COMMENT_MARKS:
+        hints.append(OptionHint("comment", text[0], f"if lines starting with {text[0]} are "
+                                "notes"))
+    counts = [len(fields) for _, fields in head]
+    if len(counts) >= 3:
+        common = max(set(counts[1:]), key=counts[1:].count)
+        if counts[0] != common and counts[1:].count(common) >= 0.8 * (len(counts) - 1):
+            first = next(n for n, fields in head if len(fields) == common)
+            skip = first - 1  # the physical lines above the table
+            if skip > dialect.skip_rows:
+                hints.append(OptionHint(
+                    "skip_rows", skip,
+                    f"if the table starts at line {first} (the lines above it are not part "
+                    "of it)"))
+    return tuple(hints)
+
+
 def _ragged_error(path: Path, dialect: Dialect, detail: str) -> DataError:
     expected: int | None = None
+    head = list(_records(path, dialect, 200))
     for line, fields in _records(path, dialect):
         if expected is None:
             expected = len(fields)
@@ -178,6 +248,7 @@ def _ragged_error(path: Path, dialect: Dialect, detail: str) -> DataError:
                 remedy="Make every line have the same number of fields: add the missing "
                 "separators, quote values that contain the separator, or remove the "
                 "extra values.",
+                hints=_ragged_hints(path, dialect, head, line),
             )
     return DataError(
         f"a row does not have the same number of fields as the others "
@@ -191,13 +262,13 @@ def _finish_names(names: list[str], header: bool) -> list[str]:
     return list(names) if header else default_names(len(names))
 
 
-def _read_csv_arrow(
-    path: Path, dialect: Dialect, progress: Progress, extra_missing: Sequence[str]
-) -> pd.DataFrame:
-    total = path.stat().st_size
+def _arrow_options(
+    dialect: Dialect, extra_missing: Sequence[str], block_size: int = CSV_BLOCK_BYTES
+) -> tuple[Any, Any, Any]:
     read_options = pacsv.ReadOptions(
         use_threads=True,
-        block_size=CSV_BLOCK_BYTES,
+        block_size=block_size,
+        skip_rows=dialect.skip_rows,
         autogenerate_column_names=not dialect.header,
         encoding="utf8" if dialect.encoding == "utf-8" else dialect.encoding,
     )
@@ -214,30 +285,70 @@ def _read_csv_arrow(
         quoted_strings_can_be_null=True,
         decimal_point=dialect.decimal,
     )
-    with open(path, "rb", buffering=0) as raw:
-        counter = _CountingReader(raw)
+    return read_options, parse_options, convert_options
 
-        def work() -> pa.Table:
-            return pacsv.read_csv(
-                counter,
-                read_options=read_options,
-                parse_options=parse_options,
-                convert_options=convert_options,
-            )
 
-        table = _run_with_polling(work, counter, total, progress, path.name)
+def _arrow_head(handle: Any, options: tuple[Any, Any, Any], nrows: int) -> pa.Table:
+    """The first ``nrows`` rows through pyarrow's streaming reader (only the first
+    blocks of the file are read)."""
+    read_options, parse_options, convert_options = options
+    reader = pacsv.open_csv(handle, read_options=read_options, parse_options=parse_options,
+                            convert_options=convert_options)
+    batches = []
+    count = 0
+    while count < nrows:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        batches.append(batch)
+        count += batch.num_rows
+    table = pa.Table.from_batches(batches, schema=reader.schema)
+    return table.slice(0, nrows)
+
+
+def _read_csv_arrow(
+    path: Path,
+    dialect: Dialect,
+    progress: Progress,
+    extra_missing: Sequence[str],
+    nrows: int | None = None,
+) -> pd.DataFrame:
+    total = path.stat().st_size
+    block = CSV_BLOCK_BYTES if nrows is None else 1 << 18
+    options = _arrow_options(dialect, extra_missing, block)
+    read_options, parse_options, convert_options = options
+    if nrows is not None:
+        with open(path, "rb") as handle:
+            table = _arrow_head(handle, options, nrows)
+    else:
+        with open(path, "rb", buffering=0) as raw:
+            counter = _CountingReader(raw)
+
+            def work() -> pa.Table:
+                return pacsv.read_csv(
+                    counter,
+                    read_options=read_options,
+                    parse_options=parse_options,
+                    convert_options=convert_options,
+                )
+
+            table = _run_with_polling(work, counter, total, progress, path.name)
     inexact = _inexact_integer_columns(table)
     if inexact:
         # pyarrow reads whole numbers beyond int64 as doubles (a 20-digit ID becomes
         # 1e+20): read those columns again as text, which the loader converts exactly.
         convert_options.column_types = {name: pa.string() for name in inexact}
         with open(path, "rb") as handle:
-            table = pacsv.read_csv(
-                handle,
-                read_options=read_options,
-                parse_options=parse_options,
-                convert_options=convert_options,
-            )
+            if nrows is not None:
+                table = _arrow_head(handle, options, nrows)
+            else:
+                table = pacsv.read_csv(
+                    handle,
+                    read_options=read_options,
+                    parse_options=parse_options,
+                    convert_options=convert_options,
+                )
     progress(READ_SHARE, f"Converting {path.name}", force=True)
     names = _finish_names(table.column_names, dialect.header)
     table = table.rename_columns([str(j) for j in range(table.num_columns)])
@@ -266,9 +377,14 @@ def _inexact_integer_columns(table: pa.Table) -> list[str]:
 
 
 def _read_csv_pandas(
-    path: Path, dialect: Dialect, progress: Progress, extra_missing: Sequence[str]
+    path: Path,
+    dialect: Dialect,
+    progress: Progress,
+    extra_missing: Sequence[str],
+    nrows: int | None = None,
 ) -> pd.DataFrame:
-    """Parse with pandas' C engine (one call, progress from the bytes it has read)."""
+    """Parse with pandas' C engine (one call, progress from the bytes it has read);
+    ``nrows``: only the first rows (pandas then reads only the head of the file)."""
     total = path.stat().st_size
     sep = r"\s+" if dialect.delimiter == WHITESPACE else dialect.delimiter
     if dialect.header:
@@ -278,43 +394,40 @@ def _read_csv_pandas(
         head = list(itertools.islice(_records(path, dialect), 2))
         if len(head) == 2 and len(head[1][1]) > len(head[0][1]):
             raise _ragged_error(path, dialect, "")
-    with open(path, "rb", buffering=0) as raw:
-        counter = _CountingReader(raw)
+    options: dict[str, Any] = {
+        "sep": sep,
+        "decimal": dialect.decimal,
+        "header": 0 if dialect.header else None,
+        "quotechar": dialect.quotechar,
+        "na_values": [*NULL_SPELLINGS, *extra_missing],
+        "keep_default_na": False,
+        "skip_blank_lines": True,
+        "encoding": dialect.python_encoding,
+        "engine": "c",
+        "nrows": nrows,
+    }
+    if dialect.skip_rows:
+        options["skiprows"] = dialect.skip_rows
+    if dialect.comment is not None:
+        options["comment"] = dialect.comment
+    if nrows is not None:
+        with open(path, "rb") as handle:
+            frame = pd.read_csv(handle, **options)
+    else:
+        with open(path, "rb", buffering=0) as raw:
+            counter = _CountingReader(raw)
 
-        def work() -> pd.DataFrame:
-            return pd.read_csv(
-                io.BufferedReader(counter, 1 << 20),
-                sep=sep,
-                decimal=dialect.decimal,
-                header=0 if dialect.header else None,
-                quotechar=dialect.quotechar,
-                na_values=[*NULL_SPELLINGS, *extra_missing],
-                keep_default_na=False,
-                skip_blank_lines=True,
-                encoding=dialect.python_encoding,
-                engine="c",
-            )
+            def work() -> pd.DataFrame:
+                return pd.read_csv(io.BufferedReader(counter, 1 << 20), **options)
 
-        frame = _run_with_polling(work, counter, total, progress, path.name)
+            frame = _run_with_polling(work, counter, total, progress, path.name)
     inexact = _inexact_float_labels(frame)
     if inexact:
         # A column of whole numbers with a gap (or too long for int64) arrives as float64
         # and loses digits beyond 2**53: read those columns again as text, which the
         # loader converts exactly.
         with open(path, "rb") as handle:
-            frame = pd.read_csv(
-                handle,
-                sep=sep,
-                decimal=dialect.decimal,
-                header=0 if dialect.header else None,
-                quotechar=dialect.quotechar,
-                na_values=[*NULL_SPELLINGS, *extra_missing],
-                keep_default_na=False,
-                skip_blank_lines=True,
-                encoding=dialect.python_encoding,
-                engine="c",
-                dtype={label: str for label in inexact},
-            )
+            frame = pd.read_csv(handle, dtype={label: str for label in inexact}, **options)
     progress(READ_SHARE, f"Converting {path.name}", force=True)
     names = dialect.first_row
     if dialect.header and names is not None and len(names) == frame.shape[1]:
@@ -326,7 +439,7 @@ def _read_csv_pandas(
     if frame.shape[1] > 1 and len(frame) and frame.iloc[:, -1].isna().any():
         # The C engine pads a row with too few fields with NaN; such a row can only be
         # one whose last value is missing, so only then is the file checked line by line.
-        error = _short_row_error(path, dialect)
+        error = _short_row_error(path, dialect, None if nrows is None else nrows + 1)
         if error is not None:
             raise error
     return frame
@@ -357,9 +470,10 @@ def _inexact_float_labels(frame: pd.DataFrame) -> list[Any]:
     return found
 
 
-def _short_row_error(path: Path, dialect: Dialect) -> DataError | None:
+def _short_row_error(path: Path, dialect: Dialect,
+                     limit: int | None = None) -> DataError | None:
     expected: int | None = None
-    for _line, fields in _records(path, dialect):
+    for _line, fields in _records(path, dialect, limit):
         if expected is None:
             expected = len(fields)
         elif len(fields) < expected:
@@ -393,13 +507,20 @@ def read_csv(
     dialect: Dialect,
     progress: Progress,
     extra_missing: Sequence[str] = (),
+    nrows: int | None = None,
 ) -> RawTable:
-    """Read a delimited text file whose dialect has been detected."""
-    use_arrow = dialect.delimiter != WHITESPACE and use_arrow_engine()
+    """Read a delimited text file whose dialect has been detected (``nrows``: only the
+    first rows, read from the head of the file, for a preview).
+
+    pyarrow has no comment marker: a dialect with one (like blank-separated columns) is
+    read by pandas' C engine whichever engine is chosen.
+    """
+    use_arrow = (dialect.delimiter != WHITESPACE and dialect.comment is None
+                 and use_arrow_engine())
     frame: pd.DataFrame | None = None
     if use_arrow:
         try:
-            frame = _read_csv_arrow(path, dialect, progress, extra_missing)
+            frame = _read_csv_arrow(path, dialect, progress, extra_missing, nrows)
         except GmmDesktopError:
             raise
         except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
@@ -407,17 +528,17 @@ def read_csv(
             if _RAGGED.search(message):
                 raise _ragged_error(path, dialect, message) from exc
             if "UTF8" in message or isinstance(exc, UnicodeDecodeError):
-                return _retry_as_latin1(path, dialect, progress, extra_missing, exc)
+                return _retry_as_latin1(path, dialect, progress, extra_missing, exc, nrows)
             frame = None  # let the C engine try this dialect
         except (pa.ArrowException, ValueError, OSError):
             frame = None
     if frame is None:
         try:
-            frame = _read_csv_pandas(path, dialect, progress, extra_missing)
+            frame = _read_csv_pandas(path, dialect, progress, extra_missing, nrows)
         except GmmDesktopError:
             raise
         except UnicodeDecodeError as exc:
-            return _retry_as_latin1(path, dialect, progress, extra_missing, exc)
+            return _retry_as_latin1(path, dialect, progress, extra_missing, exc, nrows)
         except pd.errors.ParserError as exc:
             if _PANDAS_RAGGED.search(str(exc)):
                 raise _ragged_error(path, dialect, str(exc)) from exc
@@ -446,7 +567,17 @@ def _retry_as_latin1(
     progress: Progress,
     extra_missing: Sequence[str],
     exc: BaseException,
+    nrows: int | None = None,
 ) -> RawTable:
+    if dialect.encoding_given:
+        detail = clip_text(str(exc).strip().splitlines()[0] if str(exc).strip() else exc, 120)
+        raise DataError(
+            f"the file is not {dialect.encoding} text ({detail}).",
+            path=path,
+            remedy="Choose the encoding the file was saved with, or leave it to be detected.",
+            hints=(OptionHint("encoding", "latin-1" if dialect.encoding != "latin-1"
+                              else "utf-8", "for example"),),
+        ) from exc
     if dialect.encoding != "utf-8":
         raise _unreadable(path, "a delimited text table", exc) from exc
     dialect.encoding = "latin-1"
@@ -458,7 +589,7 @@ def _retry_as_latin1(
             "the file as UTF-8.",
         )
     )
-    return read_csv(path, dialect, progress, extra_missing)
+    return read_csv(path, dialect, progress, extra_missing, nrows)
 
 
 def _unreadable(path: Path, what: str, exc: BaseException) -> DataError:
@@ -591,7 +722,8 @@ def _choose(names: list[str], wanted: str | int | None, path: Path, *, whole: st
             raise DataError(
                 f"{whole} {len(names)} {noun}s: {shown}.",
                 path=path,
-                remedy=f"Choose the {noun} to load, for example sheet='{clip_text(names[0])}'.",
+                remedy=f"Choose the {noun} to load.",
+                hints=(OptionHint("sheet", names[0], "for example"),),
             )
         return names[0]
     if isinstance(wanted, int) and not isinstance(wanted, bool):
@@ -626,7 +758,8 @@ def _is_blank(value: Any) -> bool:
     )
 
 
-def read_excel(path: Path, sheet: str | int | None, progress: Progress) -> RawTable:
+def read_excel(path: Path, sheet: str | int | None, progress: Progress,
+               header: bool | None = None) -> RawTable:
     """Read one sheet of a spreadsheet (``sheet`` is its name or 0-based index).
 
     .xlsx, .xlsm, .xlsb, .xls and .ods are read by pandas with python-calamine: every
@@ -677,7 +810,8 @@ def read_excel(path: Path, sheet: str | int | None, progress: Progress) -> RawTa
     cells = cells[first : last + 1][:, used]
     cells[body_empty] = None
     text_rows = [[_cell_text(v) for v in row] for row in cells[:200]]
-    has_header = looks_like_header(text_rows[0], text_rows[1:], ".")
+    has_header = (looks_like_header(text_rows[0], text_rows[1:], ".") if header is None
+                  else header)
     if has_header:
         names_ = [_cell_text(v).strip() for v in cells[0]]
         body = cells[1:]

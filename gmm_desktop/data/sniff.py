@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import DataError, DataWarning, clip_text
+from .errors import DataError, DataWarning, OptionHint, clip_text
 
 SAMPLE_BYTES = 64 * 1024
 SAMPLE_ROWS = 200
@@ -77,11 +77,33 @@ class Dialect:
     has_quotes: bool = False
     first_row: list[str] | None = None
     warnings: list[DataWarning] = field(default_factory=list)
+    skip_rows: int = 0
+    """Lines before the header (or the first data line), skipped as they are."""
+    comment: str | None = None
+    """The comment marker: the rest of a line from it on is ignored."""
+    encoding_given: bool = False
+    """The encoding was chosen by the user (no fall-back to Latin-1 then)."""
+    detected: tuple[str, ...] = ()
+    """The aspects that were detected rather than given (delimiter, decimal, header,
+    encoding)."""
 
     @property
     def python_encoding(self) -> str:
         """The encoding to use with :func:`open` (drops a UTF-8 byte-order mark)."""
         return "utf-8-sig" if self.encoding == "utf-8" else self.encoding
+
+    def describe(self) -> dict[str, object]:
+        """What was used to read the file, JSON-ready (provenance, the import preview)."""
+        return {
+            "delimiter": self.delimiter,
+            "decimal": self.decimal,
+            "header": self.header,
+            "skip_rows": self.skip_rows,
+            "comment": self.comment,
+            "encoding": self.encoding,
+            "quotechar": self.quotechar,
+            "detected": list(self.detected),
+        }
 
 
 def is_number(text: str, decimal: str = ".") -> bool:
@@ -291,32 +313,119 @@ def looks_like_header(first: list[str], rest: list[list[str]], decimal: str) -> 
     return all(texts)
 
 
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+#: Most bytes read to find the end of the skipped lines (a preamble is a few lines).
+_MAX_SKIP_BYTES = 64 << 20
+
+
+def _read_sample(path: Path, skip_rows: int) -> tuple[bytes, bool]:
+    """The first :data:`SAMPLE_BYTES` of the file, plus the ``skip_rows`` lines above them."""
+    with open(path, "rb") as handle:
+        raw = handle.read(SAMPLE_BYTES)
+        while skip_rows and raw.count(b"\n") + raw.count(b"\r") <= skip_rows + 1 and len(
+                raw) < _MAX_SKIP_BYTES:
+            more = handle.read(SAMPLE_BYTES)
+            if not more:
+                break
+            raw += more
+        truncated = bool(handle.read(1))
+    return raw, truncated
+
+
+def _decode_given(path: Path, raw: bytes, encoding: str, truncated: bool) -> str:
+    """The sample decoded with the encoding the user chose (an error names the option)."""
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        if truncated and exc.start >= len(raw) - 4:
+            return raw[: exc.start].decode(encoding, errors="replace")
+        other = "utf-8" if encoding != "utf-8" else "latin-1"
+        raise DataError(
+            f"the file is not {encoding} text (byte 0x{raw[exc.start]:02x} at offset "
+            f"{exc.start} cannot be decoded).",
+            path=path,
+            remedy="Choose the encoding the file was saved with, or leave it to be detected.",
+            hints=(OptionHint("encoding", other, "for example"),),
+        ) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text
+
+
+def strip_comments(lines: list[str], comment: str, quotechar: str = '"') -> list[str]:
+    """``lines`` with everything from the comment marker on removed (a marker inside a
+    quoted value is kept); lines that held only a comment are dropped."""
+    out: list[str] = []
+    quoted = False
+    for line in lines:
+        if comment in line:
+            kept: list[str] = []
+            for ch in line:
+                if ch == quotechar:
+                    quoted = not quoted
+                elif ch == comment and not quoted:
+                    break
+                kept.append(ch)
+            cut = "".join(kept)
+            if cut.strip() or not line.lstrip().startswith(comment):
+                out.append(cut)
+            continue
+        quoted ^= line.count(quotechar) % 2 == 1
+        out.append(line)
+    return out
+
+
 def sniff(
     path: Path,
     *,
     delimiter: str | None = None,
     decimal: str | None = None,
     header: bool | None = None,
+    skip_rows: int = 0,
+    comment: str | None = None,
+    encoding: str | None = None,
 ) -> Dialect:
     """Detect the dialect of the delimited text file ``path``.
 
-    ``delimiter``, ``decimal`` and ``header`` override the detection of that aspect.
-    Raises :class:`DataError` for an empty or binary file.
+    ``delimiter``, ``decimal``, ``header`` and ``encoding`` override the detection of that
+    aspect; ``skip_rows`` lines are skipped before anything is detected, and text from the
+    ``comment`` marker on is ignored. Raises :class:`DataError` for an empty or binary
+    file, and for options that do not fit it.
     """
-    with open(path, "rb") as handle:
-        raw = handle.read(SAMPLE_BYTES)
-        truncated = bool(handle.read(1))
+    delimiter_given, decimal_given = delimiter is not None, decimal is not None
+    header_given, encoding_given = header is not None, encoding is not None
+    raw, truncated = _read_sample(path, skip_rows)
     if not raw.strip(b" \t\r\n\x0c" + codecs.BOM_UTF8):
         raise DataError(
             "the file is empty.",
             path=path,
             remedy="Choose a file that contains a table (a header line and data rows).",
         )
-    text, encoding, warnings = _decode_sample(path, raw, truncated)
+    if encoding is not None:
+        text = _decode_given(path, raw, encoding, truncated)
+        warnings: list[DataWarning] = []
+    else:
+        text, encoding, warnings = _decode_sample(path, raw, truncated)
     if truncated:
         cut = max(text.rfind("\n"), text.rfind("\r"))
         if cut > 0:
             text = text[:cut]
+    if skip_rows or comment is not None:
+        lines = _LINE_BREAK.split(text)
+        if skip_rows:
+            if len(lines) <= skip_rows or not "".join(lines[skip_rows:]).strip():
+                raise DataError(
+                    f"skipping {skip_rows} line(s) leaves nothing to read (the file has "
+                    f"{len(lines) - (1 if not lines[-1] else 0)} line(s)"
+                    f"{' in its first part' if truncated else ''}).",
+                    path=path,
+                    remedy="Skip fewer lines: only those above the header line.",
+                    hints=(OptionHint("skip_rows", 0, "to start at the first line"),),
+                )
+            lines = lines[skip_rows:]
+        if comment is not None:
+            lines = strip_comments(lines, comment)
+        text = "\n".join(lines)
 
     quotechar = '"'
     try:
@@ -338,23 +447,29 @@ def sniff(
         raise DataError(
             f"the delimiter '{clip_text(delimiter)}' cannot be used.",
             path=path,
-            remedy="Give a single character such as ',', ';', '\\t' or '|', or 'whitespace'.",
+            remedy="Give a single character such as ',', ';', a tab or '|', or 'whitespace'.",
+            hints=(OptionHint("delimiter", ",", "for example"),),
         )
     rows = _rows(text, delimiter, quotechar)
     if decimal is None:
         decimal = _choose_decimal(rows, delimiter)
     elif decimal not in {".", ","}:
         raise DataError(
-            f"the decimal mark '{clip_text(decimal)}' is not supported.",
+            f"the decimal mark '{clip_text(decimal)}' is not supported; it is '.' or ','.",
             path=path,
-            remedy="Use decimal='.' or decimal=','.",
+            hints=(OptionHint("decimal", ".", "for a decimal point"),
+                   OptionHint("decimal", ",", "for a decimal comma")),
         )
     if decimal == delimiter:
         raise DataError(
             f"the decimal mark and the delimiter are both '{clip_text(decimal)}'.",
             path=path,
-            remedy="Give a different delimiter (European CSV files usually use ';').",
+            remedy="Give a different delimiter.",
+            hints=(OptionHint("delimiter", ";", "European CSV files usually use ;"),),
         )
+    detected = tuple(name for name, given in (
+        ("delimiter", delimiter_given), ("decimal", decimal_given), ("header", header_given),
+        ("encoding", encoding_given)) if not given)
     if header is None:
         header = bool(rows) and looks_like_header(rows[0], rows[1:], decimal)
     return Dialect(
@@ -366,4 +481,8 @@ def sniff(
         has_quotes=quotechar in text,
         first_row=rows[0] if rows else None,
         warnings=warnings,
+        skip_rows=skip_rows,
+        comment=comment,
+        encoding_given=encoding_given,
+        detected=detected,
     )

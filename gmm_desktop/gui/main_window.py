@@ -28,10 +28,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gmm_desktop.controller import AppController, ProgressView, ScatterView
+from gmm_desktop.controller import (
+    AppController,
+    ProgressView,
+    ScatterView,
+    needs_import_dialog,
+)
 from gmm_desktop.gui.analysis_panels import AnomalyPanel, PluginsDialog, SelectionPanel
 from gmm_desktop.gui.bigdata import OpenBigDialog, SchedulerDialog
 from gmm_desktop.gui.desktop import AboutDialog, ShortcutsDialog, app_icon, shortcut_rows
+from gmm_desktop.gui.import_dialog import ImportDialog
 from gmm_desktop.gui.numbers import NumberBox
 from gmm_desktop.gui.panels import DatasetPanel, ModelPanel, ParametersView, SweepPanel
 from gmm_desktop.gui.scatter import ScatterPlot
@@ -181,6 +187,7 @@ class MainWindow(QMainWindow):
         self.last_error: tuple[str, str] | None = None
         self.error_box: QMessageBox | None = None
         self.restore_offer: QMessageBox | None = None
+        self.import_dialog: ImportDialog | None = None  # the last one shown (tests)
 
         central = QWidget()
         layout = QVBoxLayout(central)
@@ -730,10 +737,31 @@ class MainWindow(QMainWindow):
         else:
             self.controller.open_file(path)
 
+    def import_path(self, path: str | Path) -> None:
+        """Open a file the user picked in the window: a CSV/TSV/TXT file through the import
+        dialog (how it is read, with a preview), a session as a session, anything else at
+        once. (``open_path`` opens without the dialog: the command line's FILE.)"""
+        path = Path(path)
+        if path.suffix.lower() == ".json" or not needs_import_dialog(path):
+            self.open_path(path)
+            return
+        self._remember_folder(str(path))
+        read, id_column = self.controller.reading_of(path)
+        dialog = ImportDialog(path, self, read=read, id_column=id_column)
+        self.import_dialog = dialog
+
+        def accepted() -> None:
+            self.controller.open_file(path, read=dialog.options(),
+                                      id_column=dialog.chosen_id_column())
+
+        dialog.accepted.connect(accepted)
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
     def open_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open data", self._last_folder(), DATA_FILTER)
         if path:
-            self.open_path(path)
+            self.import_path(path)
 
     def open_session_dialog(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open session", self._last_folder(),
@@ -787,7 +815,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         files = self.recent_files()
         for p in files:
-            self._action(self.recent_menu, p, lambda _=False, f=p: self.open_path(f))
+            self._action(self.recent_menu, p, lambda _=False, f=p: self.import_path(f))
         self.recent_menu.setEnabled(bool(files))
 
     # -- drag and drop ----------------------------------------------------------------------
@@ -802,7 +830,7 @@ class MainWindow(QMainWindow):
         files = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if files:
             event.acceptProposedAction()
-            self.open_path(files[0])
+            self.import_path(files[0])
 
     # -- window state -------------------------------------------------------------------------
 

@@ -254,7 +254,7 @@ def test_session_round_trip(qtbot, controller, blobs_csv, tmp_path):
     path = tmp_path / "s.json"
     assert c.sessions.save(path)
     doc = json.loads(path.read_text())
-    assert doc["format"] == "gmm-desktop/session" and doc["format_version"] == 2
+    assert doc["format"] == "gmm-desktop/session" and doc["format_version"] == 3
     assert (doc["config"]["columns"], doc["config"]["missing"], doc["config"]["scaling"]) == (
         ["alpha", "gamma"], "drop", "robust")
 

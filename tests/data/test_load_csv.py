@@ -205,7 +205,7 @@ def test_index_like_column_is_flagged(write):
     ds = load_table(write("idx.csv", f"n,x\n{rows}\n"))
     warning = [w for w in ds.warnings if w.code == "index-like-column"]
     assert len(warning) == 1 and warning[0].column == "n"
-    assert "id_column='n'" in warning[0].remedy
+    assert "id_column='n'" in str(warning[0])
     # Once it is the ID column there is nothing to warn about.
     assert not [w for w in ds.with_id_column("n").warnings if w.code == "index-like-column"]
 

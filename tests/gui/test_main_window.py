@@ -260,8 +260,10 @@ def test_drag_and_drop_and_recent_files(qtbot, window, blobs_csv, tmp_path):
     mime.setUrls([QUrl.fromLocalFile(str(blobs_csv))])
     event = QDropEvent(QPointF(100, 100), Qt.DropAction.CopyAction, mime,
                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    w.dropEvent(event)  # a CSV file: the import dialog first, then OK opens it
+    assert w.import_dialog is not None and w.import_dialog.wait_for_preview()
     with qtbot.waitSignal(w.controller.featuresChanged, timeout=TIMEOUT):
-        w.dropEvent(event)
+        w.import_dialog.accept()
     idle(qtbot, w)
     assert w.controller.feature_columns == ("alpha", "beta", "gamma")
     recent = w.recent_files()
@@ -271,8 +273,10 @@ def test_drag_and_drop_and_recent_files(qtbot, window, blobs_csv, tmp_path):
     # a second window finds the recent file in the settings and opens it from the menu
     other = MainWindow(ask_restore=lambda p: False)
     qtbot.addWidget(other)
+    other.recent_menu.actions()[0].trigger()
+    assert other.import_dialog is not None and other.import_dialog.wait_for_preview()
     with qtbot.waitSignal(other.controller.featuresChanged, timeout=TIMEOUT):
-        other.recent_menu.actions()[0].trigger()
+        other.import_dialog.accept()
     idle(qtbot, other)
     assert other.controller.has_data
 
