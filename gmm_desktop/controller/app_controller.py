@@ -228,6 +228,10 @@ class AppController(QObject):
 
         def succeeded(result: Any) -> None:
             if live():
+                # the task is over before its result is adopted: whatever the result starts
+                # (the next export, a score after a fit) is not refused as "already running"
+                self._tasks.pop(kind, None)
+                self.busyChanged.emit(kind, False)
                 try:
                     on_success(result)
                 except (GmmDesktopError, ValueError) as exc:

@@ -170,3 +170,19 @@ def test_rows_named_by_a_column_chosen_in_the_window(qtbot, gmm_state_dir):
         np.testing.assert_array_equal(c.run.prepared.row_ids, raw["id"].to_numpy())
     finally:
         c.shutdown()
+
+
+def test_an_export_started_when_the_last_one_finished_is_not_refused(c, qtbot, tmp_path):
+    """A task is over before its result is adopted: reacting to exportFinished with the
+    next export (as a user clicking at once, or a script) is not 'already running'."""
+    refused = []
+    c.statusMessage.connect(lambda m: refused.append(m) if "already" in m else None)
+    report = tmp_path / "report.html"
+    c.anomaly.exportFinished.connect(
+        lambda path: c.anomaly.export_report(report) if path.endswith(".csv") else None)
+    with qtbot.waitSignal(c.anomaly.exportFinished, timeout=TIMEOUT,
+                          check_params_cb=lambda p: p.endswith(".html")):
+        assert c.anomaly.export_flagged(tmp_path / "flagged.csv")
+    assert refused == []
+    assert report.exists() and (tmp_path / "flagged.csv").exists()
+    assert not c.is_busy()

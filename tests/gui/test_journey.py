@@ -1,6 +1,7 @@
 """An analyst's journey through the finished window (issue 13), with screenshots.
 
-At 1366 × 768, with every default: open the bundled synthetic dataset, fit (the robust
+At 1366 × 768, with every default: open the bundled synthetic dataset through File ▸ Open
+and the import dialog (naming the ID column there), fit (the robust
 route, the "best of" covariance types and K), read the plot, the flagged table and why a
 row is flagged, look at the scatter matrix, the marginals, the χ² Q–Q plot and the
 uncertainty view, export the flagged rows (with their explanations) and the HTML report
@@ -56,13 +57,16 @@ def save_as(monkeypatch, path: Path) -> None:
 
 
 def trigger(w, text: str) -> None:
-    """Click the menu action whose text (without '&' and '…') starts with ``text``."""
-    for action in w.findChildren(type(w.undo_action)):
-        name = action.text().replace("&", "").rstrip("…. ")
-        if name.startswith(text):
-            action.trigger()
-            return
-    raise AssertionError(f"no menu action {text!r}")
+    """Click the menu action whose text (without '&' and '…') is ``text``, or else the
+    first one that starts with it."""
+    actions = w.findChildren(type(w.undo_action))
+    names = [a.text().replace("&", "").rstrip("…. ") for a in actions]
+    for exact in (True, False):
+        for action, name in zip(actions, names, strict=True):
+            if name == text or (not exact and name.startswith(text)):
+                action.trigger()
+                return
+    raise AssertionError(f"no menu action {text!r} among {names}")
 
 
 def test_an_analysts_journey(qtbot, gmm_state_dir, gmm_settings_dir, tmp_path, monkeypatch):
@@ -73,20 +77,27 @@ def test_an_analysts_journey(qtbot, gmm_state_dir, gmm_settings_dir, tmp_path, m
     qtbot.waitExposed(w)
     c = w.controller
     try:
-        # -- open and fit with every default --------------------------------------------
+        # -- File > Open: the import dialog shows the rows as they will be read -------------
+        monkeypatch.setattr(QFileDialog, "getOpenFileName",
+                            staticmethod(lambda *a, **k: (str(DEMO), "")))
+        trigger(w, "Open data")
+        dialog = w.import_dialog
+        assert dialog.wait_for_preview(30_000) and dialog.view is not None and dialog.view.ok
+        assert "auto" in dialog.delimiter.currentText()
+        head = pd.read_csv(DEMO, nrows=3)
+        shown = [dialog.model.data(dialog.model.index(r, 1)) for r in range(3)]
+        assert [float(v) for v in shown] == list(head["x"])
+        # the analyst names the rows by their id column, there
+        dialog.id_column.setCurrentIndex(dialog.id_column.findData("id"))
+        assert dialog.wait_for_preview(30_000)
+        shot(qtbot, dialog, "00-import-dialog")
         with qtbot.waitSignal(c.featuresChanged, timeout=TIMEOUT):
-            w.open_path(DEMO)
+            qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
         idle(qtbot, w)
+        assert c.run.loaded.source.id_column == "id"
         # the loader's notes: id counts the rows, is_injected_outlier is a 0/1 label; neither
         # is a default feature
         assert set(c.run.prepared.columns) == {"x", "y"}
-        # the analyst names the rows by their id column (the dataset panel's combo box)
-        combo = w.dataset_panel.id_column
-        with qtbot.waitSignal(c.featuresChanged, timeout=TIMEOUT):
-            combo.setCurrentIndex(combo.findData("id"))
-            combo.activated.emit(combo.currentIndex())
-        idle(qtbot, w)
-        assert c.run.loaded.source.id_column == "id"
         assert c.run.config.method == "robust"
         with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT):
             qtbot.mouseClick(w.model_panel.fit_button, Qt.MouseButton.LeftButton)
