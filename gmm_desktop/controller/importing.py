@@ -30,7 +30,8 @@ __all__ = ["PREVIEW_ROWS", "ImportPreview", "ImportPreviewer", "needs_import_dia
 #: Rows shown in the import dialog.
 PREVIEW_ROWS = 50
 #: How each kind of column is named in the preview's header.
-KIND_LABELS = {"numeric": "number", "text": "text", "id": "ID-like", "missing": "all missing"}
+KIND_LABELS = {"numeric": "number", "flag": "two values", "text": "text", "id": "ID-like",
+               "missing": "all missing"}
 
 
 def needs_import_dialog(path: str | os.PathLike[str]) -> bool:
@@ -50,7 +51,8 @@ class ImportPreview:
         ok: whether the file reads with these options (the dialog's OK is enabled).
         error: why not, in the window's words ("" when ``ok``).
         columns: the column names (of the parsed cells when the checks failed).
-        kinds: each column's kind, as shown ("number", "text", "ID-like", "all missing");
+        kinds: each column's kind, as shown ("number", "two values", "text", "ID-like",
+            "all missing");
             empty when the checks failed.
         rows: the first rows as text, exactly as they will be read (missing values "").
         detected: what was detected for each option left on "auto" (delimiter, decimal,

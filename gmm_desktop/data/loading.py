@@ -724,7 +724,7 @@ def load_table(
 
 
 #: The kinds of column a preview shows.
-COLUMN_KINDS = ("numeric", "text", "id", "missing")
+COLUMN_KINDS = ("numeric", "flag", "text", "id", "missing")
 
 
 @dataclass(frozen=True)
@@ -741,7 +741,8 @@ class TablePreview:
             and conversions), or ``None`` when the options do not work (see ``error``).
         cells: the first rows as parsed, before the checks (shown when ``rows`` is None
             but the file could be split into fields), or ``None``.
-        kinds: each column's kind: ``numeric`` (offered as a feature), ``text``, ``id``
+        kinds: each column's kind: ``numeric`` (offered as a feature), ``flag`` (two values:
+            a label, offered but not chosen by default), ``text``, ``id``
             (the ID column, or a column that counts the rows or holds identifiers too long
             for numbers) or ``missing`` (every cell empty or a missing marker).
         warnings: the data warnings of those rows.
@@ -791,13 +792,15 @@ def _head_lines(path: Path, dialect: Dialect | None, n: int) -> tuple[str, ...]:
 
 
 def column_kinds(ds: Dataset) -> dict[str, str]:
-    """Each column of ``ds`` as ``numeric``, ``text``, ``id`` or ``missing``."""
+    """Each column of ``ds`` as ``numeric``, ``flag`` (numbers with only two values: a
+    label, not a default feature), ``text``, ``id`` or ``missing``."""
     by_code: dict[str, set[str]] = {}
     for w in ds.warnings:
         if w.column is not None:
             by_code.setdefault(w.code, set()).add(w.column)
     id_like = by_code.get("index-like-column", set()) | by_code.get("long-integers", set())
     empty = by_code.get("empty-column", set())
+    flags = by_code.get("two-valued-column", set())
     numeric = set(ds.numeric_columns)
     kinds: dict[str, str] = {}
     for name in ds.columns:
@@ -805,6 +808,8 @@ def column_kinds(ds: Dataset) -> dict[str, str]:
             kinds[name] = "id"
         elif name in empty:
             kinds[name] = "missing"
+        elif name in flags:
+            kinds[name] = "flag"
         elif name in numeric:
             kinds[name] = "numeric"
         else:

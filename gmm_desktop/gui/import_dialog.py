@@ -54,7 +54,8 @@ _DECIMALS = ((_AUTO, "auto"), (".", ". (point)"), (",", ", (comma)"))
 _HEADERS = ((_AUTO, "auto"), ("yes", "first row names the columns"),
             ("no", "no header: the first row is data"))
 _ENCODINGS = (_AUTO, "utf-8", "latin-1", "cp1252", "utf-16")
-_KIND_COLOURS = {"number": "#1b7837", "text": "#555555", "ID-like": "#2166ac",
+_KIND_COLOURS = {"number": "#1b7837", "two values": "#8c510a", "text": "#555555",
+                 "ID-like": "#2166ac",
                  "all missing": "#b2182b"}
 
 
@@ -106,6 +107,8 @@ class _PreviewModel(QAbstractTableModel):
             return QColor(_KIND_COLOURS.get(kind, "#000000"))
         if role == Qt.ItemDataRole.ToolTipRole:
             return {"number": "numbers: offered as a feature",
+                    "two values": "two values only (a label or flag): offered as a feature, not "
+                    "chosen by default",
                     "text": "text: kept and exported, not a feature",
                     "ID-like": "identifiers or a row count: a candidate ID column",
                     "all missing": "every cell is empty or a missing-value marker"}.get(
@@ -317,11 +320,14 @@ class ImportDialog(QDialog):
         shown = len(view.rows)
         if view.ok:
             kinds = list(view.kinds.values())
+            numbers, flags = kinds.count("number"), kinds.count("two values")
+            flagged = (f"{flags} with two values only (offered, not chosen by default), "
+                       if flags else "")
             self.caption.setText(
                 f"The first {shown} row(s) as they will be read"
                 f"{' (the whole file)' if view.complete else ''}: "
-                f"{kinds.count('number')} number column(s) offered as features, "
-                f"{len(kinds) - kinds.count('number')} other(s).")
+                f"{numbers} number column(s) offered as features, {flagged}"
+                f"{len(kinds) - numbers - flags} other(s).")
         elif view.columns == ("line of the file",):
             self.caption.setText("The file's first lines as they are (the table could not be "
                                  "split into fields with these options):")

@@ -59,3 +59,13 @@ def test_the_command_line_says_so_and_uses_the_same_features(tmp_path):
     assert "is_injected_outlier" in done.stderr and "two values" in done.stderr
     saved = json.loads((tmp_path / "m.json").read_text())
     assert saved["extra"]["gmm_desktop"]["features"]["columns"] == ["x", "y"]
+
+
+def test_the_preview_names_the_two_valued_column():
+    from gmm_desktop.data import preview_table
+
+    preview = preview_table(demo_path("synthetic"), n_rows=50)
+    assert preview.ok
+    assert preview.kinds["is_injected_outlier"] == "flag"
+    assert preview.kinds["x"] == preview.kinds["y"] == "numeric"
+    assert preview.kinds["id"] == "id"
