@@ -15,11 +15,13 @@ import math
 import os
 import threading
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from gmm_desktop.controller.messages import window_hint, window_message
 from gmm_desktop.data import TEXT_SUFFIXES, ReadOptions, TablePreview, preview_table
@@ -150,36 +152,26 @@ def make_preview(path: str | os.PathLike[str], read: ReadOptions | Mapping[str, 
                         id_column, generation)
 
 
-class _Signals(QObject):
-    done = Signal(object)
-
-
-class _PreviewTask(QRunnable):
-    def __init__(self, work: Any, generation: int) -> None:
-        super().__init__()
-        self.work = work
-        self.generation = generation
-        self.signals = _Signals()
-
-    def run(self) -> None:  # in a pool thread; make_preview never raises for bad input
-        try:
-            result = self.work()
-        except Exception as exc:  # an unforeseen failure still reaches the dialog
-            result = exc
-        self.signals.done.emit((self, result, self.generation))
+#: One thread for every dialog's previews (a preview reads a file's head: requests that
+#: come in a burst are served in turn, and the answers of the stale ones are dropped). A
+#: module-level pool of plain threads: no Qt object is created per request, so a dialog
+#: closed (and collected) while its preview runs leaves nothing that a worker still uses.
+_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gmm-desktop-preview")
 
 
 class ImportPreviewer(QObject):
     """Previews in a worker thread; only the latest request's answer is delivered."""
 
     previewReady = Signal(object)  # ImportPreview
+    _answered = Signal(object)  # (result, generation), from the worker thread
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._generation = 0
         self._lock = threading.Lock()
-        self._tasks: set[_PreviewTask] = set()
-        self.pool = QThreadPool.globalInstance()
+        self._pending: set[Future[None]] = set()
+        # emitted in the worker, delivered in this object's (the GUI) thread
+        self._answered.connect(self._finished, Qt.ConnectionType.QueuedConnection)
 
     @property
     def generation(self) -> int:
@@ -191,19 +183,27 @@ class ImportPreviewer(QObject):
         with self._lock:
             self._generation += 1
             gen = self._generation
-        task = _PreviewTask(lambda: make_preview(path, read, id_column, n_rows, gen), gen)
-        task.setAutoDelete(False)
-        self._tasks.add(task)
-        # a bound slot, not a lambda: Qt drops the connection if this object is deleted
-        # (the dialog closed) before the worker answers
-        task.signals.done.connect(self._finished)
-        self.pool.start(task)
+        answered = self._answered
+
+        def work() -> None:  # in the pool's thread; make_preview never raises for bad input
+            result: Any
+            try:
+                result = make_preview(path, read, id_column, n_rows, gen)
+            except Exception as exc:  # an unforeseen failure still reaches the dialog
+                result = exc
+            try:
+                answered.emit((result, gen))
+            except RuntimeError:  # the dialog was closed and its previewer deleted
+                pass
+
+        future = _POOL.submit(work)
+        self._pending.add(future)
+        future.add_done_callback(self._pending.discard)
         return gen
 
     @Slot(object)
     def _finished(self, answer: Any) -> None:
-        task, result, generation = answer
-        self._tasks.discard(task)
+        result, generation = answer
         if generation != self._generation:
             return  # a newer request is on its way
         if isinstance(result, BaseException):
@@ -215,4 +215,9 @@ class ImportPreviewer(QObject):
         self.previewReady.emit(result)
 
     def wait(self, msecs: int = 5000) -> bool:
-        return self.pool.waitForDone(msecs)
+        """Wait for the previews started here to be computed (their answers are then
+        queued for the event loop); True if none is left."""
+        pending = list(self._pending)
+        if pending:
+            wait_futures(pending, timeout=max(0, msecs) / 1000)
+        return not any(not f.done() for f in pending)
