@@ -479,14 +479,7 @@ def write_table_atomic(
             remedy="Export as CSV or Parquet instead.",
         )
     if sidecar is not None:
-        if INTEGRITY_KEY in sidecar:
-            raise DataError(
-                f"the sidecar metadata must not contain the key '{INTEGRITY_KEY}'; it is "
-                "filled in by the writer.",
-                path=sidecar_path(path),
-                remedy="Rename that entry of the metadata.",
-            )
-        _sidecar_text(sidecar, path)  # refused before anything is written
+        _check_sidecar(sidecar, path)  # refused before anything is written
     nothing = "nothing was replaced: the previous table and sidecar, if any, are unchanged"
     side: StagedFile | None = None
     try:
@@ -512,6 +505,19 @@ def write_table_atomic(
         ) from exc
     _commit_pair(table, side, path)
     return path
+
+
+def _check_sidecar(sidecar: Mapping[str, Any], path: Path) -> None:
+    """Refuse, before anything is written, sidecar metadata that cannot be stored or that
+    claims the writer's own integrity entry."""
+    if INTEGRITY_KEY in sidecar:
+        raise DataError(
+            f"the sidecar metadata must not contain the key '{INTEGRITY_KEY}'; it is "
+            "filled in by the writer.",
+            path=sidecar_path(path),
+            remedy="Rename that entry of the metadata.",
+        )
+    _sidecar_text(sidecar, path)
 
 
 def write_table_chunks_atomic(
@@ -540,14 +546,7 @@ def write_table_chunks_atomic(
         raise DataError(f"the folder '{clip_text(path.parent, 200)}' does not exist.",
                         path=path, remedy="Choose an existing folder, or create it first.")
     if sidecar is not None:
-        if INTEGRITY_KEY in sidecar:
-            raise DataError(
-                f"the sidecar metadata must not contain the key '{INTEGRITY_KEY}'; it is "
-                "filled in by the writer.",
-                path=sidecar_path(path),
-                remedy="Rename that entry of the metadata.",
-            )
-        _sidecar_text(sidecar, path)  # refused before anything is written
+        _check_sidecar(sidecar, path)  # refused before anything is written
     nothing = "nothing was replaced: the previous table and sidecar, if any, are unchanged"
     rows = 0
     side: StagedFile | None = None
