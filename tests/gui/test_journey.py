@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QFileDialog, QScrollArea
+from PySide6.QtWidgets import QFileDialog
 
 from gmm_desktop.gui.main_window import MainWindow
+from tests.gui.test_why_view import double_click_flagged
 
 TIMEOUT = 120_000
 SHOTS = Path(os.environ.get("GMM_SHOTS", "/tmp/gmm-shots"))
@@ -120,17 +121,7 @@ def test_an_analysts_journey(qtbot, gmm_state_dir, gmm_settings_dir, tmp_path, m
         assert {table.item(r, 0).text() for r in range(table.rowCount())} <= {
             str(i) for i in ids}
         shot(qtbot, w, "02-anomalies")
-        scroll = table.parentWidget()
-        while not isinstance(scroll, QScrollArea):
-            scroll = scroll.parentWidget()
-        scroll.ensureWidgetVisible(table, 0, 200)
-        qtbot.wait(50)
-        rect = table.visualItemRect(table.item(0, 1))
-        qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-        qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-        views = w.mixture_views
-        qtbot.waitUntil(lambda: views.current() == "why" and views.is_ready("why"),
-                        timeout=TIMEOUT)
+        views = double_click_flagged(qtbot, w, 0)
         why = views.why.view
         assert why is not None and why.flagged and why.row_id == table.item(0, 0).text()
         assert table.item(0, 3).text() == why.top.feature

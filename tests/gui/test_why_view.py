@@ -14,6 +14,26 @@ from tests.gui.test_views import idle, open_and_fit, shot
 TIMEOUT = 60_000
 
 
+def double_click_flagged(qtbot, w, row: int):
+    """Double-click row ``row`` of the flagged table as a user does (the panel scrolls it
+    into view first); returns the mixture views once "Why this row" is drawn."""
+    table = w.anomaly_panel.flagged
+    scroll = table.parentWidget()
+    while not isinstance(scroll, QScrollArea):  # the panel scrolls: bring the table in view
+        scroll = scroll.parentWidget()
+    scroll.ensureWidgetVisible(table, 0, 200)
+    qtbot.wait(50)
+    rect = table.visualItemRect(table.item(row, 1))
+    # a real double click is press, release, press-double-click, release (QTest's mouseDClick
+    # alone sends no first press, and an item view then ignores it)
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    views = w.mixture_views
+    qtbot.waitUntil(lambda: views.current() == "why" and views.is_ready("why"),
+                    timeout=TIMEOUT)
+    return views
+
+
 def test_double_click_on_a_flagged_row_explains_it(qtbot, window, tmp_path):
     w = window
     frame = load_wine(as_frame=True).frame.drop(columns=["target"])
@@ -25,19 +45,7 @@ def test_double_click_on_a_flagged_row_explains_it(qtbot, window, tmp_path):
     table = w.anomaly_panel.flagged
     assert table.rowCount() == c.anomaly.view.n_flagged > 0
     index = int(table.item(0, 0).data(Qt.ItemDataRole.UserRole))
-    scroll = table.parentWidget()
-    while not isinstance(scroll, QScrollArea):  # the panel scrolls: bring the table in view
-        scroll = scroll.parentWidget()
-    scroll.ensureWidgetVisible(table, 0, 200)
-    qtbot.wait(50)
-    rect = table.visualItemRect(table.item(0, 1))
-    # a real double click is press, release, press-double-click, release (QTest's mouseDClick
-    # alone sends no first press, and an item view then ignores it)
-    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    qtbot.mouseDClick(table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    views = w.mixture_views
-    qtbot.waitUntil(lambda: views.current() == "why" and views.is_ready("why"),
-                    timeout=TIMEOUT)
+    views = double_click_flagged(qtbot, w, 0)
     idle(qtbot, w)
     why = views.why.view
     assert why is not None and why.index == index and why.flagged
