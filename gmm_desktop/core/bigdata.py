@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from gmm_desktop.core.capabilities import OUT_OF_CORE
-from gmm_desktop.core.config import ConfigError, RunConfig
+from gmm_desktop.core.config import ConfigError, RunConfig, default_columns
 from gmm_desktop.core.modelfile import ModelBundle, export_metadata
 from gmm_desktop.core.progress import ProgressCallback, Reporter
 from gmm_desktop.core.records import SourceInfo
@@ -39,7 +39,13 @@ from gmm_desktop.core.state import (
     Scored,
     frozen,
 )
-from gmm_desktop.data import PreparationReport, PreparedFeatures, sidecar_path
+from gmm_desktop.data import (
+    DataError,
+    PreparationReport,
+    PreparedFeatures,
+    load_frame,
+    sidecar_path,
+)
 from gmm_desktop.engine import GaussianMixture
 from gmm_desktop.engine.anomaly import Threshold, score_rows
 from gmm_desktop.engine.selection import information_criteria
@@ -158,6 +164,23 @@ def open_table(path: str, *, id_column: str | None = None, generation: int = 0,
     return Loaded(source=src, generation=generation, lazy=table, preview=preview)
 
 
+def _default_columns(loaded: Loaded) -> list[str] | None:
+    """The in-memory rule for the default features (:func:`config.default_columns`), judged
+    on the first rows: the columns that count the rows or hold two values only are left
+    out. ``None`` (every numeric column) when the first rows cannot be judged."""
+    numeric = list(loaded.lazy.numeric_columns)
+    preview = loaded.preview
+    if preview is None or len(preview) < 2 or not numeric:
+        return None
+    try:
+        head = load_frame(preview[[c for c in numeric if c in preview.columns]],
+                          name=loaded.name)
+    except DataError:
+        return None
+    chosen = [c for c in default_columns(head) if c in numeric]
+    return chosen or None
+
+
 def prepare(
     loaded: Loaded,
     *,
@@ -179,6 +202,8 @@ def prepare(
     if bundle is not None:
         bundle.check_columns(loaded.columns, source=loaded.name)
         columns = list(bundle.columns) if bundle.columns is not None else columns
+    elif columns is None:
+        columns = _default_columns(loaded)
     feats = oc.prepare(table, None if columns is None else list(columns), missing=missing,
                        scaling=scaling if bundle is None else "none", seed=seed,
                        progress=report.part(0.0, 0.5).pass_callback())

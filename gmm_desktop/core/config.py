@@ -32,6 +32,7 @@ __all__ = [
     "METHODS",
     "ConfigError",
     "RunConfig",
+    "default_columns",
 ]
 
 #: Component counts tried by default (the best by the criterion is kept).
@@ -89,6 +90,16 @@ def _components(value: Any) -> int | tuple[int, ...]:
             f"n_components must be at most {MAX_CANDIDATES} counts between 1 and "
             f"{MAX_COMPONENTS}, got {clip_text(repr(value))}")
     return ks[0] if len(ks) == 1 else tuple(ks)
+
+
+def default_columns(ds: Any) -> list[str]:
+    """The features used when none are chosen: every numeric column but those the loader
+    named as not measurements: columns that count the rows (an index or ID saved as
+    numbers) and columns with only two values (a 0/1 flag or a label)."""
+    not_measured = {w.column for w in ds.warnings
+                    if w.code in ("index-like-column", "two-valued-column")}
+    chosen = [c for c in ds.numeric_columns if c not in not_measured]
+    return chosen or list(ds.numeric_columns)
 
 
 @dataclass(frozen=True)

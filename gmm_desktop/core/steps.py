@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gmm_desktop.core.config import ConfigError, RunConfig
+from gmm_desktop.core.config import ConfigError, RunConfig, default_columns
 from gmm_desktop.core.modelfile import ModelBundle, export_metadata
 from gmm_desktop.core.progress import ProgressCallback, Reporter
 from gmm_desktop.core.records import Labels, RefitRecord, SourceInfo
@@ -232,16 +232,6 @@ def prepare(
                                 features.warnings)
     return Prepared(loaded=loaded, features=features, missing=missing, generation=generation,
                     n_rows_used=features.n_samples)
-
-
-def default_columns(ds: Any) -> list[str]:
-    """The features used when none are chosen: every numeric column but those the loader
-    named as not measurements: columns that count the rows (an index or ID saved as
-    numbers) and columns with only two values (a 0/1 flag or a label)."""
-    not_measured = {w.column for w in ds.warnings
-                    if w.code in ("index-like-column", "two-valued-column")}
-    chosen = [c for c in ds.numeric_columns if c not in not_measured]
-    return chosen or list(ds.numeric_columns)
 
 
 # --------------------------------------------------------------------------- fitting

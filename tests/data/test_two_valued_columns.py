@@ -1,5 +1,5 @@
 """A 0/1 label or flag column is named by the loader and left out of the default features
-(every face reads the one rule in ``core.steps.default_columns``)."""
+(every face and big-data mode read the one rule in ``core.config.default_columns``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from gmm_desktop.core.run import Detector
 from gmm_desktop.core.steps import default_columns
@@ -69,3 +70,19 @@ def test_the_preview_names_the_two_valued_column():
     assert preview.kinds["is_injected_outlier"] == "flag"
     assert preview.kinds["x"] == preview.kinds["y"] == "numeric"
     assert preview.kinds["id"] == "id"
+
+
+def test_big_data_mode_takes_the_same_default_features(tmp_path):
+    """Out of core the rule is judged on the first rows (the rest is never in memory)."""
+    pytest.importorskip("dask")
+    path = tmp_path / "synthetic.parquet"
+    pd.read_csv(demo_path("synthetic")).to_parquet(path)
+    big = Detector()
+    big.load(str(path), big=True)
+    try:
+        assert big.prepared.big and big.prepared.columns == ("x", "y")
+    finally:
+        big.close()
+    small = Detector()
+    small.load(str(path))
+    assert small.prepared.columns == ("x", "y")
