@@ -434,7 +434,7 @@ API_CASES: list[tuple[str, str, bool]] = [
     ("load_table(missing_values=5)", "load_table(GOOD, missing_values=5)", False),
     ("load_table(text_columns=5)", "load_table(GOOD, text_columns=5)", False),
     ("load_table(text_columns=[None])", "load_table(GOOD, text_columns=[None])", False),
-    ("load_table(header='x')", "load_table(GOOD, header='x')", True),
+    ("load_table(header='x')", "load_table(GOOD, header='x')", False),
     ("load_table(progress=5)", "load_table(GOOD, progress=5)", False),
     ("load_table(directory)", "load_table(FOLDER)", False),
     # prepare_features
