@@ -481,18 +481,9 @@ def write_table_atomic(
     if sidecar is not None:
         _check_sidecar(sidecar, path)  # refused before anything is written
     nothing = "nothing was replaced: the previous table and sidecar, if any, are unchanged"
-    side: StagedFile | None = None
     try:
         table = _stage_table(frame, path, suffix)
-        try:
-            if sidecar is not None:
-                document = {**sidecar, INTEGRITY_KEY: _integrity(table.temp, path, len(frame))}
-                text = _sidecar_text(document, path)
-                with staged_write(sidecar_path(path), "w", encoding="utf-8") as (side, handle):
-                    handle.write(text)
-        except BaseException:
-            table.discard()
-            raise
+        side = _stage_sidecar(sidecar, table, path, len(frame))
     except GmmDesktopError:
         raise
     except OSError as exc:
@@ -505,6 +496,23 @@ def write_table_atomic(
         ) from exc
     _commit_pair(table, side, path)
     return path
+
+
+def _stage_sidecar(sidecar: Mapping[str, Any] | None, table: StagedFile, path: Path,
+                   rows: int) -> StagedFile | None:
+    """Stage the sidecar of the staged ``table`` (its checksum and ``rows`` recorded), or
+    nothing without metadata; on any failure the staged table is discarded too."""
+    if sidecar is None:
+        return None
+    try:
+        document = {**sidecar, INTEGRITY_KEY: _integrity(table.temp, path, rows)}
+        text = _sidecar_text(document, path)
+        with staged_write(sidecar_path(path), "w", encoding="utf-8") as (side, handle):
+            handle.write(text)
+    except BaseException:
+        table.discard()
+        raise
+    return side
 
 
 def _check_sidecar(sidecar: Mapping[str, Any], path: Path) -> None:
@@ -549,7 +557,6 @@ def write_table_chunks_atomic(
         _check_sidecar(sidecar, path)  # refused before anything is written
     nothing = "nothing was replaced: the previous table and sidecar, if any, are unchanged"
     rows = 0
-    side: StagedFile | None = None
     try:
         if suffix in {".parquet", ".pq"}:
             import pyarrow as pa
@@ -575,15 +582,7 @@ def write_table_chunks_atomic(
                     safe, _ = neutralise_frame(chunk)
                     safe.to_csv(handle, sep=sep, index=False, header=i == 0,
                                 lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
-        try:
-            if sidecar is not None:
-                document = {**sidecar, INTEGRITY_KEY: _integrity(table.temp, path, rows)}
-                text = _sidecar_text(document, path)
-                with staged_write(sidecar_path(path), "w", encoding="utf-8") as (side, handle):
-                    handle.write(text)
-        except BaseException:
-            table.discard()
-            raise
+        side = _stage_sidecar(sidecar, table, path, rows)
     except GmmDesktopError:
         raise
     except OSError as exc:
