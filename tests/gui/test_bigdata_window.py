@@ -110,8 +110,11 @@ def test_big_data_mode_in_the_window(qtbot, window, tmp_path):
     with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT):
         qtbot.mouseClick(w.model_panel.fit_button, Qt.MouseButton.LeftButton)
     idle(qtbot, w)
-    # the passes over the partitions and the EM iterations both reached the panel
-    assert any(t.startswith("fit: iteration") for t in shown)
+    # the passes over the partitions and the EM iterations both reached the panel: the
+    # iterations as its log-likelihood curve (every one is kept; their text messages are
+    # throttled to one per 50 ms, so a fast fit may show none of them as text)
+    xs, _ys = w.model_panel.curve.getData()
+    assert xs is not None and int(np.isfinite(xs).sum()) >= 2
     assert any(t.startswith(("fit: partition", "log-density", "histogram")) for t in shown)
     assert w.model_panel.progress.format() == "done"
     a = c.anomaly.view
