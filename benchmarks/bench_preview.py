@@ -1,6 +1,7 @@
 """Import preview vs full load on a big CSV (run by hand).
 
-    .venv/bin/python benchmarks/bench_preview.py [--rows 9000000] [--path /tmp/big_preview.csv] [--engine pyarrow]
+    .venv/bin/python benchmarks/bench_preview.py [--rows 9000000]
+        [--path /tmp/big_preview.csv] [--engine pyarrow]
 
 Writes (once) a CSV of 10 float columns and an ID, then times, in the same run:
 preview_table(path, n_rows=50) (median of 5) and load_table(path) (once), with the
