@@ -33,6 +33,7 @@ from gmm_desktop.controller import ScatterView
 from gmm_desktop.gui import palette, raster
 from gmm_desktop.gui.markers import MarkerLayer, MarkerSample, ShadeSample, mark_styles
 from gmm_desktop.gui.markers import pixel_size as _pixel_size
+from gmm_desktop.gui.views.common import selection_mode
 
 log = logging.getLogger("gmm_desktop.gui")
 
@@ -617,15 +618,6 @@ class SelectViewBox(pg.ViewBox):
             plot._click_select(p.x(), p.y(), ev.modifiers())
             return
         super().mouseClickEvent(ev)
-
-
-def selection_mode(modifiers: Any) -> str:
-    """Shift adds to the selection, Ctrl removes from it, otherwise it is replaced."""
-    if modifiers & Qt.KeyboardModifier.ShiftModifier:
-        return "add"
-    if modifiers & Qt.KeyboardModifier.ControlModifier:
-        return "remove"
-    return "replace"
 
 
 #: The mark layers, bottom to top, and their legend texts ("{n}" is the row count).
