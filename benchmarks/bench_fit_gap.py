@@ -1,19 +1,24 @@
 """The event loop while a fit of 1,000,000 rows finishes in the window (run by hand).
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_fit_gap.py [--fits 3]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_fit_gap.py [--fits 3] [--why]
 
 Opens a 1M × 4 Parquet table in the real main window, then fits K = 4 full (plain EM, 20
 iterations) several times with a 10 ms GUI timer running; prints the largest gap between
 the timer's ticks for each fit (the issue's target: never more than 100 ms). The first fit
 after opening is reported apart: it is the one that builds every view for the first time.
+``--why`` samples the GUI thread's stack every 2 ms while a tick is late and prints, for the
+largest gap of each fit, the functions that were on the stack longest (inclusive, in ms).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -26,6 +31,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--fits", type=int, default=3)
+    parser.add_argument("--why", action="store_true", help="sample the GUI thread in gaps")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="gmm-bench-"))
     os.environ.setdefault("GMM_DESKTOP_STATE_DIR", str(tmp / "state"))
@@ -66,11 +72,14 @@ def main() -> None:
     settle(0.4)
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')} "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE')} load {os.getloadavg()}")
+    sampler = _GapSampler(threading.get_ident()) if args.why else None
     for fit in range(args.fits):
         stamps: list[float] = []
         timer = QTimer()
         timer.setInterval(10)
         timer.timeout.connect(lambda s=stamps: s.append(time.perf_counter()))
+        if sampler is not None:
+            sampler.watch(stamps)
         timer.start()
         t0 = time.perf_counter()
         c.fit(n_components=4, max_iter=20, tol=0.0, random_state=fit, method="plain",
@@ -83,6 +92,58 @@ def main() -> None:
         what = "first fit after opening" if fit == 0 else f"fit {fit + 1}"
         print(f"{what:<26} {took:6.2f} s   GUI timer gaps: median {np.median(gaps):5.1f} ms, "
               f"max {gaps.max():6.1f} ms")
+        if sampler is not None:
+            sampler.report()
+    if sampler is not None:
+        sampler.stop()
+
+
+class _GapSampler(threading.Thread):
+    """Samples the GUI thread's stack while the GUI timer is late (> 12 ms since its tick)."""
+
+    def __init__(self, gui_thread: int) -> None:
+        super().__init__(daemon=True)
+        self.gui_thread = gui_thread
+        self.stamps: list[float] = []
+        self.gaps: list[tuple[float, list[tuple[str, ...]]]] = []
+        self.current: list[tuple[str, ...]] = []
+        self.running = True
+        self.lines = int(os.environ.get("GAP_LINES", "22"))
+        self.start()
+
+    def watch(self, stamps: list[float]) -> None:
+        self.stamps, self.gaps, self.current = stamps, [], []
+
+    def run(self) -> None:
+        seen = 0
+        while self.running:
+            time.sleep(0.002)
+            stamps = self.stamps
+            if not stamps:
+                continue
+            if len(stamps) != seen:  # a tick since the last look: the gap (if any) ended
+                if self.current:
+                    self.gaps.append((1000 * (stamps[-1] - stamps[max(seen - 1, 0)]),
+                                      self.current))
+                self.current, seen = [], len(stamps)
+            elif time.perf_counter() - stamps[-1] > 0.012:
+                frame = sys._current_frames().get(self.gui_thread)
+                names = []
+                while frame is not None:
+                    code = frame.f_code
+                    names.append(f"{Path(code.co_filename).name}:{code.co_name}")
+                    frame = frame.f_back
+                self.current.append(tuple(names))
+
+    def report(self) -> None:
+        for gap, samples in sorted(self.gaps, key=lambda g: -g[0])[:2]:
+            counts = Counter(name for stack in samples for name in set(stack))
+            print(f"    gap {gap:.0f} ms, {len(samples)} samples (2 ms each):")
+            for name, n in counts.most_common(self.lines):
+                print(f"      {2 * n:5d} ms  {name}")
+
+    def stop(self) -> None:
+        self.running = False
 
 
 if __name__ == "__main__":

@@ -94,8 +94,9 @@ class AnomalyController(QObject):
         ok = self.set_threshold("log_density", cutoff, self.run.spec.small_component_share)
         return self._view if ok else None
 
-    def refresh(self) -> None:
-        """Rebuild the anomaly view from the run's detection (and the contour)."""
+    def refresh(self, grid: plotting.DensityGrid | None = None) -> None:
+        """Rebuild the anomaly view from the run's detection (and the contour; ``grid``: a
+        density grid a worker made for the current model and plot, if any)."""
         run, app = self.run, self.app
         scored, det, prepared = app.shown_scored(), run.detection, run.prepared
         if scored is None or det is None or prepared is None:
@@ -103,6 +104,8 @@ class AnomalyController(QObject):
             self.anomalyChanged.emit(None)
             return
         scatter, geom = app.scatter, app.geometry
+        if grid is not None:
+            self._grid = grid
         grid = None
         if scatter is not None and geom is not None and scatter.n_points:
             key = plotting.grid_key(scored.model, scatter)

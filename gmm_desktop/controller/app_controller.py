@@ -470,7 +470,8 @@ class AppController(QObject):
         if job is None:
             return False
 
-        def success(result: Any) -> None:
+        def success(out: tuple[Any, plotting.ReadyViews | None]) -> None:
+            result, ready = out
             if not self.run.adopt_fit(result, cfg):
                 self.statusMessage.emit(msg.STALE_FEATURES)
                 return
@@ -480,13 +481,15 @@ class AppController(QObject):
                 self.statusMessage.emit(note)
             summary = self.model_summary()
             self.modelChanged.emit(summary)
-            self.refresh()
+            self.refresh(ready)
             self.fitFinished.emit(summary)
             self.bigdata.model_changed()
             self.sessions.autosave()
 
+        make_views = self._views_maker()
         started = self.start_job(job, success, on_progress=self.fitProgress.emit,
-                                 on_cancel=self.fitCancelled.emit)
+                                 on_cancel=self.fitCancelled.emit,
+                                 then=lambda result: make_views(result[1]))
         if started:
             self.fitStarted.emit(cfg)
         return started
@@ -500,7 +503,8 @@ class AppController(QObject):
         if job is None:
             return False
 
-        def success(scored: Scored) -> None:
+        def success(out: tuple[Scored, plotting.ReadyViews | None]) -> None:
+            scored, ready = out
             if bundle is None:
                 ok = self.run.adopt_scored(scored)
             else:
@@ -509,11 +513,29 @@ class AppController(QObject):
                 return
             self.anomaly.model_changed()
             self.modelChanged.emit(self.model_summary())
-            self.refresh()
+            self.refresh(ready)
             self.bigdata.model_changed()
             self.sessions.autosave()
 
-        return self.start_job(job, success, on_progress=self.fitProgress.emit)
+        return self.start_job(job, success, on_progress=self.fitProgress.emit,
+                              then=self._views_maker())
+
+    def _views_maker(self) -> Callable[[Scored], plotting.ReadyViews | None]:
+        """A function, run in the worker after a fit or a scoring, that makes the new
+        model's scatter view and density grid from what the plot shows now (taken here,
+        in the GUI thread); :meth:`refresh` adopts them if nothing changed meanwhile."""
+        prepared, geom, view = self.run.prepared, self._geometry, self._view
+        if prepared is None or geom is None or geom.generation != prepared.generation:
+            return lambda scored: None
+        axes = plotting.scatter_axes(prepared, geom, view, self._scatter_memo)
+        note = self._scatter_note(prepared)
+
+        def make(scored: Scored) -> plotting.ReadyViews | None:
+            if scored.prepared_generation != prepared.generation:
+                return None
+            return plotting.ready_views(prepared, geom, view, scored, axes, note)
+
+        return make
 
     # ------------------------------------------------------------------ model selection
 
@@ -627,22 +649,34 @@ class AppController(QObject):
         self.sessions.mark_dirty()
         self.refresh()
 
-    def refresh(self) -> None:
-        """Rebuild the scatter view and everything drawn over it."""
+    def refresh(self, ready: plotting.ReadyViews | None = None) -> None:
+        """Rebuild the scatter view and everything drawn over it (``ready``: the views a
+        worker made for the current model, used if nothing changed since it started)."""
         prepared, geom = self.run.prepared, self._geometry
+        scored = self.shown_scored()
+        if ready is not None and not ready.fits(prepared, geom, self._view, scored):
+            ready = None
         if prepared is None or geom is None or geom.generation != prepared.generation:
             self._scatter = None
+        elif ready is not None:
+            made = self._scatter = ready.scatter
+            # (what a later change of axes reuses, as if the memo had made it)
+            self._scatter_memo.get("colours", (ready.scored,), (self._view.colour_by,),
+                                   lambda: (made.colour_kind, made.colour_index,
+                                            made.n_colours, made.legend))
         else:
-            note = ""
-            if prepared.big:
-                note = (f"uniform sample: {prepared.n_view_rows:,} of "
-                        f"{prepared.n_rows_used:,} rows")
-            self._scatter = plotting.scatter_view(prepared, geom, self._view,
-                                                  self.shown_scored(), note,
+            self._scatter = plotting.scatter_view(prepared, geom, self._view, scored,
+                                                  self._scatter_note(prepared),
                                                   memo=self._scatter_memo)
         self.scatterChanged.emit(self._scatter)
-        self.anomaly.refresh()
+        self.anomaly.refresh(ready.grid if ready is not None else None)
         self.selection.refresh()
+
+    @staticmethod
+    def _scatter_note(prepared: Prepared) -> str:
+        if not prepared.big:
+            return ""
+        return f"uniform sample: {prepared.n_view_rows:,} of {prepared.n_rows_used:,} rows"
 
     def point_info(self, index: int) -> PointInfo | None:
         """Row identity, values, component and responsibilities of plotted point ``index``."""

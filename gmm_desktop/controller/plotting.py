@@ -301,17 +301,28 @@ def _scatter_colours(scored: Scored, colour_by: str
     return "component", frozen_array(labels), k, legend
 
 
+def scatter_axes(prepared: Prepared, geom: PlotGeometry, view: ViewSettings,
+                 memo: ScatterMemo | None = None) -> tuple[np.ndarray, np.ndarray, str, str]:
+    """The plotted coordinates of every shown row and the axis labels (reused from
+    ``memo`` when the features, geometry and axes are the same)."""
+    memo = memo or ScatterMemo()
+    return memo.get(
+        "axes", (prepared, geom), (_pca_axes(prepared, view), _axes(prepared, view)),
+        lambda: _scatter_axes(prepared, geom, view))
+
+
 def scatter_view(prepared: Prepared, geom: PlotGeometry, view: ViewSettings,
                  scored: Scored | None, note: str = "",
-                 memo: ScatterMemo | None = None) -> ScatterView:
+                 memo: ScatterMemo | None = None, *,
+                 axes: tuple[np.ndarray, np.ndarray, str, str] | None = None) -> ScatterView:
     """Points, colours, legend, ellipses and means (``scored`` ``None``: points only).
 
     ``memo`` (a :class:`ScatterMemo` kept by the caller) reuses the coordinates or the
-    colour groups of the previous view when their inputs did not change."""
+    colour groups of the previous view when their inputs did not change; ``axes`` (from
+    :func:`scatter_axes`) gives the coordinates outright (a worker thread must not touch
+    the GUI thread's memo)."""
     memo = memo or ScatterMemo()
-    x, y, x_label, y_label = memo.get(
-        "axes", (prepared, geom), (_pca_axes(prepared, view), _axes(prepared, view)),
-        lambda: _scatter_axes(prepared, geom, view))
+    x, y, x_label, y_label = axes or scatter_axes(prepared, geom, view, memo)
     ex = ey = np.empty(0)
     n_ell = 0
     legend: tuple[LegendEntry, ...] = ()
@@ -461,6 +472,36 @@ def density_grid(prepared: Prepared, geom: PlotGeometry, view: ViewSettings, mod
     to_model, note = _to_model(prepared, geom, view)
     values = tools.density_grid(model, xs, ys, to_model)
     return DensityGrid(grid_key(model, scatter), xs, ys, values, note)
+
+
+@dataclass(frozen=True, eq=False)
+class ReadyViews:
+    """The views of a new model made in the worker that fitted or scored it, so that the
+    GUI thread only adopts them (at a million rows, building them there blocked the event
+    loop for tens of milliseconds). They are used only if nothing they were made from
+    changed meanwhile (:meth:`fits`)."""
+
+    scored: Scored
+    prepared: Prepared
+    geometry: PlotGeometry
+    settings: ViewSettings
+    scatter: ScatterView
+    grid: DensityGrid | None
+
+    def fits(self, prepared: Prepared | None, geom: PlotGeometry | None,
+             settings: ViewSettings, scored: Scored | None) -> bool:
+        return (prepared is self.prepared and geom is self.geometry
+                and settings == self.settings and scored is self.scored)
+
+
+def ready_views(prepared: Prepared, geom: PlotGeometry, view: ViewSettings, scored: Scored,
+                axes: tuple[np.ndarray, np.ndarray, str, str], note: str) -> ReadyViews:
+    """The scatter view and the density grid of ``scored``'s model (in a worker thread;
+    ``axes`` was taken from the GUI thread's memo before the work started)."""
+    scatter = scatter_view(prepared, geom, view, scored, note, axes=axes)
+    grid = (density_grid(prepared, geom, view, scored.model, scatter)
+            if scatter.n_points else None)
+    return ReadyViews(scored, prepared, geom, view, scatter, grid)
 
 
 def grid_key(model: Any, scatter: ScatterView) -> tuple[Any, ...]:
