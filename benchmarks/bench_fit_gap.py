@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
-import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
 import pandas as pd
+from _gaps import GapSampler
 
 
 def main() -> None:
@@ -72,7 +70,7 @@ def main() -> None:
     settle(0.4)
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')} "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE')} load {os.getloadavg()}")
-    sampler = _GapSampler(threading.get_ident()) if args.why else None
+    sampler = GapSampler() if args.why else None
     for fit in range(args.fits):
         stamps: list[float] = []
         timer = QTimer()
@@ -96,54 +94,6 @@ def main() -> None:
             sampler.report()
     if sampler is not None:
         sampler.stop()
-
-
-class _GapSampler(threading.Thread):
-    """Samples the GUI thread's stack while the GUI timer is late (> 12 ms since its tick)."""
-
-    def __init__(self, gui_thread: int) -> None:
-        super().__init__(daemon=True)
-        self.gui_thread = gui_thread
-        self.stamps: list[float] = []
-        self.gaps: list[tuple[float, list[tuple[str, ...]]]] = []
-        self.current: list[tuple[str, ...]] = []
-        self.running = True
-        self.lines = int(os.environ.get("GAP_LINES", "22"))
-        self.start()
-
-    def watch(self, stamps: list[float]) -> None:
-        self.stamps, self.gaps, self.current = stamps, [], []
-
-    def run(self) -> None:
-        seen = 0
-        while self.running:
-            time.sleep(0.002)
-            stamps = self.stamps
-            if not stamps:
-                continue
-            if len(stamps) != seen:  # a tick since the last look: the gap (if any) ended
-                if self.current:
-                    self.gaps.append((1000 * (stamps[-1] - stamps[max(seen - 1, 0)]),
-                                      self.current))
-                self.current, seen = [], len(stamps)
-            elif time.perf_counter() - stamps[-1] > 0.012:
-                frame = sys._current_frames().get(self.gui_thread)
-                names = []
-                while frame is not None:
-                    code = frame.f_code
-                    names.append(f"{Path(code.co_filename).name}:{code.co_name}")
-                    frame = frame.f_back
-                self.current.append(tuple(names))
-
-    def report(self) -> None:
-        for gap, samples in sorted(self.gaps, key=lambda g: -g[0])[:2]:
-            counts = Counter(name for stack in samples for name in set(stack))
-            print(f"    gap {gap:.0f} ms, {len(samples)} samples (2 ms each):")
-            for name, n in counts.most_common(self.lines):
-                print(f"      {2 * n:5d} ms  {name}")
-
-    def stop(self) -> None:
-        self.running = False
 
 
 if __name__ == "__main__":
