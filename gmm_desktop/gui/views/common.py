@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QRectF, Qt
-from PySide6.QtGui import QColor, QPaintEngine, QPainter, QPen, QPixmap
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPaintEngine, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QWidget
 
 from gmm_desktop.gui import palette
@@ -186,16 +186,15 @@ class Points(pg.GraphicsObject):
 
     def _paint_vector(self, painter: QPainter, colour: QColor, px: np.ndarray,
                       py: np.ndarray) -> None:
-        import pyqtgraph.functions as fn
-
-        poly = fn.create_qpolygonf(px.size)
-        buf = fn.ndarray_from_qpolygonf(poly)
-        buf[:, 0], buf[:, 1] = px, py
-        pen = QPen(colour)
-        pen.setWidthF(self._width)
-        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-        painter.setPen(pen)
-        painter.drawPoints(poly)
+        """Each point as a filled circle (an SVG engine draws nothing for ``drawPoints``)."""
+        path = QPainterPath()
+        path.setFillRule(Qt.FillRule.WindingFill)  # overlapping dots stay filled
+        r = self._width / 2
+        for cx, cy in zip(px.tolist(), py.tolist(), strict=True):
+            path.addEllipse(QPointF(cx, cy), r, r)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawPath(path)
 
 
 class Dots(pg.ScatterPlotItem):
