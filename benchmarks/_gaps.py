@@ -50,13 +50,24 @@ class GapSampler(threading.Thread):
                                       self.current))
                 self.current, seen = [], len(stamps)
             elif now - stamps[-1] > 0.012:
-                frame = sys._current_frames().get(self.gui_thread)
-                names = []
-                while frame is not None:
-                    code = frame.f_code
-                    names.append(f"{Path(code.co_filename).name}:{code.co_name}")
-                    frame = frame.f_back
-                self.current.append((waited, tuple(names)))
+                frames = sys._current_frames()
+                names = self._stack(frames.get(self.gui_thread))
+                # the other threads' innermost frames: a worker that holds the GIL in C
+                # code blocks the GUI thread without being on its stack
+                mine = threading.get_ident()
+                for ident, frame in frames.items():
+                    if ident not in (self.gui_thread, mine):
+                        names += tuple(f"[worker] {n}" for n in self._stack(frame)[:4])
+                self.current.append((waited, names))
+
+    @staticmethod
+    def _stack(frame: object) -> tuple[str, ...]:
+        names = []
+        while frame is not None:
+            code = frame.f_code  # type: ignore[attr-defined]
+            names.append(f"{Path(code.co_filename).name}:{code.co_name}")
+            frame = frame.f_back  # type: ignore[attr-defined]
+        return tuple(names)
 
     def report(self) -> None:
         for gap, samples in sorted(self.gaps, key=lambda g: -g[0])[:2]:

@@ -40,6 +40,7 @@ class AnomalyController(QObject):
         self._view: AnomalyView | None = None
         self._grid: plotting.DensityGrid | None = None
         self._refit_view: RefitView | None = None
+        self._table: tuple[tuple[Any, ...], Any] | None = None  # flagged rows of a detection
 
     @property
     def run(self) -> Any:
@@ -113,9 +114,13 @@ class AnomalyController(QObject):
                 self._grid = plotting.density_grid(prepared, geom, scatter.settings,
                                                    scored.model, scatter)
             grid = self._grid
+        key = (det, scored, prepared)  # (the objects themselves: a new one is new)
+        if self._table is None or any(a is not b for a, b in zip(self._table[0], key,
+                                                                  strict=True)):
+            self._table = (key, plotting.flagged_table(prepared, scored, det))
         self._view = plotting.anomaly_view(prepared, scored, det, grid,
                                            busy_counting=app.is_busy("threshold"),
-                                           labels=run.labels)
+                                           labels=run.labels, table=self._table[1])
         self.anomalyChanged.emit(self._view)
         if self._refit_view is not None and run.pending is not None and geom is not None:
             self._refit_view = plotting.refit_view(prepared, geom, app.view_settings,

@@ -38,6 +38,7 @@ from gmm_desktop.controller.selection import SelectionController
 from gmm_desktop.controller.sessions import SessionController
 from gmm_desktop.controller.tasks import TaskFailure, TaskRunner, TaskState
 from gmm_desktop.controller.views import (
+    DatasetView,
     ModelSummary,
     PointInfo,
     ScatterView,
@@ -90,6 +91,7 @@ class AppController(QObject):
         self._geometry: plotting.PlotGeometry | None = None
         self._scatter: ScatterView | None = None
         self._scatter_memo = plotting.ScatterMemo()  # coordinates/colours reused by refresh
+        self._view_again = False  # new view settings arrived while a worker built views
         self._sweep: tuple[Any, int] | None = None
         self._sweep_criterion = "bic"
         self._fitted_bundle: Any = None  # the model whose fit warnings run.fit_warnings are
@@ -347,16 +349,18 @@ class AppController(QObject):
         if job is None:
             return False
 
-        def success(out: tuple[Opened, plotting.PlotGeometry]) -> None:
-            opened, geom = out
-            self.adopt_opened(opened, geom)
+        def success(out: tuple[Opened, tuple[plotting.PlotGeometry, DatasetView,
+                                              plotting.ReadyViews | None]]) -> None:
+            opened, (geom, dataset, ready) = out
+            self.adopt_opened(opened, geom, dataset, ready)
             self.statusMessage.emit(
                 f"Opened {opened.loaded.name}: {opened.loaded.source.n_rows:,} rows")
             if then is not None:
                 then()
 
+        view = self._view
         return self.start_job(job, success, on_progress=self.loadProgress.emit,
-                              then=lambda o: plotting.PlotGeometry.of(o.prepared))
+                              then=lambda o: plotting.opened_views(o, view))
 
     def reading_of(self, path: str | os.PathLike[str]) -> tuple[ReadOptions, str | None]:
         """How ``path`` was read the last time, if it is the open file (the reading options
@@ -366,7 +370,11 @@ class AppController(QObject):
             return self.run.config.read, loaded.id_column
         return ReadOptions(), None
 
-    def adopt_opened(self, opened: Opened, geom: plotting.PlotGeometry) -> None:
+    def adopt_opened(self, opened: Opened, geom: plotting.PlotGeometry,
+                     dataset: DatasetView | None = None,
+                     ready: plotting.ReadyViews | None = None) -> None:
+        """Make a table opened in a worker the run's (``dataset``, ``ready``: its dataset
+        view and first scatter view, if the worker made them too)."""
         was_big = self.run.big
         if not self.run.adopt_opened(opened):
             return
@@ -374,9 +382,9 @@ class AppController(QObject):
         self._sweep = None
         self.selection.reset()
         self.anomaly.reset()
-        self.datasetChanged.emit(plotting.dataset_view(opened.loaded,
-                                                       opened.prepared.source.n_rows))
-        self._after_features()
+        self.datasetChanged.emit(dataset or plotting.dataset_view(
+            opened.loaded, opened.prepared.source.n_rows))
+        self._after_features(ready)
         if was_big != self.run.big:
             self.bigdata.mode_changed(self.run.big)
 
@@ -429,18 +437,13 @@ class AppController(QObject):
         return self.start_job(job, success, on_progress=self.loadProgress.emit,
                               then=lambda p: plotting.PlotGeometry.of(p))
 
-    def _after_features(self) -> None:
-        """New prepared features: views, axes, and the model's scores if it applies."""
+    def _after_features(self, ready: plotting.ReadyViews | None = None) -> None:
+        """New prepared features: views, axes, and the model's scores if it applies
+        (``ready``: the first scatter view, made by the worker that prepared them)."""
         run = self.run
         prepared = run.prepared
         assert prepared is not None
-        cols = prepared.columns
-        v = self._view
-        x = v.x_column if v.x_column in cols else (cols[0] if cols else None)
-        y = v.y_column if v.y_column in cols else (cols[1] if len(cols) > 1 else x)
-        if x == y and len(cols) > 1:
-            y = cols[1] if x == cols[0] else cols[0]
-        self._view = replace(v, x_column=x, y_column=y)
+        self._view = plotting.view_for(prepared, self._view)
         self.featuresChanged.emit(plotting.features_view(prepared))
         self.sessions.mark_dirty()
         if run.bundle is not None and run.scored is None:
@@ -450,7 +453,7 @@ class AppController(QObject):
                 self.statusMessage.emit(msg.MODEL_KEPT_OTHER_FEATURES.format(
                     columns=", ".join(run.bundle.columns or ())))
                 self.modelChanged.emit(self.model_summary())
-        self.refresh()
+        self.refresh(ready)
 
     # ------------------------------------------------------------------ fitting
 
@@ -520,20 +523,28 @@ class AppController(QObject):
         return self.start_job(job, success, on_progress=self.fitProgress.emit,
                               then=self._views_maker())
 
-    def _views_maker(self) -> Callable[[Scored], plotting.ReadyViews | None]:
-        """A function, run in the worker after a fit or a scoring, that makes the new
-        model's scatter view and density grid from what the plot shows now (taken here,
-        in the GUI thread); :meth:`refresh` adopts them if nothing changed meanwhile."""
+    def _views_maker(self, *, make_axes: bool = True
+                     ) -> Callable[[Scored | None], plotting.ReadyViews | None]:
+        """A function, run in a worker (after a fit or a scoring, or for new view
+        settings), that makes the scatter view and density grid of a model from what the
+        plot shows now (taken here, in the GUI thread; ``make_axes=False``: coordinates
+        the memo does not have are made in the worker too); :meth:`refresh` adopts them
+        if nothing changed meanwhile."""
         prepared, geom, view = self.run.prepared, self._geometry, self._view
         if prepared is None or geom is None or geom.generation != prepared.generation:
             return lambda scored: None
-        axes = plotting.scatter_axes(prepared, geom, view, self._scatter_memo)
-        note = self._scatter_note(prepared)
+        memo = self._scatter_memo
+        axes = plotting.scatter_axes(prepared, geom, view, memo, make=make_axes)
+        note = plotting.scatter_note(prepared)
+        shown = self.shown_scored()
+        colours = (None if shown is None
+                   else memo.peek("colours", (shown,), (view.colour_by,)))
 
-        def make(scored: Scored) -> plotting.ReadyViews | None:
-            if scored.prepared_generation != prepared.generation:
+        def make(scored: Scored | None) -> plotting.ReadyViews | None:
+            if scored is not None and scored.prepared_generation != prepared.generation:
                 return None
-            return plotting.ready_views(prepared, geom, view, scored, axes, note)
+            return plotting.ready_views(prepared, geom, view, scored, axes, note,
+                                        colours if scored is shown else None)
 
         return make
 
@@ -647,7 +658,39 @@ class AppController(QObject):
             radius_for_mass(settings.mass)  # raises ValueError for a bad mass
         self._view = settings
         self.sessions.mark_dirty()
-        self.refresh()
+        prepared = self.run.prepared
+        if prepared is not None and prepared.n_view_rows >= plotting.ASYNC_VIEW_ROWS:
+            self._refresh_in_worker()
+        else:
+            self.refresh()
+
+    def _refresh_in_worker(self) -> None:
+        """Build the views of the current settings in a worker, then adopt them; the
+        newest settings win (a change made meanwhile starts the next build when this one
+        ends; nothing is built in the GUI thread)."""
+        if self.is_busy("view"):
+            self._view_again = True
+            return
+        self._view_again = False
+        scored = self.shown_scored()
+        make = self._views_maker(make_axes=False)
+
+        def success(ready: plotting.ReadyViews | None) -> None:
+            if ready is None:  # the data went meanwhile: nothing big to build
+                self.refresh()
+                return
+            fits = ready.fits(self.run.prepared, self._geometry, self._view,
+                              self.shown_scored())
+            if fits:
+                self.refresh(ready)
+            if self._view_again or not fits:
+                self._refresh_in_worker()
+
+        def cancelled(_message: str) -> None:
+            self._view_again = False
+            self.refresh()  # (cancelled with everything else: the view still follows)
+
+        self.start_task("view", lambda _state: make(scored), success, on_cancel=cancelled)
 
     def refresh(self, ready: plotting.ReadyViews | None = None) -> None:
         """Rebuild the scatter view and everything drawn over it (``ready``: the views a
@@ -659,24 +702,15 @@ class AppController(QObject):
         if prepared is None or geom is None or geom.generation != prepared.generation:
             self._scatter = None
         elif ready is not None:
-            made = self._scatter = ready.scatter
-            # (what a later change of axes reuses, as if the memo had made it)
-            self._scatter_memo.get("colours", (ready.scored,), (self._view.colour_by,),
-                                   lambda: (made.colour_kind, made.colour_index,
-                                            made.n_colours, made.legend))
+            self._scatter = ready.scatter
+            plotting.remember_views(self._scatter_memo, ready)
         else:
             self._scatter = plotting.scatter_view(prepared, geom, self._view, scored,
-                                                  self._scatter_note(prepared),
+                                                  plotting.scatter_note(prepared),
                                                   memo=self._scatter_memo)
         self.scatterChanged.emit(self._scatter)
         self.anomaly.refresh(ready.grid if ready is not None else None)
         self.selection.refresh()
-
-    @staticmethod
-    def _scatter_note(prepared: Prepared) -> str:
-        if not prepared.big:
-            return ""
-        return f"uniform sample: {prepared.n_view_rows:,} of {prepared.n_rows_used:,} rows"
 
     def point_info(self, index: int) -> PointInfo | None:
         """Row identity, values, component and responsibilities of plotted point ``index``."""
