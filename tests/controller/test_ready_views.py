@@ -116,3 +116,29 @@ def test_views_made_for_settings_that_changed_during_the_fit_are_not_used(
     assert c.scatter.colour_kind == "uncertainty"
     assert (c.scatter.x_label, c.scatter.y_label) == ("c", "d")
     _assert_same_scatter(c.scatter, _fresh(c)[0])
+
+
+def test_many_rows_new_axes_and_colours_are_built_in_a_worker_newest_wins(
+        qtbot, controller, blobs_csv, made_in, monkeypatch):
+    """From ASYNC_VIEW_ROWS plotted rows (lowered here to the test's 600 rows) a change of
+    view returns at once; the views are built in a worker, and of several changes made
+    in a row the last one is what the plot ends with."""
+    monkeypatch.setattr(plotting, "ASYNC_VIEW_ROWS", 100)
+    c = controller
+    open_and_wait(qtbot, c, blobs_csv, scaling="none")
+    fit_and_wait(qtbot, c, n_components=3, random_state=0)
+    before = c.scatter
+    made_in.clear()
+    c.set_view(colour_by="uncertainty")
+    assert c.scatter is before  # nothing built yet in this thread
+    c.set_view(axes="pca")
+    c.set_view(x_column="gamma", y_column="alpha", axes="columns", colour_by="component")
+    qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
+    assert made_in and not any(gui for _name, gui in made_in)  # every build in a worker
+    assert len(made_in) <= 4  # the first build, then one for the newest settings
+    assert c.scatter.colour_kind == "component"
+    assert (c.scatter.x_label, c.scatter.y_label) == ("gamma", "alpha")
+    _assert_same_scatter(c.scatter, _fresh(c)[0])
+    grid = c.anomaly._grid
+    assert grid is not None and grid.key == plotting.grid_key(c.shown_scored().model,
+                                                              c.scatter)
