@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from gmm_desktop.controller import messages as msg
 from gmm_desktop.controller import plotting
@@ -214,11 +214,17 @@ class AppController(QObject):
         """Run ``fn(state)`` in the pool; ``on_success(result)`` runs in the GUI thread.
 
         One task of each kind at a time; a cancelled task's late result is discarded.
+        ``on_success`` may return a function, the rest of the adoption: it runs in the
+        next turn of the event loop (after the window has painted the first part), and
+        so on while it returns functions; the task is busy until the last part ran. At a
+        million rows a new model's views, adopted in one turn and then painted, blocked
+        the event loop for more than 100 ms.
         """
         if kind in self._tasks:
             self.statusMessage.emit(msg.ALREADY_RUNNING.format(kind=kind))
             return False
         holder: dict[str, TaskState] = {}
+        adopting = [False]  # a result is being adopted in parts (see above)
 
         def live() -> bool:
             st = holder.get("state")
@@ -228,17 +234,32 @@ class AppController(QObject):
             if live():
                 self.errorOccurred.emit(msg.TASK_FAILED.get(kind, "Error"), failure.message)
 
+        def adopt(part: Callable[[], Any], first: bool) -> None:
+            try:
+                rest = part()
+            except (GmmDesktopError, ValueError) as exc:
+                self.errorOccurred.emit(msg.TASK_FAILED.get(kind, "Error"),
+                                        msg.window_message(exc))
+                rest = None
+            adopting[0] = callable(rest)
+            if callable(rest):
+                if kind not in self._tasks:  # busy until the last part has run
+                    self._tasks[kind] = state
+                # (a timer, not a queued call: queued calls run before the paint, and
+                # before the timers of the event loop's turn, whose gap is what we split)
+                QTimer.singleShot(1, lambda: adopt(rest, False))
+            elif first and kind not in self._tasks:
+                self.busyChanged.emit(kind, False)
+            elif not first and self._tasks.get(kind) is state:
+                self._tasks.pop(kind, None)
+                self.busyChanged.emit(kind, False)
+
         def succeeded(result: Any) -> None:
             if live():
                 # the task is over before its result is adopted: whatever the result starts
                 # (the next export, a score after a fit) is not refused as "already running"
                 self._tasks.pop(kind, None)
-                self.busyChanged.emit(kind, False)
-                try:
-                    on_success(result)
-                except (GmmDesktopError, ValueError) as exc:
-                    self.errorOccurred.emit(msg.TASK_FAILED.get(kind, "Error"),
-                                            msg.window_message(exc))
+                adopt(lambda: on_success(result), True)
 
         def cancelled(message: str) -> None:
             st = holder.get("state")
@@ -253,7 +274,7 @@ class AppController(QObject):
                 on_progress(payload)
 
         def done() -> None:
-            if self._tasks.get(kind) is holder.get("state"):
+            if self._tasks.get(kind) is holder.get("state") and not adopting[0]:
                 self._tasks.pop(kind, None)
                 self.busyChanged.emit(kind, False)
 
@@ -473,7 +494,7 @@ class AppController(QObject):
         if job is None:
             return False
 
-        def success(out: tuple[Any, plotting.ReadyViews | None]) -> None:
+        def success(out: tuple[Any, plotting.ReadyViews | None]) -> Any:
             result, ready = out
             if not self.run.adopt_fit(result, cfg):
                 self.statusMessage.emit(msg.STALE_FEATURES)
@@ -484,10 +505,13 @@ class AppController(QObject):
                 self.statusMessage.emit(note)
             summary = self.model_summary()
             self.modelChanged.emit(summary)
-            self.refresh(ready)
-            self.fitFinished.emit(summary)
-            self.bigdata.model_changed()
-            self.sessions.autosave()
+
+            def finish() -> None:
+                self.fitFinished.emit(summary)
+                self.bigdata.model_changed()
+                self.sessions.autosave()
+
+            return self._adopt_views(ready, finish)
 
         make_views = self._views_maker()
         started = self.start_job(job, success, on_progress=self.fitProgress.emit,
@@ -506,22 +530,54 @@ class AppController(QObject):
         if job is None:
             return False
 
-        def success(out: tuple[Scored, plotting.ReadyViews | None]) -> None:
+        def success(out: tuple[Scored, plotting.ReadyViews | None]) -> Any:
             scored, ready = out
             if bundle is None:
                 ok = self.run.adopt_scored(scored)
             else:
                 ok = self.run.adopt_model(scored, applied=bool(applied))
             if not ok:
-                return
+                return None
             self.anomaly.model_changed()
             self.modelChanged.emit(self.model_summary())
-            self.refresh(ready)
-            self.bigdata.model_changed()
-            self.sessions.autosave()
+
+            def finish() -> None:
+                self.bigdata.model_changed()
+                self.sessions.autosave()
+
+            return self._adopt_views(ready, finish)
 
         return self.start_job(job, success, on_progress=self.fitProgress.emit,
                               then=self._views_maker())
+
+    def _adopt_views(self, ready: plotting.ReadyViews | None,
+                     then: Callable[[], None]) -> Callable[[], None] | None:
+        """Show the current model's views (``ready``: made by a worker), then ``then()``.
+
+        From ASYNC_VIEW_ROWS plotted rows this takes two turns of the event loop, each
+        painted before the next: the flags, contour, histogram and table first (the points
+        stay where they are: the axes did not change), then the scatter's colours,
+        ellipses and legend; the function returned is the second part (see
+        :meth:`start_task`). In one turn, adopting and painting a new model at a million
+        rows blocked the event loop for 100-200 ms."""
+        prepared = self.run.prepared
+        if (ready is None or prepared is None or self._scatter is None
+                or prepared.n_view_rows < plotting.ASYNC_VIEW_ROWS
+                or not ready.fits(prepared, self._geometry, self._view, self.shown_scored())):
+            self.refresh(ready)
+            then()
+            return None
+        self.anomaly.refresh(ready.grid)
+
+        def rest() -> None:
+            if ready.fits(self.run.prepared, self._geometry, self._view, self.shown_scored()):
+                self._show_scatter(ready)
+                self.selection.refresh()
+            else:  # (the settings changed in between: everything again)
+                self.refresh()
+            then()
+
+        return rest
 
     def _views_maker(self, *, make_axes: bool = True
                      ) -> Callable[[Scored | None], plotting.ReadyViews | None]:
@@ -695,22 +751,27 @@ class AppController(QObject):
     def refresh(self, ready: plotting.ReadyViews | None = None) -> None:
         """Rebuild the scatter view and everything drawn over it (``ready``: the views a
         worker made for the current model, used if nothing changed since it started)."""
-        prepared, geom = self.run.prepared, self._geometry
-        scored = self.shown_scored()
-        if ready is not None and not ready.fits(prepared, geom, self._view, scored):
+        if ready is not None and not ready.fits(self.run.prepared, self._geometry,
+                                                self._view, self.shown_scored()):
             ready = None
+        self._show_scatter(ready)
+        self.anomaly.refresh(ready.grid if ready is not None else None)
+        self.selection.refresh()
+
+    def _show_scatter(self, ready: plotting.ReadyViews | None) -> None:
+        """The scatter view: ``ready``'s (checked by the caller) or built here."""
+        prepared, geom = self.run.prepared, self._geometry
         if prepared is None or geom is None or geom.generation != prepared.generation:
             self._scatter = None
         elif ready is not None:
             self._scatter = ready.scatter
             plotting.remember_views(self._scatter_memo, ready)
         else:
-            self._scatter = plotting.scatter_view(prepared, geom, self._view, scored,
+            self._scatter = plotting.scatter_view(prepared, geom, self._view,
+                                                  self.shown_scored(),
                                                   plotting.scatter_note(prepared),
                                                   memo=self._scatter_memo)
         self.scatterChanged.emit(self._scatter)
-        self.anomaly.refresh(ready.grid if ready is not None else None)
-        self.selection.refresh()
 
     def point_info(self, index: int) -> PointInfo | None:
         """Row identity, values, component and responsibilities of plotted point ``index``."""

@@ -142,3 +142,38 @@ def test_many_rows_new_axes_and_colours_are_built_in_a_worker_newest_wins(
     grid = c.anomaly._grid
     assert grid is not None and grid.key == plotting.grid_key(c.shown_scored().model,
                                                               c.scatter)
+
+
+def test_many_rows_a_new_model_is_shown_in_two_turns_of_the_event_loop(
+        qtbot, controller, blobs_csv, monkeypatch):
+    """From ASYNC_VIEW_ROWS plotted rows (lowered here) a fit's views are adopted in two
+    turns, each painted before the next: flags, contour and table first, then the
+    scatter. The fit stays busy until the second, and fitFinished follows it."""
+    from PySide6.QtCore import QTimer
+
+    monkeypatch.setattr(plotting, "ASYNC_VIEW_ROWS", 100)
+    c = controller
+    open_and_wait(qtbot, c, blobs_csv, scaling="none")
+    ticks = [0]
+    timer = QTimer()
+    timer.setInterval(0)
+    timer.timeout.connect(lambda: ticks.__setitem__(0, ticks[0] + 1))
+    seen: list[tuple[str, int, bool]] = []
+    c.anomaly.anomalyChanged.connect(lambda v: seen.append(("anomaly", ticks[0],
+                                                            c.is_busy("fit"))))
+    c.scatterChanged.connect(lambda v: seen.append(("scatter", ticks[0], c.is_busy("fit"))))
+    c.fitFinished.connect(lambda s: seen.append(("finished", ticks[0], c.is_busy("fit"))))
+    timer.start()
+    with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT):
+        assert c.fit(n_components=3, random_state=0, method="plain",
+                     covariance_types=("full",))
+    qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
+    timer.stop()
+    names = [name for name, _tick, _busy in seen]
+    assert names == ["anomaly", "scatter", "finished"]
+    (_a, tick_a, _busy_a), (_s, tick_s, busy_s), _f = seen
+    assert tick_s > tick_a  # the event loop turned in between
+    assert busy_s  # the fit stays busy between the two parts, until its views are shown
+    _assert_same_scatter(c.scatter, _fresh(c)[0])
+    assert c.scatter.n_ellipses == 3 * len(c.view_settings.sigma_levels)
+    assert c.anomaly.view.n_flagged == int(c.run.detection.flags.sum())
