@@ -306,3 +306,14 @@ def test_the_command_line_does_not_use_remembered_options(tmp_path, capsys):
     assert main(["detect", str(path), "--components", "1"]) == 2
     err = capsys.readouterr().err
     assert "--skip-rows 1" in err or "--skip-rows=1" in err
+
+
+def test_the_window_message_for_a_workbook_opened_without_a_sheet_is_true(qtbot, window,
+                                                                          workbook):
+    # the command line's FILE opens without the dialog: a workbook of several sheets is
+    # refused with the dialog's control to use, which now exists
+    window.open_path(workbook)
+    qtbot.waitUntil(lambda: window.last_error is not None, timeout=TIMEOUT)
+    message = window.last_error[1]
+    assert "the workbook has 3 sheets: 'notes', 'hbk', 'summary'" in message
+    assert "choose the sheet notes in 'Sheet' of the import dialog (File ▸ Open…)" in message
