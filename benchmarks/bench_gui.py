@@ -1,11 +1,13 @@
 """GUI at 1,000,000 rows: opening, fitting in the background, the aggregated scatter's first
 drawing, switching colouring and axes, zooming, panning and resizing.
 
-Run by hand (offscreen):  QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py [N_ROWS]
+Run by hand (offscreen):  QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py [N_ROWS] [--why]
 
 Every phase reports its wall time and the gaps of a 10 ms GUI timer that runs meanwhile
 (the event loop is responsive if the gaps stay small; the target is never more than
-100 ms). A drawing phase ends when the window has painted the aggregated image of the new
+100 ms); each action starts from the event loop between two ticks, so the time it blocks
+the loop is a gap. ``--why`` prints where the GUI thread was in each phase's largest
+gaps. A drawing phase ends when the window has painted the aggregated image of the new
 view (the density image is computed off the GUI thread above ``SYNC_LIMIT`` points). The
 targets (issue 13): first drawing ≤ 1 s, switching colouring or axes ≤ 0.5 s.
 """
@@ -23,7 +25,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np
 
 
-def main(n_rows: int = 1_000_000) -> None:
+def main(n_rows: int = 1_000_000, why: bool = False) -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -46,6 +48,9 @@ def main(n_rows: int = 1_000_000) -> None:
     pd.DataFrame(X, columns=["a", "b", "c", "d"]).to_parquet(path)
 
     stamps: list[float] = []
+    from _gaps import GapSampler
+
+    sampler = GapSampler() if why else None
     timer = QTimer()
     timer.setInterval(10)
     timer.timeout.connect(lambda: stamps.append(time.perf_counter()))
@@ -58,9 +63,20 @@ def main(n_rows: int = 1_000_000) -> None:
 
     def phase(name: str, start, done) -> float:
         stamps.clear()
+        if sampler is not None:
+            sampler.watch(stamps)
         timer.start()
-        t0 = time.perf_counter()
-        start()
+        # the action starts inside the event loop, between two ticks, so that the time
+        # it blocks the loop counts as a gap (started before the first tick, it did not)
+        while len(stamps) < 3:
+            app.processEvents()
+            time.sleep(0.001)
+        started: list[float] = []
+        QTimer.singleShot(0, lambda: (started.append(time.perf_counter()), start()))
+        while not started:
+            app.processEvents()
+            time.sleep(0.0005)
+        t0 = started[0]
         while not done():
             app.processEvents()
             time.sleep(0.001)
@@ -71,11 +87,13 @@ def main(n_rows: int = 1_000_000) -> None:
         worst[name] = float(gaps.max())
         print(f"{name:<34} {took:7.3f} s   GUI timer gaps: median {np.median(gaps):5.1f} ms, "
               f"p99 {np.percentile(gaps, 99):6.1f} ms, max {gaps.max():6.1f} ms")
+        if sampler is not None and gaps.max() > 100:
+            sampler.report()
         return took
 
     def drawn() -> bool:
         """The window has painted the aggregated image of the current view."""
-        if points.pending:
+        if points.pending or c.is_busy("view"):  # (new views are built in a worker)
             return False
         r = points._raster
         return r is not None and r.generation == points._generation
@@ -170,4 +188,6 @@ def c_refresh_seconds(c) -> float:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)
+    why = "--why" in sys.argv
+    numbers = [a for a in sys.argv[1:] if a != "--why"]
+    main(int(numbers[0]) if numbers else 1_000_000, why)

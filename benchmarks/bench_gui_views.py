@@ -3,7 +3,9 @@ view (scatter matrix, marginals, χ² Q–Q, uncertainty), its paint time, and t
 loop's gaps meanwhile (a 10 ms timer), against baselines measured in the same run: the
 idle event loop and the main scatter's refresh. Run by hand:
 
-    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_gui_views.py [--rows N]
+    QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_gui_views.py [--rows N] [--why]
+
+``--why`` prints where the GUI thread was during each view's largest gaps (see _gaps.py).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 
-def main(n: int) -> None:
+def main(n: int, why: bool = False) -> None:
     os.makedirs(os.environ["GMM_DESKTOP_STATE_DIR"], exist_ok=True)
     app = QApplication.instance() or QApplication(sys.argv)
     import pyqtgraph as pg
@@ -55,6 +57,11 @@ def main(n: int) -> None:
     c.fit(n_components=4, covariance_types=("full",), random_state=0, max_iter=15)
     wait(lambda: c.has_model and not c.is_busy())
     stamps: list[float] = []
+    from _gaps import GapSampler
+
+    sampler = GapSampler() if why else None
+    if sampler is not None:
+        sampler.watch(stamps)
     timer = QTimer()
     timer.setInterval(10)
     timer.timeout.connect(lambda: stamps.append(time.perf_counter()))
@@ -103,9 +110,14 @@ def main(n: int) -> None:
         print(f"{tab:<11} rebuilt and drawn in {1000 * took[0]:5.0f} ms "
               f"({took[0] / base:.1f}× the main refresh); paint {1000 * paint:4.0f} ms; "
               f"event-loop gap median {np.median(g):.1f} ms, max {g.max():.1f} ms")
+        if sampler is not None:
+            sampler.report()
+            sampler.watch(stamps)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    main(parser.parse_args().rows)
+    parser.add_argument("--why", action="store_true", help="sample the GUI thread in gaps")
+    options = parser.parse_args()
+    main(options.rows, options.why)

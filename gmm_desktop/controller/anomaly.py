@@ -40,6 +40,7 @@ class AnomalyController(QObject):
         self._view: AnomalyView | None = None
         self._grid: plotting.DensityGrid | None = None
         self._refit_view: RefitView | None = None
+        self._table: tuple[tuple[Any, ...], Any] | None = None  # flagged rows of a detection
 
     @property
     def run(self) -> Any:
@@ -94,8 +95,9 @@ class AnomalyController(QObject):
         ok = self.set_threshold("log_density", cutoff, self.run.spec.small_component_share)
         return self._view if ok else None
 
-    def refresh(self) -> None:
-        """Rebuild the anomaly view from the run's detection (and the contour)."""
+    def refresh(self, grid: plotting.DensityGrid | None = None) -> None:
+        """Rebuild the anomaly view from the run's detection (and the contour; ``grid``: a
+        density grid a worker made for the current model and plot, if any)."""
         run, app = self.run, self.app
         scored, det, prepared = app.shown_scored(), run.detection, run.prepared
         if scored is None or det is None or prepared is None:
@@ -103,6 +105,8 @@ class AnomalyController(QObject):
             self.anomalyChanged.emit(None)
             return
         scatter, geom = app.scatter, app.geometry
+        if grid is not None:
+            self._grid = grid
         grid = None
         if scatter is not None and geom is not None and scatter.n_points:
             key = plotting.grid_key(scored.model, scatter)
@@ -110,9 +114,13 @@ class AnomalyController(QObject):
                 self._grid = plotting.density_grid(prepared, geom, scatter.settings,
                                                    scored.model, scatter)
             grid = self._grid
+        key = (det, scored, prepared)  # (the objects themselves: a new one is new)
+        if self._table is None or any(a is not b for a, b in zip(self._table[0], key,
+                                                                  strict=True)):
+            self._table = (key, plotting.flagged_table(prepared, scored, det))
         self._view = plotting.anomaly_view(prepared, scored, det, grid,
                                            busy_counting=app.is_busy("threshold"),
-                                           labels=run.labels)
+                                           labels=run.labels, table=self._table[1])
         self.anomalyChanged.emit(self._view)
         if self._refit_view is not None and run.pending is not None and geom is not None:
             self._refit_view = plotting.refit_view(prepared, geom, app.view_settings,

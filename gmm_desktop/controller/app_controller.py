@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from gmm_desktop.controller import messages as msg
 from gmm_desktop.controller import plotting
@@ -39,6 +39,7 @@ from gmm_desktop.controller.selection import SelectionController
 from gmm_desktop.controller.sessions import SessionController
 from gmm_desktop.controller.tasks import TaskFailure, TaskRunner, TaskState
 from gmm_desktop.controller.views import (
+    DatasetView,
     ModelSummary,
     PointInfo,
     ScatterView,
@@ -91,6 +92,7 @@ class AppController(QObject):
         self._geometry: plotting.PlotGeometry | None = None
         self._scatter: ScatterView | None = None
         self._scatter_memo = plotting.ScatterMemo()  # coordinates/colours reused by refresh
+        self._view_again = False  # new view settings arrived while a worker built views
         self._sweep: tuple[Any, int] | None = None
         self._sweep_criterion = "bic"
         self._fitted_bundle: Any = None  # the model whose fit warnings run.fit_warnings are
@@ -213,11 +215,17 @@ class AppController(QObject):
         """Run ``fn(state)`` in the pool; ``on_success(result)`` runs in the GUI thread.
 
         One task of each kind at a time; a cancelled task's late result is discarded.
+        ``on_success`` may return a function, the rest of the adoption: it runs in the
+        next turn of the event loop (after the window has painted the first part), and
+        so on while it returns functions; the task is busy until the last part ran. At a
+        million rows a new model's views, adopted in one turn and then painted, blocked
+        the event loop for more than 100 ms.
         """
         if kind in self._tasks:
             self.statusMessage.emit(msg.ALREADY_RUNNING.format(kind=kind))
             return False
         holder: dict[str, TaskState] = {}
+        adopting = [False]  # a result is being adopted in parts (see above)
 
         def live() -> bool:
             st = holder.get("state")
@@ -227,17 +235,32 @@ class AppController(QObject):
             if live():
                 self.errorOccurred.emit(msg.TASK_FAILED.get(kind, "Error"), failure.message)
 
+        def adopt(part: Callable[[], Any], first: bool) -> None:
+            try:
+                rest = part()
+            except (GmmDesktopError, ValueError) as exc:
+                self.errorOccurred.emit(msg.TASK_FAILED.get(kind, "Error"),
+                                        msg.window_message(exc))
+                rest = None
+            adopting[0] = callable(rest)
+            if callable(rest):
+                if kind not in self._tasks:  # busy until the last part has run
+                    self._tasks[kind] = state
+                # (a timer, not a queued call: queued calls run before the paint, and
+                # before the timers of the event loop's turn, whose gap is what we split)
+                QTimer.singleShot(1, lambda: adopt(rest, False))
+            elif first and kind not in self._tasks:
+                self.busyChanged.emit(kind, False)
+            elif not first and self._tasks.get(kind) is state:
+                self._tasks.pop(kind, None)
+                self.busyChanged.emit(kind, False)
+
         def succeeded(result: Any) -> None:
             if live():
                 # the task is over before its result is adopted: whatever the result starts
                 # (the next export, a score after a fit) is not refused as "already running"
                 self._tasks.pop(kind, None)
-                self.busyChanged.emit(kind, False)
-                try:
-                    on_success(result)
-                except (GmmDesktopError, ValueError) as exc:
-                    self.errorOccurred.emit(msg.TASK_FAILED.get(kind, "Error"),
-                                            msg.window_message(exc))
+                adopt(lambda: on_success(result), True)
 
         def cancelled(message: str) -> None:
             st = holder.get("state")
@@ -252,7 +275,7 @@ class AppController(QObject):
                 on_progress(payload)
 
         def done() -> None:
-            if self._tasks.get(kind) is holder.get("state"):
+            if self._tasks.get(kind) is holder.get("state") and not adopting[0]:
                 self._tasks.pop(kind, None)
                 self.busyChanged.emit(kind, False)
 
@@ -349,16 +372,18 @@ class AppController(QObject):
         if job is None:
             return False
 
-        def success(out: tuple[Opened, plotting.PlotGeometry]) -> None:
-            opened, geom = out
-            self.adopt_opened(opened, geom)
+        def success(out: tuple[Opened, tuple[plotting.PlotGeometry, DatasetView,
+                                              plotting.ReadyViews | None]]) -> None:
+            opened, (geom, dataset, ready) = out
+            self.adopt_opened(opened, geom, dataset, ready)
             self.statusMessage.emit(
                 f"Opened {opened.loaded.name}: {opened.loaded.source.n_rows:,} rows")
             if then is not None:
                 then()
 
+        view = self._view
         return self.start_job(job, success, on_progress=self.loadProgress.emit,
-                              then=lambda o: plotting.PlotGeometry.of(o.prepared))
+                              then=lambda o: plotting.opened_views(o, view))
 
     def open_imported(self, path: str | os.PathLike[str], *, read: ReadOptions | None = None,
                       id_column: str | None = None, sheet: str | None = None) -> bool:
@@ -392,7 +417,11 @@ class AppController(QObject):
             return self.run.config.read, loaded.id_column
         return ReadOptions(), None
 
-    def adopt_opened(self, opened: Opened, geom: plotting.PlotGeometry) -> None:
+    def adopt_opened(self, opened: Opened, geom: plotting.PlotGeometry,
+                     dataset: DatasetView | None = None,
+                     ready: plotting.ReadyViews | None = None) -> None:
+        """Make a table opened in a worker the run's (``dataset``, ``ready``: its dataset
+        view and first scatter view, if the worker made them too)."""
         was_big = self.run.big
         if not self.run.adopt_opened(opened):
             return
@@ -400,9 +429,9 @@ class AppController(QObject):
         self._sweep = None
         self.selection.reset()
         self.anomaly.reset()
-        self.datasetChanged.emit(plotting.dataset_view(opened.loaded,
-                                                       opened.prepared.source.n_rows))
-        self._after_features()
+        self.datasetChanged.emit(dataset or plotting.dataset_view(
+            opened.loaded, opened.prepared.source.n_rows))
+        self._after_features(ready)
         if was_big != self.run.big:
             self.bigdata.mode_changed(self.run.big)
 
@@ -455,18 +484,13 @@ class AppController(QObject):
         return self.start_job(job, success, on_progress=self.loadProgress.emit,
                               then=lambda p: plotting.PlotGeometry.of(p))
 
-    def _after_features(self) -> None:
-        """New prepared features: views, axes, and the model's scores if it applies."""
+    def _after_features(self, ready: plotting.ReadyViews | None = None) -> None:
+        """New prepared features: views, axes, and the model's scores if it applies
+        (``ready``: the first scatter view, made by the worker that prepared them)."""
         run = self.run
         prepared = run.prepared
         assert prepared is not None
-        cols = prepared.columns
-        v = self._view
-        x = v.x_column if v.x_column in cols else (cols[0] if cols else None)
-        y = v.y_column if v.y_column in cols else (cols[1] if len(cols) > 1 else x)
-        if x == y and len(cols) > 1:
-            y = cols[1] if x == cols[0] else cols[0]
-        self._view = replace(v, x_column=x, y_column=y)
+        self._view = plotting.view_for(prepared, self._view)
         self.featuresChanged.emit(plotting.features_view(prepared))
         self.sessions.mark_dirty()
         if run.bundle is not None and run.scored is None:
@@ -476,7 +500,7 @@ class AppController(QObject):
                 self.statusMessage.emit(msg.MODEL_KEPT_OTHER_FEATURES.format(
                     columns=", ".join(run.bundle.columns or ())))
                 self.modelChanged.emit(self.model_summary())
-        self.refresh()
+        self.refresh(ready)
 
     # ------------------------------------------------------------------ fitting
 
@@ -496,7 +520,8 @@ class AppController(QObject):
         if job is None:
             return False
 
-        def success(result: Any) -> None:
+        def success(out: tuple[Any, plotting.ReadyViews | None]) -> Any:
+            result, ready = out
             if not self.run.adopt_fit(result, cfg):
                 self.statusMessage.emit(msg.STALE_FEATURES)
                 return
@@ -506,13 +531,18 @@ class AppController(QObject):
                 self.statusMessage.emit(note)
             summary = self.model_summary()
             self.modelChanged.emit(summary)
-            self.refresh()
-            self.fitFinished.emit(summary)
-            self.bigdata.model_changed()
-            self.sessions.autosave()
 
+            def finish() -> None:
+                self.fitFinished.emit(summary)
+                self.bigdata.model_changed()
+                self.sessions.autosave()
+
+            return self._adopt_views(ready, finish)
+
+        make_views = self._views_maker()
         started = self.start_job(job, success, on_progress=self.fitProgress.emit,
-                                 on_cancel=self.fitCancelled.emit)
+                                 on_cancel=self.fitCancelled.emit,
+                                 then=lambda result: make_views(result[1]))
         if started:
             self.fitStarted.emit(cfg)
         return started
@@ -526,20 +556,79 @@ class AppController(QObject):
         if job is None:
             return False
 
-        def success(scored: Scored) -> None:
+        def success(out: tuple[Scored, plotting.ReadyViews | None]) -> Any:
+            scored, ready = out
             if bundle is None:
                 ok = self.run.adopt_scored(scored)
             else:
                 ok = self.run.adopt_model(scored, applied=bool(applied))
             if not ok:
-                return
+                return None
             self.anomaly.model_changed()
             self.modelChanged.emit(self.model_summary())
-            self.refresh()
-            self.bigdata.model_changed()
-            self.sessions.autosave()
 
-        return self.start_job(job, success, on_progress=self.fitProgress.emit)
+            def finish() -> None:
+                self.bigdata.model_changed()
+                self.sessions.autosave()
+
+            return self._adopt_views(ready, finish)
+
+        return self.start_job(job, success, on_progress=self.fitProgress.emit,
+                              then=self._views_maker())
+
+    def _adopt_views(self, ready: plotting.ReadyViews | None,
+                     then: Callable[[], None]) -> Callable[[], None] | None:
+        """Show the current model's views (``ready``: made by a worker), then ``then()``.
+
+        From ASYNC_VIEW_ROWS plotted rows this takes two turns of the event loop, each
+        painted before the next: the flags, contour, histogram and table first (the points
+        stay where they are: the axes did not change), then the scatter's colours,
+        ellipses and legend; the function returned is the second part (see
+        :meth:`start_task`). In one turn, adopting and painting a new model at a million
+        rows blocked the event loop for 100-200 ms."""
+        prepared = self.run.prepared
+        if (ready is None or prepared is None or self._scatter is None
+                or prepared.n_view_rows < plotting.ASYNC_VIEW_ROWS
+                or not ready.fits(prepared, self._geometry, self._view, self.shown_scored())):
+            self.refresh(ready)
+            then()
+            return None
+        self.anomaly.refresh(ready.grid)
+
+        def rest() -> None:
+            if ready.fits(self.run.prepared, self._geometry, self._view, self.shown_scored()):
+                self._show_scatter(ready)
+                self.selection.refresh()
+            else:  # (the settings changed in between: everything again)
+                self.refresh()
+            then()
+
+        return rest
+
+    def _views_maker(self, *, make_axes: bool = True
+                     ) -> Callable[[Scored | None], plotting.ReadyViews | None]:
+        """A function, run in a worker (after a fit or a scoring, or for new view
+        settings), that makes the scatter view and density grid of a model from what the
+        plot shows now (taken here, in the GUI thread; ``make_axes=False``: coordinates
+        the memo does not have are made in the worker too); :meth:`refresh` adopts them
+        if nothing changed meanwhile."""
+        prepared, geom, view = self.run.prepared, self._geometry, self._view
+        if prepared is None or geom is None or geom.generation != prepared.generation:
+            return lambda scored: None
+        memo = self._scatter_memo
+        axes = plotting.scatter_axes(prepared, geom, view, memo, make=make_axes)
+        note = plotting.scatter_note(prepared)
+        shown = self.shown_scored()
+        colours = (None if shown is None
+                   else memo.peek("colours", (shown,), (view.colour_by,)))
+
+        def make(scored: Scored | None) -> plotting.ReadyViews | None:
+            if scored is not None and scored.prepared_generation != prepared.generation:
+                return None
+            return plotting.ready_views(prepared, geom, view, scored, axes, note,
+                                        colours if scored is shown else None)
+
+        return make
 
     # ------------------------------------------------------------------ model selection
 
@@ -651,24 +740,64 @@ class AppController(QObject):
             radius_for_mass(settings.mass)  # raises ValueError for a bad mass
         self._view = settings
         self.sessions.mark_dirty()
-        self.refresh()
+        prepared = self.run.prepared
+        if prepared is not None and prepared.n_view_rows >= plotting.ASYNC_VIEW_ROWS:
+            self._refresh_in_worker()
+        else:
+            self.refresh()
 
-    def refresh(self) -> None:
-        """Rebuild the scatter view and everything drawn over it."""
+    def _refresh_in_worker(self) -> None:
+        """Build the views of the current settings in a worker, then adopt them; the
+        newest settings win (a change made meanwhile starts the next build when this one
+        ends; nothing is built in the GUI thread)."""
+        if self.is_busy("view"):
+            self._view_again = True
+            return
+        self._view_again = False
+        scored = self.shown_scored()
+        make = self._views_maker(make_axes=False)
+
+        def success(ready: plotting.ReadyViews | None) -> None:
+            if ready is None:  # the data went meanwhile: nothing big to build
+                self.refresh()
+                return
+            fits = ready.fits(self.run.prepared, self._geometry, self._view,
+                              self.shown_scored())
+            if fits:
+                self.refresh(ready)
+            if self._view_again or not fits:
+                self._refresh_in_worker()
+
+        def cancelled(_message: str) -> None:
+            self._view_again = False
+            self.refresh()  # (cancelled with everything else: the view still follows)
+
+        self.start_task("view", lambda _state: make(scored), success, on_cancel=cancelled)
+
+    def refresh(self, ready: plotting.ReadyViews | None = None) -> None:
+        """Rebuild the scatter view and everything drawn over it (``ready``: the views a
+        worker made for the current model, used if nothing changed since it started)."""
+        if ready is not None and not ready.fits(self.run.prepared, self._geometry,
+                                                self._view, self.shown_scored()):
+            ready = None
+        self._show_scatter(ready)
+        self.anomaly.refresh(ready.grid if ready is not None else None)
+        self.selection.refresh()
+
+    def _show_scatter(self, ready: plotting.ReadyViews | None) -> None:
+        """The scatter view: ``ready``'s (checked by the caller) or built here."""
         prepared, geom = self.run.prepared, self._geometry
         if prepared is None or geom is None or geom.generation != prepared.generation:
             self._scatter = None
+        elif ready is not None:
+            self._scatter = ready.scatter
+            plotting.remember_views(self._scatter_memo, ready)
         else:
-            note = ""
-            if prepared.big:
-                note = (f"uniform sample: {prepared.n_view_rows:,} of "
-                        f"{prepared.n_rows_used:,} rows")
             self._scatter = plotting.scatter_view(prepared, geom, self._view,
-                                                  self.shown_scored(), note,
+                                                  self.shown_scored(),
+                                                  plotting.scatter_note(prepared),
                                                   memo=self._scatter_memo)
         self.scatterChanged.emit(self._scatter)
-        self.anomaly.refresh()
-        self.selection.refresh()
 
     def point_info(self, index: int) -> PointInfo | None:
         """Row identity, values, component and responsibilities of plotted point ``index``."""

@@ -8,6 +8,7 @@ do is declared once (``run.capabilities``) and the window reads it from there.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
@@ -114,9 +115,9 @@ class BigDataController(QObject):
         if job is None:
             return False
 
-        def success(out: tuple[Opened, plotting.PlotGeometry]) -> None:
-            opened, geom = out
-            app.adopt_opened(opened, geom)
+        def success(out: tuple[Opened, tuple[plotting.PlotGeometry, Any, Any]]) -> None:
+            opened, (geom, dataset, ready) = out
+            app.adopt_opened(opened, geom, dataset, ready)
             p = opened.prepared
             app.statusMessage.emit(
                 f"Opened {opened.loaded.name} in big-data mode: {p.n_rows_used:,} rows "
@@ -125,7 +126,7 @@ class BigDataController(QObject):
                 then()
 
         return app.start_job(job, success, on_progress=app.loadProgress.emit,
-                             then=lambda o: plotting.PlotGeometry.of(o.prepared))
+                             then=partial(plotting.opened_views, view=app.view_settings))
 
     def mode_changed(self, on: bool) -> None:
         self.bigDataChanged.emit(on)

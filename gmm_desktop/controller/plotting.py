@@ -8,7 +8,7 @@ coordinates (the data's own units, or principal components).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -117,6 +117,39 @@ def dataset_view(loaded: Loaded, n_rows: int | None = None) -> DatasetView:
         id_column=loaded.id_column,
         id_candidates=candidates,
     )
+
+
+def opened_views(opened: Any, view: ViewSettings | None = None
+                 ) -> tuple[PlotGeometry, DatasetView, ReadyViews | None]:
+    """The plot geometry, the dataset view and (given the view settings) the first scatter
+    view of a table just opened, made in the worker that opened it: finding the columns
+    that could name the rows passes over every value (0.26 s at a million rows) and the
+    coordinates over every row, which blocked the event loop in the GUI thread."""
+    prepared = opened.prepared
+    geom = PlotGeometry.of(prepared)
+    ready = None
+    if view is not None:
+        ready = ready_views(prepared, geom, view_for(prepared, view), None, None,
+                            scatter_note(prepared))
+    return geom, dataset_view(opened.loaded, prepared.source.n_rows), ready
+
+
+def view_for(prepared: Prepared, view: ViewSettings) -> ViewSettings:
+    """``view`` with axes among the prepared features (the first two when its own are not
+    there; never the same feature twice when there are two)."""
+    cols = prepared.columns
+    x = view.x_column if view.x_column in cols else (cols[0] if cols else None)
+    y = view.y_column if view.y_column in cols else (cols[1] if len(cols) > 1 else x)
+    if x == y and len(cols) > 1:
+        y = cols[1] if x == cols[0] else cols[0]
+    return replace(view, x_column=x, y_column=y)
+
+
+def scatter_note(prepared: Prepared) -> str:
+    """What the scatter says of its rows (big-data mode: a uniform sample)."""
+    if not prepared.big:
+        return ""
+    return f"uniform sample: {prepared.n_view_rows:,} of {prepared.n_rows_used:,} rows"
 
 
 def features_view(prepared: Prepared) -> FeaturesView:
@@ -235,6 +268,14 @@ class ScatterMemo:
     def __init__(self) -> None:
         self._slots: dict[str, tuple[tuple[Any, ...], dict[tuple[Any, ...], Any]]] = {}
 
+    def peek(self, which: str, inputs: tuple[Any, ...], settings: tuple[Any, ...]) -> Any:
+        """What :meth:`get` would reuse, or ``None`` (nothing is made or forgotten)."""
+        slot = self._slots.get(which)
+        if (slot is None or len(slot[0]) != len(inputs)
+                or not all(a is b for a, b in zip(slot[0], inputs, strict=True))):
+            return None
+        return slot[1].get(settings)
+
     def get(self, which: str, inputs: tuple[Any, ...], settings: tuple[Any, ...],
             make: Any) -> Any:
         """``make()``, or the value made last time for the same ``inputs`` (objects,
@@ -301,17 +342,52 @@ def _scatter_colours(scored: Scored, colour_by: str
     return "component", frozen_array(labels), k, legend
 
 
+#: From this many plotted rows a new colouring or new axes are built in a worker (at a
+#: million rows building them in the GUI thread blocked the event loop for about 70 ms);
+#: below it they are built at once, which is faster than a round trip to a worker.
+ASYNC_VIEW_ROWS = 200_000
+
+
+def _axes_key(prepared: Prepared, view: ViewSettings) -> tuple[Any, ...]:
+    return (_pca_axes(prepared, view), _axes(prepared, view))
+
+
+def scatter_axes(prepared: Prepared, geom: PlotGeometry, view: ViewSettings,
+                 memo: ScatterMemo | None = None, *, make: bool = True
+                 ) -> tuple[np.ndarray, np.ndarray, str, str] | None:
+    """The plotted coordinates of every shown row and the axis labels (reused from
+    ``memo`` when the features, geometry and axes are the same; ``make=False``: only
+    what the memo has, else ``None``)."""
+    memo = memo or ScatterMemo()
+    if not make:
+        return memo.peek("axes", (prepared, geom), _axes_key(prepared, view))
+    return memo.get("axes", (prepared, geom), _axes_key(prepared, view),
+                    lambda: _scatter_axes(prepared, geom, view))
+
+
+def remember_views(memo: ScatterMemo, ready: ReadyViews) -> None:
+    """Keep a worker's coordinates and colour groups in ``memo`` (as if it had made them:
+    a later change of colouring or axes alone reuses them)."""
+    made = ready.scatter
+    memo.get("axes", (ready.prepared, ready.geometry), _axes_key(ready.prepared, ready.settings),
+             lambda: (made.x, made.y, made.x_label, made.y_label))
+    if ready.scored is not None:
+        memo.get("colours", (ready.scored,), (ready.settings.colour_by,),
+                 lambda: (made.colour_kind, made.colour_index, made.n_colours, made.legend))
+
+
 def scatter_view(prepared: Prepared, geom: PlotGeometry, view: ViewSettings,
                  scored: Scored | None, note: str = "",
-                 memo: ScatterMemo | None = None) -> ScatterView:
+                 memo: ScatterMemo | None = None, *,
+                 axes: tuple[np.ndarray, np.ndarray, str, str] | None = None) -> ScatterView:
     """Points, colours, legend, ellipses and means (``scored`` ``None``: points only).
 
     ``memo`` (a :class:`ScatterMemo` kept by the caller) reuses the coordinates or the
-    colour groups of the previous view when their inputs did not change."""
+    colour groups of the previous view when their inputs did not change; ``axes`` (from
+    :func:`scatter_axes`) gives the coordinates outright (a worker thread must not touch
+    the GUI thread's memo)."""
     memo = memo or ScatterMemo()
-    x, y, x_label, y_label = memo.get(
-        "axes", (prepared, geom), (_pca_axes(prepared, view), _axes(prepared, view)),
-        lambda: _scatter_axes(prepared, geom, view))
+    x, y, x_label, y_label = axes or scatter_axes(prepared, geom, view, memo)  # type: ignore
     ex = ey = np.empty(0)
     n_ell = 0
     legend: tuple[LegendEntry, ...] = ()
@@ -463,6 +539,41 @@ def density_grid(prepared: Prepared, geom: PlotGeometry, view: ViewSettings, mod
     return DensityGrid(grid_key(model, scatter), xs, ys, values, note)
 
 
+@dataclass(frozen=True, eq=False)
+class ReadyViews:
+    """The views of a new model made in the worker that fitted or scored it, so that the
+    GUI thread only adopts them (at a million rows, building them there blocked the event
+    loop for tens of milliseconds). They are used only if nothing they were made from
+    changed meanwhile (:meth:`fits`)."""
+
+    scored: Scored | None
+    prepared: Prepared
+    geometry: PlotGeometry
+    settings: ViewSettings
+    scatter: ScatterView
+    grid: DensityGrid | None
+
+    def fits(self, prepared: Prepared | None, geom: PlotGeometry | None,
+             settings: ViewSettings, scored: Scored | None) -> bool:
+        return (prepared is self.prepared and geom is self.geometry
+                and settings == self.settings and scored is self.scored)
+
+
+def ready_views(prepared: Prepared, geom: PlotGeometry, view: ViewSettings,
+                scored: Scored | None, axes: tuple[np.ndarray, np.ndarray, str, str] | None,
+                note: str, colours: tuple[Any, ...] | None = None) -> ReadyViews:
+    """The scatter view and the density grid of ``scored``'s model (``None``: the points
+    alone), in a worker thread. ``axes`` and ``colours`` are what the GUI thread's memo
+    had before the work started (``None``: made here)."""
+    memo = ScatterMemo()  # the worker's own
+    if colours is not None and scored is not None:
+        memo.get("colours", (scored,), (view.colour_by,), lambda: colours)
+    scatter = scatter_view(prepared, geom, view, scored, note, memo, axes=axes)
+    grid = (density_grid(prepared, geom, view, scored.model, scatter)
+            if scored is not None and scatter.n_points else None)
+    return ReadyViews(scored, prepared, geom, view, scatter, grid)
+
+
 def grid_key(model: Any, scatter: ScatterView) -> tuple[Any, ...]:
     return (id(model), scatter.x_label, scatter.y_label, scatter.settings.axes,
             scatter.n_points)
@@ -494,9 +605,20 @@ def flagged_top_features(prepared: Prepared, scored: Scored,
     return tuple(steps.explain(prepared, scored, pos).top_feature)
 
 
+def flagged_table(prepared: Prepared, scored: Scored, detection: Detection
+                  ) -> tuple[tuple[tuple[int, str, float, int], ...], tuple[str, ...]]:
+    """The flagged table's rows (lowest density first) and each one's top feature."""
+    rows = flagged_rows(np.asarray(detection.flags), scored, prepared.row_ids)
+    return rows, flagged_top_features(prepared, scored, rows)
+
+
 def anomaly_view(prepared: Prepared, scored: Scored, detection: Detection,
                  grid: DensityGrid | None, *, busy_counting: bool = False,
-                 labels: Labels | None = None) -> AnomalyView:
+                 labels: Labels | None = None,
+                 table: tuple[tuple[Any, ...], tuple[str, ...]] | None = None) -> AnomalyView:
+    """The anomaly panel's and the plot's view of ``detection`` (``table``: the flagged
+    rows and their top features, if already made for this detection: a new contour
+    alone does not pass over the flags again)."""
     threshold = detection.threshold
     spec = threshold.spec
     dens = scored.density
@@ -515,7 +637,7 @@ def anomaly_view(prepared: Prepared, scored: Scored, detection: Detection,
     elif grid is not None and math.isfinite(cutoff):
         cx, cy = tools.contour_lines(grid.values, grid.xs, grid.ys, cutoff)
         note = grid.note
-    table = flagged_rows(np.asarray(detection.flags), scored, prepared.row_ids)
+    rows, tops = table if table is not None else flagged_table(prepared, scored, detection)
     how = detection.how
     if not detection.exact and busy_counting:
         how += "; counting every row…"
@@ -544,8 +666,8 @@ def anomaly_view(prepared: Prepared, scored: Scored, detection: Detection,
         hist_counts=dens.counts,
         hist_edges=dens.edges,
         flags=frozen_array(detection.flags),
-        flagged_rows=table,
-        flagged_top=flagged_top_features(prepared, scored, table),
+        flagged_rows=rows,
+        flagged_top=tops,
         view_low=view_low,
         view_high=view_high,
         n_below_view=n_below_view,

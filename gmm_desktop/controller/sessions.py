@@ -95,16 +95,18 @@ class SessionController(QObject):
                 app.modelChanged.emit(app.model_summary())
             return False
 
-        def success(out: tuple[Opened | None, plotting.PlotGeometry | None]) -> None:
-            opened, geom = out
-            self._adopt(opened, geom, contents, source)
+        def success(out: tuple[Opened | None, tuple[plotting.PlotGeometry, Any, Any] | None]
+                    ) -> None:
+            opened, views = out
+            geom, dataset, _ready = views if views is not None else (None, None, None)
+            self._adopt(opened, geom, contents, source, dataset)
 
         return app.start_job(
             job, success, on_progress=app.loadProgress.emit,
-            then=lambda o: None if o is None else plotting.PlotGeometry.of(o.prepared))
+            then=lambda o: None if o is None else plotting.opened_views(o))
 
     def _adopt(self, opened: Opened | None, geom: plotting.PlotGeometry | None,
-               contents: SessionContents, source: str) -> None:
+               contents: SessionContents, source: str, dataset: Any = None) -> None:
         app = self.app
         was_big = app.run.big
         problems = app.run.adopt_restored(opened, contents)
@@ -113,8 +115,8 @@ class SessionController(QObject):
         if opened is not None and geom is not None:
             app._geometry = geom
             app._sweep = None
-            app.datasetChanged.emit(plotting.dataset_view(opened.loaded,
-                                                          opened.prepared.source.n_rows))
+            app.datasetChanged.emit(dataset or plotting.dataset_view(
+                opened.loaded, opened.prepared.source.n_rows))
             app.featuresChanged.emit(plotting.features_view(opened.prepared))
         app.modelChanged.emit(app.model_summary())
         app.refresh()

@@ -112,6 +112,10 @@ def _table(headers: list[str]) -> QTableWidget:
     return t
 
 
+#: Flagged rows the anomaly panel's table shows at least (the panel scrolls if need be).
+FLAGGED_ROWS_SHOWN = 8
+
+
 class AnomalyPanel(QWidget):
     """Histogram with a draggable threshold, gate choice, flagged table, refit, export."""
 
@@ -127,7 +131,8 @@ class AnomalyPanel(QWidget):
         layout = QVBoxLayout(self)
         fg = palette.plot_foreground()
         self.hist = pg.PlotWidget(background=palette.plot_background())
-        self.hist.setMinimumHeight(150)
+        self.hist.setMinimumHeight(110)
+        self.hist.setMaximumHeight(140)  # (the flagged rows below need the height more)
         pi = self.hist.getPlotItem()
         pi.setLabel("bottom", "log-density", color=fg.name())
         pi.setLabel("left", "rows", color=fg.name())
@@ -208,6 +213,12 @@ class AnomalyPanel(QWidget):
         self.flagged = _table(["row", "log-density", "component", "top feature"])
         self.flagged.setToolTip("Flagged rows, lowest density first; click to show one, "
                                 "double-click to see why it is flagged")
+        # compact rows, and at least FLAGGED_ROWS_SHOWN of them on screen whatever the
+        # window's height: the panel scrolls rather than squeezing the table to two rows
+        rows = self.flagged.verticalHeader()
+        rows.setDefaultSectionSize(self.fontMetrics().height() + 6)
+        self.flagged.setMinimumHeight(self.flagged.horizontalHeader().sizeHint().height()
+                                      + FLAGGED_ROWS_SHOWN * rows.defaultSectionSize() + 4)
         layout.addWidget(self.flagged, 3)
         exports = QHBoxLayout()
         self.export_flagged = QPushButton("Export flagged…")
@@ -444,6 +455,10 @@ class AnomalyPanel(QWidget):
 
     def _fill_flagged(self, view: AnomalyView) -> None:
         rows = view.flagged_rows[:300]
+        shown = (rows, view.flagged_top[:300])
+        if shown == getattr(self, "_flagged_shown", None):
+            return  # the same rows (new axes or colours): 1,200 cells not made again
+        self._flagged_shown = shown
         t = self.flagged
         t.setUpdatesEnabled(False)
         t.setRowCount(len(rows))

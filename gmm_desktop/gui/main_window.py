@@ -677,15 +677,15 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 10000)
 
     def _busy(self, kind: str, busy: bool) -> None:
-        running = self.controller.is_busy()
-        self.busy_bar.setVisible(running)
+        # (a view being built for new axes or colours is not work to report: it takes
+        # a fraction of a second and the plot follows)
+        running = sorted(k for k in ("load", "fit", "sweep", "derive", "refit", "export",
+                                     "threshold", "score", "prepare", "restore")
+                         if self.controller.is_busy(k))
+        self.busy_bar.setVisible(bool(running))
         if busy:
             self.busy_bar.setValue(0)
-        self.status_label.setText(
-            ", ".join(sorted(k for k in ("load", "fit", "sweep", "derive", "refit", "export",
-                                       "threshold")
-                             if self.controller.is_busy(k))) + (" running" if running else "")
-        )
+        self.status_label.setText(", ".join(running) + " running" if running else "")
 
     def _load_progress(self, info: ProgressView) -> None:
         self.busy_bar.setValue(int(1000 * info.fraction))
@@ -871,8 +871,12 @@ class MainWindow(QMainWindow):
         want = max(tabs + 12, 0.28 * self.width())
         width = int(min(want, 480, max(SIDE_MIN_WIDTH + 20, 0.36 * self.width())))
         self.resizeDocks([self.model_dock], [width], Qt.Orientation.Horizontal)
+        # (on a small screen the parameters table gets a header and two rows: the
+        # panels above, the flagged rows first, need the height more)
+        params = 150 if self.height() >= 900 else 105
         self.resizeDocks([self.model_dock, self.parameters_dock],
-                         [max(300, self.height() - 230), 150], Qt.Orientation.Vertical)
+                         [max(300, self.height() - 80 - params), params],
+                         Qt.Orientation.Vertical)
 
     def save_window_state(self) -> None:
         self.settings.setValue("geometry", self.saveGeometry())

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 from PySide6.QtWidgets import QFileDialog
 
 from gmm_desktop.gui.main_window import MainWindow
@@ -120,6 +120,14 @@ def test_an_analysts_journey(qtbot, gmm_state_dir, gmm_settings_dir, tmp_path, m
         assert table.rowCount() == min(300, len(ids))
         assert {table.item(r, 0).text() for r in range(table.rowCount())} <= {
             str(i) for i in ids}
+        # the flagged rows can be read at 1366 × 768: eight rows tall, and at least five
+        # of them on screen without scrolling the panel (before: two)
+        row_px = table.verticalHeader().defaultSectionSize()
+        assert table.viewport().height() >= 8 * row_px
+        scroll = w.anomaly_dock.widget()
+        top = table.mapTo(scroll.viewport(), QPoint(0, 0)).y()
+        on_screen = scroll.viewport().height() - top - table.horizontalHeader().height()
+        assert on_screen >= 5 * row_px, (on_screen, row_px)
         shot(qtbot, w, "02-anomalies")
         views = double_click_flagged(qtbot, w, 0)
         why = views.why.view

@@ -6,6 +6,7 @@ screenshots at 1,000,000 rows in /tmp/gmm-shots."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -278,6 +279,56 @@ def test_uncertainty_colouring_at_scale_shows_no_flag_orange(plot):
     col, row = to_pixel(plot, 0.15, 0.15)
     core = image[row - 3:row + 4, col - 3:col + 4]
     assert near(core, seq[0], 3).mean() > 0.4 and near(core, seq[0], 45).mean() > 0.9
+
+
+def test_legend_follows_a_change_of_colouring_and_back(plot, qtbot):
+    """A new colouring recolours the legend's entries in place (adding entries was most of
+    a colouring switch's time at a million rows): the swatches are the drawn colours, the
+    texts the new ones, the surplus entries go, and only component labels select rows."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    x, y = rng.normal(size=n), rng.normal(size=n)
+    group = rng.integers(0, 3, n)
+    components = make_view(x, y, group, 3)
+    plot.set_view(components)
+    seq = palette.sequential(8)
+    bins = rng.integers(0, 8, n).astype(np.uint8)
+    legend = tuple(LegendEntry(f"uncertainty bin {b}", b) for b in range(8))
+    uncertainty = replace(components, colour_kind="uncertainty", colour_index=bins,
+                          n_colours=8, legend=legend)
+
+    def swatches(count):
+        return [sample.item.opts["brush"].color().name()
+                for sample, _label in plot.legend.items[:count]]
+
+    clicked = []
+    plot.legendClicked.connect(clicked.append)
+    for view, colours, texts in (
+            (uncertainty, [c.name() for c in seq], [e.label for e in legend]),
+            (components, [c.name() for c in palette.categorical(3)],
+             [f"component {c + 1}" for c in range(3)]),
+            (uncertainty, [c.name() for c in seq], [e.label for e in legend])):
+        plot.set_view(view)
+        assert swatches(len(colours)) == colours
+        assert legend_texts(plot)[:len(texts)] == texts
+        assert len(plot.legend.items) == len(texts)  # no entry left from the other one
+        # the drawn points have the swatches' colours
+        if plot.points.pending:
+            plot.points.wait_for_image(30)
+        image = rgb_array(plot.grab().toImage())
+        for colour in set(colours[:3]):
+            assert near(image, colour, 2).any(), colour
+    # a component's label selects its rows; an uncertainty bin's label does nothing
+    plot.set_view(components)
+    label = plot.legend.items[1][1]
+    qtbot.mouseClick(plot.viewport(), Qt.MouseButton.LeftButton,
+                     pos=plot.mapFromScene(label.sceneBoundingRect().center()))
+    assert clicked == [1]
+    plot.set_view(uncertainty)
+    label = plot.legend.items[1][1]
+    qtbot.mouseClick(plot.viewport(), Qt.MouseButton.LeftButton,
+                     pos=plot.mapFromScene(label.sceneBoundingRect().center()))
+    assert clicked == [1]
 
 
 def test_lasso_outline_stays_visible_until_the_selection_is_cleared(plot, qtbot):

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPaintEngine, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QWidget
 
 from gmm_desktop.gui import palette
@@ -61,41 +61,61 @@ def legend_html(parts: list[tuple[str, str, str]]) -> str:
                            f"{html.escape(text)}" for symbol, colour, text in parts)
 
 
+#: Round dots pre-drawn per (colour, width, pixel ratio): a panel blits them.
+_SPRITES: dict[tuple[int, float, float], QPixmap] = {}
+
+
+def _sprite(colour: QColor, width: float, ratio: float) -> QPixmap:
+    """An antialiased disc of ``width`` pixels in ``colour`` (cached)."""
+    key = (colour.rgba(), width, ratio)
+    sprite = _SPRITES.get(key)
+    if sprite is None:
+        side = int(np.ceil(width * ratio)) + 2
+        sprite = QPixmap(side, side)
+        sprite.fill(Qt.GlobalColor.transparent)
+        painter = QPainter(sprite)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        d = width * ratio
+        painter.drawEllipse(QRectF((side - d) / 2, (side - d) / 2, d, d))
+        painter.end()
+        if len(_SPRITES) > 256:  # colours come from a few palettes; never grow unbounded
+            _SPRITES.clear()
+        _SPRITES[key] = sprite
+    return sprite
+
+
 class Points(pg.GraphicsObject):
-    """Points of a small-multiples panel (a few thousand): one ``drawPoints`` call per
-    colour with a round pen, mapped to pixels first so dots stay round under any axis
-    scaling; no antialiasing (it costs several times more for wide dots and a matrix
-    has many panels)."""
+    """Points of a small-multiples panel (a few thousand per panel, many panels).
+
+    On screen each colour's points are blitted from one pre-drawn antialiased disc
+    (``QPainter.drawPixmapFragments``), at positions mapped to pixels first so that dots
+    stay round under any axis scaling: at 5,000 points this took about 1 ms where
+    ``drawPoints`` with a round pen took 12–15 ms, and a 4-feature matrix paints 24 sets.
+    A vector export (SVG) draws them as vector points instead."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._groups: list[tuple[QColor, Any]] = []
+        self._groups: list[tuple[QColor, np.ndarray, np.ndarray]] = []
         self._n = 0
         self._width = POINT_WIDTH
         self._bounds = QRectF()
+        self._fragments: Any = None
 
     def setData(self, x: np.ndarray, y: np.ndarray, colour_index: np.ndarray | None,
                 colours: list[QColor], width: float = POINT_WIDTH) -> None:
-        import pyqtgraph.functions as fn
-
         self.prepareGeometryChange()
         x = np.asarray(x, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         ok = np.isfinite(x) & np.isfinite(y)
-        groups = []
         if colour_index is None:
             members = [(colours[0] if colours else QColor(NEUTRAL), np.flatnonzero(ok))]
         else:
             ci = np.asarray(colour_index)
             members = [(colours[c % len(colours)], np.flatnonzero(ok & (ci == c)))
                        for c in np.unique(ci[ok])]
-        for colour, idx in members:
-            if idx.size:
-                poly = fn.create_qpolygonf(idx.size)
-                buf = fn.ndarray_from_qpolygonf(poly)
-                buf[:, 0], buf[:, 1] = x[idx], y[idx]
-                groups.append((colour, poly))
-        self._groups = groups
+        self._groups = [(QColor(colour), x[idx], y[idx]) for colour, idx in members if idx.size]
         self._xy = (x[ok], y[ok])
         self._n = int(ok.sum())
         self._width = float(width)
@@ -135,17 +155,46 @@ class Points(pg.GraphicsObject):
         self.prepareGeometryChange()
 
     def paint(self, painter: QPainter, option: Any = None, widget: Any = None) -> None:
-        transform = painter.transform()
+        if not self._groups:
+            return
+        t = painter.transform()
+        vector = painter.paintEngine().type() in (QPaintEngine.Type.SVG,
+                                                  QPaintEngine.Type.Pdf)
+        device = painter.device()
+        ratio = float(device.devicePixelRatioF()) if device is not None else 1.0
         painter.save()
         painter.resetTransform()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
-        for colour, poly in self._groups:
-            pen = QPen(colour)
-            pen.setWidthF(self._width)
-            pen.setCapStyle(Qt.PenCapStyle.RoundCap)
-            painter.setPen(pen)
-            painter.drawPoints(transform.map(poly))
+        for colour, x, y in self._groups:
+            # to pixels (the transform is affine); kept within what Qt can draw
+            px = np.clip(t.m11() * x + t.m21() * y + t.dx(), -2.0 ** 30, 2.0 ** 30)
+            py = np.clip(t.m12() * x + t.m22() * y + t.dy(), -2.0 ** 30, 2.0 ** 30)
+            if vector:
+                self._paint_vector(painter, colour, px, py)
+                continue
+            sprite = _sprite(colour, self._width, ratio)
+            if self._fragments is None:
+                from pyqtgraph.Qt import internals
+
+                self._fragments = internals.PrimitiveArray(QPainter.PixmapFragment, 10)
+            self._fragments.resize(px.size)
+            frag = self._fragments.ndarray()
+            frag[:, 0], frag[:, 1] = px, py  # the centre of each dot
+            frag[:, 2:6] = (0.0, 0.0, sprite.width(), sprite.height())  # the whole sprite
+            frag[:, 6:10] = (1.0 / ratio, 1.0 / ratio, 0.0, 1.0)  # scale, rotation, opacity
+            painter.drawPixmapFragments(*self._fragments.drawargs(), sprite)
         painter.restore()
+
+    def _paint_vector(self, painter: QPainter, colour: QColor, px: np.ndarray,
+                      py: np.ndarray) -> None:
+        """Each point as a filled circle (an SVG engine draws nothing for ``drawPoints``)."""
+        path = QPainterPath()
+        path.setFillRule(Qt.FillRule.WindingFill)  # overlapping dots stay filled
+        r = self._width / 2
+        for cx, cy in zip(px.tolist(), py.tolist(), strict=True):
+            path.addEllipse(QPointF(cx, cy), r, r)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(colour)
+        painter.drawPath(path)
 
 
 class Dots(pg.ScatterPlotItem):

@@ -93,6 +93,7 @@ class ScatterMatrix(QWidget):
         self.inspection: RowInspection | None = None
         self.panels: dict[tuple[int, int], _Panel] = {}
         self.diagonal: dict[int, pg.PlotItem] = {}
+        self._diagonal_curves: dict[int, list[pg.PlotCurveItem]] = {}
         self._columns: tuple[str, ...] = ()
         self._filling = False
         layout = QHBoxLayout(self)
@@ -187,7 +188,7 @@ class ScatterMatrix(QWidget):
     def _build(self, columns: tuple[str, ...]) -> None:
         """The grid of panels for ``columns`` (lower triangle + diagonal)."""
         self.glw.clear()
-        self.panels, self.diagonal = {}, {}
+        self.panels, self.diagonal, self._diagonal_curves = {}, {}, {}
         p = len(columns)
         for r in range(p):
             for c in range(r + 1):
@@ -223,6 +224,7 @@ class ScatterMatrix(QWidget):
         if view is None:
             self.glw.clear()
             self.panels, self.diagonal, self._columns = {}, {}, ()
+            self._diagonal_curves = {}
             self.legend.setText("Open data to see the scatter matrix.")
             return
         if view.columns != self._columns:
@@ -241,19 +243,22 @@ class ScatterMatrix(QWidget):
                                width=POINT_WIDTH + 3.5)
             panel.cores.setData(x[flagged], y[flagged], None if ci is None else ci[flagged],
                                 colours, width=POINT_WIDTH)
-            for curve in panel.ellipses:
-                panel.item.removeItem(curve)
-            panel.ellipses = []
             ex, ey = view.ellipses.get((c, r), (np.empty(0), np.empty(0)))
-            if ex.size and k:
-                per = ex.size // k
-                for comp in range(k):
-                    sl = slice(comp * per, (comp + 1) * per)
-                    curve = pg.PlotCurveItem(ex[sl], ey[sl], connect="finite", antialias=True,
-                                             pen=pg.mkPen(colours[comp].darker(140), width=1.5))
-                    curve.setZValue(6)
-                    panel.item.addItem(curve, ignoreBounds=True)
-                    panel.ellipses.append(curve)
+            wanted = k if ex.size and k else 0
+            # the curves are kept and given new data (removing and adding items to a
+            # panel cost more than drawing them)
+            while len(panel.ellipses) > wanted:
+                panel.item.removeItem(panel.ellipses.pop())
+            while len(panel.ellipses) < wanted:
+                curve = pg.PlotCurveItem(connect="finite", antialias=True)
+                curve.setZValue(6)
+                panel.item.addItem(curve, ignoreBounds=True)
+                panel.ellipses.append(curve)
+            per = ex.size // k if wanted else 0
+            for comp, curve in enumerate(panel.ellipses):
+                sl = slice(comp * per, (comp + 1) * per)
+                curve.setData(ex[sl], ey[sl], connect="finite",
+                              pen=pg.mkPen(colours[comp].darker(140), width=1.5))
             if view.means.size:
                 panel.means.setData(view.means[:, c], view.means[:, r],
                                     pen=pg.mkPen(palette.plot_background(), width=1),
@@ -291,26 +296,39 @@ class ScatterMatrix(QWidget):
         by_name = {f.name: f for f in (marginals.features if marginals else ())}
         fg = palette.plot_foreground()
         for i, item in self.diagonal.items():
-            item.clear()
             feat = by_name.get(view.columns[i])
+            k = 0 if feat is None else int(feat.components.shape[0])
+            # the histogram, a curve per component and the mixture's (reused: a new item
+            # per redraw cost more than its drawing)
+            curves = self._curves(i, item, 0 if feat is None else 1 + k + (1 if k else 0))
             if feat is None:
                 continue
-            bars = pg.PlotCurveItem(np.asarray(feat.edges), np.asarray(feat.density),
-                                    stepMode="center", fillLevel=0,
-                                    brush=pg.mkBrush(translucent(palette.NEUTRAL, 90)),
-                                    pen=pg.mkPen(translucent(palette.NEUTRAL, 200)))
-            item.addItem(bars)
-            for comp in range(feat.components.shape[0]):
-                item.addItem(pg.PlotCurveItem(np.asarray(feat.grid), feat.components[comp],
-                                              pen=pg.mkPen(colours[comp % len(colours)],
-                                                           width=1.5)))
-            if feat.components.shape[0]:
-                item.addItem(pg.PlotCurveItem(np.asarray(feat.grid), np.asarray(feat.mixture),
-                                              pen=pg.mkPen(fg, width=1.5,
-                                                           style=Qt.PenStyle.DashLine)))
+            curves[0].setData(np.asarray(feat.edges), np.asarray(feat.density),
+                              stepMode="center", fillLevel=0,
+                              brush=pg.mkBrush(translucent(palette.NEUTRAL, 90)),
+                              pen=pg.mkPen(translucent(palette.NEUTRAL, 200)))
+            for comp in range(k):
+                curves[1 + comp].setData(np.asarray(feat.grid), feat.components[comp],
+                                         pen=pg.mkPen(colours[comp % len(colours)],
+                                                      width=1.5))
+            if k:
+                curves[k + 1].setData(np.asarray(feat.grid), np.asarray(feat.mixture),
+                                      pen=pg.mkPen(fg, width=1.5,
+                                                   style=Qt.PenStyle.DashLine))
             item.setXRange(*ranges[i], padding=0)
             top = float(max(np.max(feat.density, initial=0.0), np.max(feat.mixture, initial=0.0)))
             item.setYRange(0.0, top * 1.08 if top > 0 else 1.0, padding=0)
+
+    def _curves(self, i: int, item: pg.PlotItem, n: int) -> list[pg.PlotCurveItem]:
+        """The ``n`` curves of diagonal panel ``i`` (made or removed as needed)."""
+        curves = self._diagonal_curves.setdefault(i, [])
+        while len(curves) > n:
+            item.removeItem(curves.pop())
+        while len(curves) < n:
+            curve = pg.PlotCurveItem()
+            item.addItem(curve)
+            curves.append(curve)
+        return curves
 
     def show_selected(self, values: np.ndarray | None) -> None:
         """Halo the selected rows (``values``: their chosen features, data units)."""
