@@ -391,10 +391,7 @@ def cmd_detect(args: argparse.Namespace, progress: _ProgressPrinter) -> int:
         from gmm_desktop.core.bigdata import ensure_dask
 
         ensure_dask()
-        refused = OUT_OF_CORE.refusals(config)
-        if not config.read.is_default:
-            refused.append("reading options (--delimiter, --skip-rows, ...): big data's CSV "
-                           "files are read with the detected dialect")
+        refused = OUT_OF_CORE.refusals(config)  # reading options too: declared there
         if args.labels is not None:
             refused.append(OUT_OF_CORE.refusal("labels"))
         if refused:

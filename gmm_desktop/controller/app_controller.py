@@ -33,6 +33,7 @@ from gmm_desktop.controller import messages as msg
 from gmm_desktop.controller import plotting
 from gmm_desktop.controller.anomaly import AnomalyController
 from gmm_desktop.controller.bigdata import BigDataController
+from gmm_desktop.controller.importing import ReadingMemory, RememberedReading
 from gmm_desktop.controller.mixture import MixtureController
 from gmm_desktop.controller.selection import SelectionController
 from gmm_desktop.controller.sessions import SessionController
@@ -359,7 +360,8 @@ class AppController(QObject):
         if not same:
             # a different file: its own columns and reading, not the previous file's
             self.run.config = self.run.config.replace(columns=tuple(columns) if columns
-                                                      else None, id_column=id_column)
+                                                      else None, id_column=id_column,
+                                                      sheet=options.get("sheet"))
             if read is None:
                 read = ReadOptions()
         if read is not None:  # else the run's (the same file read again)
@@ -382,6 +384,30 @@ class AppController(QObject):
         view = self._view
         return self.start_job(job, success, on_progress=self.loadProgress.emit,
                               then=lambda o: plotting.opened_views(o, view))
+
+    def open_imported(self, path: str | os.PathLike[str], *, read: ReadOptions | None = None,
+                      id_column: str | None = None, sheet: str | None = None) -> bool:
+        """Open ``path`` as chosen in the import dialog; once it is open, remember how
+        (:class:`~gmm_desktop.controller.importing.ReadingMemory`; forgotten when that is
+        everything detected)."""
+        options: dict[str, Any] = {} if sheet is None else {"sheet": sheet}
+
+        def remember() -> None:
+            ReadingMemory().remember(path, read, id_column, sheet)
+
+        return self.open_file(path, read=read if read is not None else ReadOptions(),
+                              id_column=id_column, then=remember, **options)
+
+    def import_start(self, path: str | os.PathLike[str]) -> RememberedReading | None:
+        """How the import dialog starts for ``path``: as the open file is read if it is the
+        open file; else as remembered from the last time it was opened from the window
+        (``saved`` says when); else None (everything detected)."""
+        loaded = self.run.loaded
+        if loaded is not None and loaded.source.path == str(Path(path).resolve()):
+            sheet = self.run.config.sheet
+            return RememberedReading(loaded.source.path, self.run.config.read,
+                                     loaded.id_column, None if sheet is None else str(sheet))
+        return ReadingMemory().recall(path)
 
     def reading_of(self, path: str | os.PathLike[str]) -> tuple[ReadOptions, str | None]:
         """How ``path`` was read the last time, if it is the open file (the reading options

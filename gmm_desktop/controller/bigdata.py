@@ -7,14 +7,17 @@ do is declared once (``run.capabilities``) and the window reads it from there.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from gmm_desktop.controller import plotting
+from gmm_desktop.controller.messages import window_message
 from gmm_desktop.core import OUT_OF_CORE, Detection, Opened
 from gmm_desktop.core.bigdata import DEFAULT_SCHEDULER, PLOT_SAMPLE_SIZE, check_scheduler
+from gmm_desktop.data import DataError, ReadOptions
 
 if TYPE_CHECKING:
     from gmm_desktop.controller.app_controller import AppController
@@ -86,16 +89,28 @@ class BigDataController(QObject):
 
     def open(self, path: str, *, columns: list[str] | None = None,
              scaling: str | None = None, id_column: str | None = None,
-             sample_size: int = PLOT_SAMPLE_SIZE, then: Any = None) -> bool:
+             sample_size: int = PLOT_SAMPLE_SIZE, then: Any = None,
+             read: ReadOptions | Mapping[str, Any] | None = None) -> bool:
         """Open a Parquet file/folder or CSV files (folder or glob) lazily: one profiling
-        pass and one sampling pass run in a worker; the table is never loaded whole."""
+        pass and one sampling pass run in a worker; the table is never loaded whole.
+
+        ``read`` says how the CSV files are read (every file the same way, as an in-memory
+        load reads one; default: detected); it is recorded in the run's configuration. A
+        reading option the out-of-core backend does not honour is refused with the
+        core's reason (``OUT_OF_CORE``)."""
         app = self.app
+        try:
+            options = ReadOptions.coerce(read)
+        except DataError as exc:
+            app.errorOccurred.emit("Cannot open", window_message(exc))
+            return False
         app.run.sample_size = int(sample_size)
         app.run.config = app.run.config.replace(columns=tuple(columns) if columns else None,
-                                                id_column=id_column)
+                                                id_column=id_column, sheet=None)
         job = app._job(lambda: app.run.load_job(path, columns=columns, scaling=scaling,
                                                 big=True, id_column=id_column,
-                                                sample_size=sample_size, lenient=True),
+                                                sample_size=sample_size, lenient=True,
+                                                read=options),
                     "Cannot open")
         if job is None:
             return False

@@ -51,6 +51,7 @@ READ_CONTROLS = {
     "encoding": "Encoding",
     "text_columns": "Keep as text",
     "id_column": "ID column",
+    "sheet": "Sheet",
 }
 _SHOWN = {"\t": "Tab", "whitespace": "Whitespace"}
 
@@ -61,7 +62,7 @@ def window_hint(hint: Any) -> str:
     dialog (File ▸ Open…)"."""
     option, value = hint.option, hint.value
     if option == "sheet":
-        return f"choose the sheet {value} when you open the workbook (File ▸ Open…)"
+        return f"choose the sheet {value} in 'Sheet' of {IMPORT_DIALOG}"
     if option == "id_column":
         return (f"choose {value} as the ID column in the Dataset panel or in "
                 f"{IMPORT_DIALOG}")

@@ -43,6 +43,7 @@ from gmm_desktop.data import (
     DataError,
     PreparationReport,
     PreparedFeatures,
+    ReadOptions,
     load_frame,
     sidecar_path,
 )
@@ -151,11 +152,14 @@ def _lazy() -> Any:
 
 
 def open_table(path: str, *, id_column: str | None = None, generation: int = 0,
-               progress: ProgressCallback | None = None) -> Loaded:
-    """Open a Parquet file or folder, or CSV files (a folder or a glob), lazily."""
+               progress: ProgressCallback | None = None,
+               read: ReadOptions | None = None) -> Loaded:
+    """Open a Parquet file or folder, or CSV files (a folder or a glob), lazily; ``read``
+    says how the CSV files are read (every file the same way; see
+    :mod:`gmm_desktop.outofcore.tables`)."""
     oc = _lazy()
     report = Reporter(progress, "load")
-    table = oc.open_table(str(path), id_column=id_column or None)
+    table = oc.open_table(str(path), id_column=id_column or None, read=read)
     report(0.5, "reading the first rows")
     preview = table.frame.head(PREVIEW_ROWS, npartitions=1, compute=True)
     report(1.0, f"opened {table.name} lazily")

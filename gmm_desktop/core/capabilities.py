@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["IN_MEMORY", "OUT_OF_CORE", "Capabilities"]
+__all__ = ["IN_MEMORY", "OUT_OF_CORE", "READ_OPTION_NAMES", "Capabilities"]
 
 _FEATURES = {
     "labels": "marking rows as outliers, normal or excluded",
@@ -23,6 +23,14 @@ _FEATURES = {
     "missing": "imputing missing values by the median (rows with a missing value are "
                "left out)",
     "sheet": "choosing a worksheet",
+}
+#: The reading options (fields of :class:`~gmm_desktop.data.ReadOptions`), by the words
+#: a refusal uses.
+READ_OPTION_NAMES = {
+    "delimiter": "the delimiter", "decimal": "the decimal mark", "header": "the header row",
+    "skip_rows": "lines to skip", "comment": "the comment marker",
+    "missing_values": "missing-value markers", "encoding": "the encoding",
+    "text_columns": "columns kept as text",
 }
 
 
@@ -39,6 +47,11 @@ class Capabilities:
     missing: bool = True
     sheet: bool = True
     reason: str = ""
+    read_options: frozenset[str] = frozenset(READ_OPTION_NAMES)
+    """The reading options honoured (every CSV file read with them); a given option not
+    in this set is refused (:meth:`read_refusals`)."""
+    read_reason: str = ""
+    """Why the reading options outside :attr:`read_options` are not honoured."""
 
     def allows(self, feature: str) -> bool:
         if feature not in _FEATURES:
@@ -61,7 +74,16 @@ class Capabilities:
             out.append(_FEATURES["missing"])
         if not self.sheet and config.sheet is not None:
             out.append(_FEATURES["sheet"])
+        out.extend(self.read_refusals(config.read))
         return out
+
+    def read_refusals(self, read: Any) -> list[str]:
+        """The given reading options (a :class:`~gmm_desktop.data.ReadOptions`) this
+        backend does not honour, one phrase each (empty when it honours them all)."""
+        if read is None:
+            return []
+        return [f"{READ_OPTION_NAMES.get(name, name)} ({self.read_reason})"
+                for name in read.changed() if name not in self.read_options]
 
 
 IN_MEMORY = Capabilities(name="in memory")
@@ -76,4 +98,9 @@ OUT_OF_CORE = Capabilities(
     sheet=False,
     reason="it needs every row in memory; the fit, the histogram, the threshold and the "
     "export use every row, read in parts, and the plot shows a uniform sample of the rows.",
+    # Every reading option applies per file: each CSV file of a folder or glob is sniffed
+    # and parsed with the same options as an in-memory load (gmm_desktop.outofcore.tables).
+    # An option that could not be honoured out of core would be left out of this set,
+    # with the reason in read_reason, and both faces would refuse it from here.
+    read_options=frozenset(READ_OPTION_NAMES),
 )

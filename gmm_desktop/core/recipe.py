@@ -77,7 +77,7 @@ def cli_command(r: Recipe, output: str = "flagged.csv",
     c = r.fit_config
     args = ["gmm-desktop", "detect", r.data_path]
     if c.sheet is not None:
-        args += ["--sheet", str(c.sheet)]
+        args.append(f"--sheet={c.sheet}")  # "=": a sheet named "-1" stays a value
     args += read_arguments(c.read)
     if c.id_column:
         args += ["--id-column", c.id_column]

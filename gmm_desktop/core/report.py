@@ -223,6 +223,9 @@ def build_report(run: Any, *, title: str | None = None) -> str:
         pairs.append(("sheet", src.sheet))
     if ds is not None and (ds.dialect is not None or not ds.read.is_default):
         pairs.append(("read as", reading_text(ds.read, ds.dialect)))
+    lazy = prepared.loaded.lazy
+    if ds is None and lazy is not None and getattr(lazy, "dialect", None) is not None:
+        pairs.append(("read as", reading_text(lazy.read, lazy.dialect)))
     if ds is not None:
         pairs.append(("columns", ", ".join(map(str, ds.columns))))
     out.append(_kv(pairs))

@@ -252,7 +252,6 @@ class Detector:
         legacy = {k: options.pop(k) for k in list(options) if k in _READ_FIELDS}
         if legacy:
             read = read.replace(**legacy)
-            given_read = read
         from gmm_desktop.core import bigdata
 
         lazy = big if big is not None else (
@@ -269,15 +268,14 @@ class Detector:
             if lazy:
                 if sheet is not None or options:
                     raise ConfigError(OUT_OF_CORE.refusal("sheet"))
-                if given_read is not None and not ReadOptions.coerce(given_read).is_default:
-                    raise ConfigError(
-                        "reading options (delimiter, lines to skip, ...) are not available "
-                        "for big data read lazily: its CSV files are read with the detected "
-                        "dialect. Open a single file in memory to choose them.")
+                refused = OUT_OF_CORE.read_refusals(read)
+                if refused:
+                    raise ConfigError(f"Reading options not available {OUT_OF_CORE.name}: "
+                                      + "; ".join(refused))
                 assert connection is not None
                 connection.ensure()
                 loaded = bigdata.open_table(str(source), id_column=id_column, generation=gen,
-                                            progress=report.part(0.0, 0.1).relay())
+                                            progress=report.part(0.0, 0.1).relay(), read=read)
             else:
                 loaded = steps.load(source, id_column=id_column, sheet=sheet, read=read,
                                     demo=demo, generation=gen,
@@ -318,7 +316,8 @@ class Detector:
         self.config = self.config.replace(
             id_column=opened.loaded.id_column,
             sheet=opened.loaded.source.sheet,
-            read=table.read if table is not None else ReadOptions(),
+            read=table.read if table is not None else getattr(
+                opened.loaded.lazy, "read", ReadOptions()),
             columns=opened.prepared.columns,
             missing=opened.prepared.missing,
             scaling=opened.prepared.scaling,

@@ -56,24 +56,31 @@ from .errors import DataError, DataWarning, OptionHint, clip_text
 from .options import ReadOptions
 from .readers import (
     RawTable,
+    default_names,
+    pandas_csv_options,
     read_csv,
     read_excel,
     read_npy,
     read_npz,
     read_parquet,
 )
+from .readers import sheet_names as _sheet_names
 from .sniff import MISSING_MARKERS, Dialect, sniff
 
 __all__ = [
     "COLUMN_KINDS",
     "MISSING_MARKERS",
     "MOSTLY_NUMERIC",
+    "SHEET_SUFFIXES",
     "SUPPORTED_SUFFIXES",
     "TEXT_SUFFIXES",
+    "CsvReading",
     "TablePreview",
     "column_kinds",
+    "csv_reading",
     "load_table",
     "preview_table",
+    "sheet_names",
 ]
 
 MOSTLY_NUMERIC = 0.9
@@ -85,6 +92,9 @@ _TEXT_SUFFIXES = {".csv", ".tsv", ".tab", ".txt", ".dat"}
 TEXT_SUFFIXES = tuple(sorted(_TEXT_SUFFIXES))
 _PARQUET_SUFFIXES = {".parquet", ".pq"}
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
+#: The suffixes of files with several tables, one chosen by ``sheet=``: spreadsheets (a
+#: sheet) and NumPy .npz archives (an array).
+SHEET_SUFFIXES = (*sorted(_EXCEL_SUFFIXES), ".npz")
 SUPPORTED_SUFFIXES = (
     sorted(_TEXT_SUFFIXES) + sorted(_PARQUET_SUFFIXES) + sorted(_EXCEL_SUFFIXES)
 ) + [".npy", ".npz"]
@@ -911,3 +921,85 @@ def load_frame(
     table = table.reset_index(drop=True)
     raw = RawTable(frame=table, fmt="frame", locate=lambda p: f"row {p} (0-based)")
     return _build(raw, Path(name), id_column, [], frozenset(MISSING_MARKERS), Progress(None, name))
+
+
+def sheet_names(path: str | PathLike[str]) -> list[str]:
+    """The sheets of a spreadsheet (.xlsx, .xlsm, .xlsb, .xls, .ods) or the arrays of an
+    .npz archive, in the file's order: what ``sheet=`` of :func:`load_table` chooses
+    from. ``[]`` for the other formats. Reads the workbook's directory, not its cells.
+
+    Raises:
+        DataError: the file is missing, empty or cannot be read as its suffix says.
+    """
+    file = Path(path).expanduser()
+    if file.suffix.lower() not in SHEET_SUFFIXES:
+        return []
+    _check_file(file)
+    return list(_sheet_names(file))
+
+
+@dataclass(frozen=True)
+class CsvReading:
+    """How :func:`pandas.read_csv` reads a delimited text file the way :func:`load_table`
+    does, for a reader that parses it in blocks (the out-of-core reader).
+
+    Attributes:
+        path: the file whose head was sniffed.
+        read: the reading options.
+        dialect: what is used, detected or given (as :attr:`Dataset.dialect`).
+        names: the column names (the header's, or ``column_1``... without one), fixed as
+            the loader fixes them (blank and repeated names).
+        first: keyword arguments for a file's first block: the lines to skip, the header
+            line replaced by ``names``, and the rest.
+        rest: keyword arguments for any later block (it starts on a data line: no lines
+            skipped, no header).
+    """
+
+    path: Path
+    read: ReadOptions
+    dialect: Mapping[str, object]
+    names: tuple[str, ...]
+    first: Mapping[str, Any]
+    rest: Mapping[str, Any]
+
+
+def csv_reading(path: str | PathLike[str],
+                read: ReadOptions | Mapping[str, Any] | None = None) -> CsvReading:
+    """The pandas reading of the delimited text file ``path`` with ``read`` (sniffed from
+    its head with the same detection as :func:`load_table`), see :class:`CsvReading`.
+
+    Raises:
+        DataError: the file or the options do not work (as :func:`load_table` would say).
+    """
+    options = ReadOptions.coerce(read)
+    file = Path(path).expanduser()
+    _check_file(file)
+    dialect = _guarded(file, lambda: sniff(
+        file, delimiter=options.delimiter, decimal=options.decimal, header=options.header,
+        skip_rows=options.skip_rows, comment=options.comment, encoding=options.encoding))
+    if not dialect.first_row:
+        raise DataError("the file has no table in it.", path=file,
+                        remedy="Choose a file with a header line and data rows.")
+    extra = list(dict.fromkeys(
+        v for m in options.missing_values for v in (m, m.strip(), m.lower(), m.upper())))
+    base = pandas_csv_options(dialect, extra)
+    if dialect.header:
+        names, _ = _fix_names([c.strip() for c in dialect.first_row])
+    else:
+        names = default_names(len(dialect.first_row))
+    unknown = [c for c in options.text_columns if c not in names]
+    if unknown:
+        raise DataError(
+            f"the columns to keep as text include column(s) that do not exist: "
+            f"{listing(unknown)}.",
+            path=file,
+            remedy="Choose among: " + listing(names) + ".",
+            hints=(OptionHint("text_columns", names[0], "for example"),),
+        )
+    dtype = {name: object for name in options.text_columns}
+    first = dict(base, names=list(names), index_col=False)
+    if dtype:
+        first["dtype"] = dtype
+    rest = dict(first, header=None)
+    rest.pop("skiprows", None)
+    return CsvReading(file, options, dialect.describe(), tuple(names), first, rest)

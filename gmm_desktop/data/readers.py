@@ -376,24 +376,13 @@ def _inexact_integer_columns(table: pa.Table) -> list[str]:
     return found
 
 
-def _read_csv_pandas(
-    path: Path,
-    dialect: Dialect,
-    progress: Progress,
-    extra_missing: Sequence[str],
-    nrows: int | None = None,
-) -> pd.DataFrame:
-    """Parse with pandas' C engine (one call, progress from the bytes it has read);
-    ``nrows``: only the first rows (pandas then reads only the head of the file)."""
-    total = path.stat().st_size
+def pandas_csv_options(dialect: Dialect, extra_missing: Sequence[str] = ()) -> dict[str, Any]:
+    """The keyword arguments of :func:`pandas.read_csv` that read a file of ``dialect``
+    from its first byte: the separator, decimal mark, header line, quote character, the
+    missing-value spellings (:data:`NULL_SPELLINGS` and ``extra_missing``), lines to skip,
+    comment marker and encoding. The in-memory C-engine reader and the out-of-core reader
+    (:mod:`gmm_desktop.outofcore.tables`) both use it, so both read a file the same way."""
     sep = r"\s+" if dialect.delimiter == WHITESPACE else dialect.delimiter
-    if dialect.header:
-        # A first data row longer than the header makes pandas use the extra leading
-        # fields as an index: the columns shift silently (and 200,000 extra fields take
-        # minutes). pyarrow calls it a ragged row; so does this reader, before parsing.
-        head = list(itertools.islice(_records(path, dialect), 2))
-        if len(head) == 2 and len(head[1][1]) > len(head[0][1]):
-            raise _ragged_error(path, dialect, "")
     options: dict[str, Any] = {
         "sep": sep,
         "decimal": dialect.decimal,
@@ -404,12 +393,33 @@ def _read_csv_pandas(
         "skip_blank_lines": True,
         "encoding": dialect.python_encoding,
         "engine": "c",
-        "nrows": nrows,
     }
     if dialect.skip_rows:
         options["skiprows"] = dialect.skip_rows
     if dialect.comment is not None:
         options["comment"] = dialect.comment
+    return options
+
+
+def _read_csv_pandas(
+    path: Path,
+    dialect: Dialect,
+    progress: Progress,
+    extra_missing: Sequence[str],
+    nrows: int | None = None,
+) -> pd.DataFrame:
+    """Parse with pandas' C engine (one call, progress from the bytes it has read);
+    ``nrows``: only the first rows (pandas then reads only the head of the file)."""
+    total = path.stat().st_size
+    if dialect.header:
+        # A first data row longer than the header makes pandas use the extra leading
+        # fields as an index: the columns shift silently (and 200,000 extra fields take
+        # minutes). pyarrow calls it a ragged row; so does this reader, before parsing.
+        head = list(itertools.islice(_records(path, dialect), 2))
+        if len(head) == 2 and len(head[1][1]) > len(head[0][1]):
+            raise _ragged_error(path, dialect, "")
+    options = pandas_csv_options(dialect, extra_missing)
+    options["nrows"] = nrows
     if nrows is not None:
         with open(path, "rb") as handle:
             frame = pd.read_csv(handle, **options)
@@ -945,3 +955,31 @@ def sniff_binary_kind(path: Path) -> tuple[str, str] | None:
     """Recognise a binary format from the first bytes of ``path``."""
     with open(path, "rb") as handle:
         return describe_binary(handle.read(16))
+
+
+def sheet_names(path: Path) -> list[str]:
+    """The sheets of a spreadsheet, or the arrays of an ``.npz`` archive, in the file's
+    order (what ``sheet=`` chooses from); ``[]`` for any other format.
+
+    Only the workbook's directory (or the archive's list of members) is read, not the
+    cells. Raises :class:`DataError` for a file that cannot be read as its suffix says.
+    """
+    suffix = path.suffix.lower()
+    if suffix in SPREADSHEET_KINDS:
+        try:
+            with pd.ExcelFile(path, engine="calamine") as book:
+                return [str(n) for n in book.sheet_names]
+        except Exception as exc:
+            raise _unreadable(path, SPREADSHEET_KINDS[suffix], exc) from exc
+    if suffix == ".npz":
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                if not isinstance(archive, np.lib.npyio.NpzFile):
+                    raise DataError("this is not an .npz archive.", path=path,
+                                    remedy="Rename a single-array file to .npy.")
+                return [str(n) for n in archive.files]
+        except GmmDesktopError:
+            raise
+        except Exception as exc:
+            raise _unreadable(path, "a NumPy .npz archive", exc) from exc
+    return []

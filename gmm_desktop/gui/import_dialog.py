@@ -1,13 +1,20 @@
-"""The import dialog: how a CSV/TSV/TXT file will be read, with a live preview.
+"""The import dialog: how a file will be read, with a live preview.
 
-Opening a delimited text file from the window (File ▸ Open, the recent files, drag and
-drop) shows this dialog first: the first rows exactly as they will be read (each column's
-kind in its header), the controls for every reading option (each "auto" choice shows what
-was detected, e.g. "auto (;)"), and the ID column. The preview is made in a worker thread
-by the controller's :class:`~gmm_desktop.controller.ImportPreviewer`, 200 ms after the last
-change (typing is never blocked); an error is shown in the dialog, and OK is disabled with
-the reason. OK hands back the :class:`~gmm_desktop.controller.ReadOptions` and the ID
-column; the window opens the file through the controller with them.
+Opening a delimited text file, a spreadsheet or an .npz archive with several arrays from
+the window (File ▸ Open, the recent files, drag and drop) shows this dialog first. For a
+spreadsheet it offers the sheet (listed from the workbook), the header row, the
+missing-value markers, the columns kept as text and the ID column, with a preview of the
+chosen sheet; for an .npz archive, the array and the ID column; the options for text
+files only are hidden. For a text file it shows the first rows exactly as they will be
+read (each column's kind in its header), the controls for every reading option (each
+"auto" choice shows what was detected, e.g. "auto (;)"), and the ID column. The preview
+is made in a worker thread by the controller's
+:class:`~gmm_desktop.controller.ImportPreviewer`, 200 ms after the last change (typing is
+never blocked); an error is shown in the dialog, and OK is disabled with
+the reason. OK hands back the :class:`~gmm_desktop.controller.ReadOptions`, the ID
+column and the sheet; the window opens the file through the controller with them, and
+the controller remembers them for the next time (the dialog then says "Options remembered
+from <date>", and "Detect again" goes back to everything detected).
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QPushButton,
     QSpinBox,
     QTableView,
     QVBoxLayout,
@@ -42,6 +50,7 @@ from gmm_desktop.controller import (
     ImportPreviewer,
     ReadOptions,
 )
+from gmm_desktop.controller.importing import import_kind
 
 __all__ = ["ImportDialog"]
 
@@ -128,9 +137,14 @@ class ImportDialog(QDialog):
 
     def __init__(self, path: str | Path, parent: QWidget | None = None, *,
                  read: ReadOptions | None = None, id_column: str | None = None,
-                 previewer: ImportPreviewer | None = None) -> None:
+                 previewer: ImportPreviewer | None = None, sheet: str | None = None,
+                 remembered: str = "") -> None:
         super().__init__(parent)
         self.path = Path(path)
+        #: "text", "sheets" (a spreadsheet) or "arrays" (an .npz archive): which
+        #: controls apply (see controller.importing.import_kind)
+        self.kind = import_kind(self.path)
+        self._sheet = sheet
         self.setWindowTitle(f"Import {self.path.name}")
         self.setObjectName("importDialog")
         self.previewer = previewer or ImportPreviewer(self)
@@ -162,10 +176,14 @@ class ImportDialog(QDialog):
         self.text_columns.setPlaceholderText("columns of numbers to keep as text (comma-separated)")
         self.id_column = QComboBox()
         self.id_column.addItem("(row position)", None)
+        self.sheet = QComboBox()  # filled from the first preview (the file's sheets)
+        self.sheet.setObjectName("importSheet")
+        self.sheet.setMinimumContentsLength(16)
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         left, right = QFormLayout(), QFormLayout()
+        left.addRow(("Array" if self.kind == "arrays" else "Sheet") + ":", self.sheet)
         left.addRow(READ_CONTROLS["delimiter"] + ":", self.delimiter)
         left.addRow(READ_CONTROLS["decimal"] + ":", self.decimal)
         left.addRow(READ_CONTROLS["header"] + ":", self.header)
@@ -182,6 +200,32 @@ class ImportDialog(QDialog):
         box = QVBoxLayout(options)
         box.addLayout(columns)
         box.addLayout(form)
+        # only the controls that apply to this kind of file are shown
+        text = self.kind == "text"
+        sheets = self.kind in ("sheets", "arrays")
+        cells = self.kind in ("text", "sheets")
+        for layout_, widget, shown in (
+                (left, self.sheet, sheets), (left, self.delimiter, text),
+                (left, self.decimal, text), (left, self.header, cells),
+                (left, self.skip_rows, text), (right, self.comment, text),
+                (right, self.encoding, text), (form, self.missing, cells),
+                (form, self.text_columns, cells)):
+            layout_.setRowVisible(widget, shown)
+
+        # "Options remembered from <date>" and a way back to what is detected
+        self.remembered = QLabel()
+        self.remembered.setObjectName("importRemembered")
+        self.detect_again = QPushButton("Detect again")
+        self.detect_again.setToolTip("Forget these options and read the file with "
+                                     "everything detected")
+        self.detect_again.clicked.connect(self.reset_to_detected)
+        notice = QHBoxLayout()
+        notice.addWidget(self.remembered, 1)
+        notice.addWidget(self.detect_again)
+        self.remembered.setText(f"Options remembered from {remembered} (the last time this "
+                                "file was opened)." if remembered else "")
+        self.remembered.setVisible(bool(remembered))
+        self.detect_again.setVisible(bool(remembered))
 
         self.model = _PreviewModel()
         self.table = QTableView()
@@ -213,6 +257,7 @@ class ImportDialog(QDialog):
                       f"{self.path.parent}</span>")
         name.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(name)
+        layout.addLayout(notice)
         layout.addWidget(options)
         layout.addWidget(self.caption)
         layout.addWidget(self.table, 1)
@@ -226,7 +271,7 @@ class ImportDialog(QDialog):
                        self.skip_rows.valueChanged, self.comment.textChanged,
                        self.missing.textChanged, self.encoding.currentIndexChanged,
                        self.encoding.editTextChanged, self.text_columns.textChanged,
-                       self.id_column.currentIndexChanged):
+                       self.id_column.currentIndexChanged, self.sheet.currentIndexChanged):
             signal.connect(self.schedule)
         self.refresh_now()
 
@@ -253,6 +298,31 @@ class ImportDialog(QDialog):
                 self.id_column.addItem(id_column, id_column)
             self.id_column.setCurrentIndex(self.id_column.findData(id_column))
 
+    def reset_to_detected(self) -> None:
+        """"Detect again": everything detected, rows by position, the first sheet."""
+        self.set_options(ReadOptions(), None)
+        blocked = self.id_column.blockSignals(True)
+        self.id_column.setCurrentIndex(0)
+        self.id_column.blockSignals(blocked)
+        self._sheet = None
+        if self.sheet.count():
+            self.sheet.setCurrentIndex(0)
+        self.remembered.setVisible(False)
+        self.detect_again.setVisible(False)
+        self.schedule()
+
+    def chosen_sheet(self) -> str | None:
+        """The sheet (array) chosen; None for a text file or a file with only one (which
+        then needs no choosing, on the command line either)."""
+        if self.kind not in ("sheets", "arrays"):
+            return None
+        if self.sheet.count() == 0:  # no preview yet: what the dialog was opened with
+            return self._sheet
+        return self.sheet.currentText() if self.sheet.count() > 1 else None
+
+    def _requested_sheet(self) -> str | None:
+        return self.sheet.currentText() if self.sheet.count() else self._sheet
+
     def _delimiter_value(self) -> str | None:
         text = self.delimiter.currentText()
         index = self.delimiter.findText(text)
@@ -263,10 +333,21 @@ class ImportDialog(QDialog):
         return None if key == _AUTO or str(key).startswith("auto") else str(key)
 
     def raw_options(self) -> dict[str, Any]:
-        """The controls as ReadOptions' keyword arguments (not yet validated)."""
+        """The controls as ReadOptions' keyword arguments (not yet validated); only those
+        that apply to this kind of file (the others are left detected)."""
         decimal = self.decimal.currentData()
         header = self.header.currentData()
         encoding = self.encoding.currentText().strip()
+        if self.kind == "arrays":
+            return {}
+        if self.kind == "sheets":
+            return {
+                "header": None if header == _AUTO else header == "yes",
+                "missing_values": [v.strip() for v in self.missing.text().split(",")
+                                   if v.strip()],
+                "text_columns": [v.strip() for v in self.text_columns.text().split(",")
+                                 if v.strip()],
+            }
         return {
             "delimiter": self._delimiter_value(),
             "decimal": None if decimal == _AUTO else decimal,
@@ -299,7 +380,8 @@ class ImportDialog(QDialog):
         self.ok_button.setEnabled(False)
         self.caption.setText("Reading the first rows…")
         self._pending = self.previewer.request(self.path, self.raw_options(),
-                                               self.chosen_id_column(), PREVIEW_ROWS)
+                                               self.chosen_id_column(), PREVIEW_ROWS,
+                                               self._requested_sheet())
 
     @property
     def waiting(self) -> bool:
@@ -316,6 +398,7 @@ class ImportDialog(QDialog):
         for j in range(self.model.columnCount()):
             self.table.setColumnWidth(j, min(self.table.columnWidth(j), 220))
         self._show_detected(view)
+        self._update_sheets(view)
         self._update_id_choices(view)
         shown = len(view.rows)
         if view.ok:
@@ -323,8 +406,14 @@ class ImportDialog(QDialog):
             numbers, flags = kinds.count("number"), kinds.count("two values")
             flagged = (f"{flags} with two values only (offered, not chosen by default), "
                        if flags else "")
+            where = ""
+            if view.sheet is not None:
+                noun = "array" if self.kind == "arrays" else "sheet"
+                where = f" of {noun} '{view.sheet}'"
+                if len(view.sheets) == 1:
+                    where += f" (the only {noun})"
             self.caption.setText(
-                f"The first {shown} row(s) as they will be read"
+                f"The first {shown} row(s){where} as they will be read"
                 f"{' (the whole file)' if view.complete else ''}: "
                 f"{numbers} number column(s) offered as features, {flagged}"
                 f"{len(kinds) - numbers - flags} other(s).")
@@ -377,6 +466,20 @@ class ImportDialog(QDialog):
             if current == index:
                 self.encoding.setEditText(self.encoding.itemText(index))
             self.encoding.blockSignals(blocked)
+
+    def _update_sheets(self, view: ImportPreview) -> None:
+        """The sheet list, from the file (the first preview lists it)."""
+        items = [self.sheet.itemText(i) for i in range(self.sheet.count())]
+        if list(view.sheets) == items and (view.sheet is None
+                                           or self.sheet.currentText() == view.sheet):
+            return
+        blocked = self.sheet.blockSignals(True)
+        self.sheet.clear()
+        self.sheet.addItems(list(view.sheets))
+        if view.sheet is not None:
+            self.sheet.setCurrentIndex(max(0, self.sheet.findText(view.sheet)))
+        self.sheet.setEnabled(len(view.sheets) > 1)
+        self.sheet.blockSignals(blocked)
 
     def _update_id_choices(self, view: ImportPreview) -> None:
         if not view.ok:

@@ -738,21 +738,27 @@ class MainWindow(QMainWindow):
             self.controller.open_file(path)
 
     def import_path(self, path: str | Path) -> None:
-        """Open a file the user picked in the window: a CSV/TSV/TXT file through the import
-        dialog (how it is read, with a preview), a session as a session, anything else at
-        once. (``open_path`` opens without the dialog: the command line's FILE.)"""
+        """Open a file the user picked in the window (File ▸ Open, the recent files, drag
+        and drop): a CSV/TSV/TXT file, a spreadsheet or an .npz archive of several arrays
+        through the import dialog (how it is read, which sheet, with a preview), started
+        from the options remembered for that file; a session as a session; anything else
+        at once. (``open_path`` opens without the dialog: the command line's FILE.)"""
         path = Path(path)
         if path.suffix.lower() == ".json" or not needs_import_dialog(path):
             self.open_path(path)
             return
         self._remember_folder(str(path))
-        read, id_column = self.controller.reading_of(path)
-        dialog = ImportDialog(path, self, read=read, id_column=id_column)
+        start = self.controller.import_start(path)
+        dialog = ImportDialog(path, self, read=start.read if start else None,
+                              id_column=start.id_column if start else None,
+                              sheet=start.sheet if start else None,
+                              remembered=start.when if start else "")
         self.import_dialog = dialog
 
         def accepted() -> None:
-            self.controller.open_file(path, read=dialog.options(),
-                                      id_column=dialog.chosen_id_column())
+            self.controller.open_imported(path, read=dialog.options(),
+                                          id_column=dialog.chosen_id_column(),
+                                          sheet=dialog.chosen_sheet())
 
         dialog.accepted.connect(accepted)
         dialog.finished.connect(dialog.deleteLater)

@@ -19,21 +19,45 @@ decoded, each column straight into one row of a features × rows float64 array, 
 feature block handed on is its transpose (an F-ordered rows × features view, which the
 EM kernels read column by column). Reading the row identities (the id column, or the
 positions) is a separate task, run only when they are asked for (export, plot sample),
-so a fit reads nothing but the features. CSV goes through ``dask.dataframe``.
+so a fit reads nothing but the features.
+
+CSV files are read as :func:`gmm_desktop.data.load_table` reads one file: the first file's
+head is sniffed with the reading options (:class:`~gmm_desktop.data.ReadOptions`:
+delimiter, decimal mark, header, lines to skip, comment marker, missing-value markers,
+encoding, text columns; whatever is not given is detected), and every file is parsed by
+pandas with the same keyword arguments (:func:`gmm_desktop.data.csv_reading`), in blocks of
+about 64 MB cut at line ends: a file's first block skips its lines above the header and
+checks the header against the first file's, a later block starts on a data line. Each
+block is given the first rows' column types (whole numbers as floats, so a later block
+with a missing value fits); a number column that holds text in a later block is an error
+naming the file, the column and the value, with the reading option that would help.
 """
 
 from __future__ import annotations
 
+import functools
 import glob as _glob
+import gzip
+import io
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from dask import delayed
 
-from gmm_desktop.data import DataError, Scaler
+from gmm_desktop.data import (
+    MISSING_MARKERS,
+    CsvReading,
+    DataError,
+    OptionHint,
+    ReadOptions,
+    Scaler,
+    csv_reading,
+    preview_table,
+)
 from gmm_desktop.outofcore._compute import PassProgress, compute_parts
 
 __all__ = ["LazyFeatures", "LazyTable", "is_lazy_source", "open_table", "prepare"]
@@ -68,6 +92,10 @@ class LazyTable:
     name: str
     id_column: str | None
     pieces: list[ParquetPiece] | None = None
+    read: ReadOptions = field(default_factory=ReadOptions)
+    """The reading options of CSV files (the defaults for Parquet)."""
+    dialect: Mapping[str, object] | None = None
+    """What CSV files are read with, detected or given (``None`` for Parquet)."""
 
     @property
     def numeric_columns(self) -> list[str]:
@@ -116,11 +144,20 @@ def open_table(
     *,
     id_column: str | None = None,
     delimiter: str | None = None,
-    blocksize: str = "64MB",
+    blocksize: str | int = "64MB",
+    read: ReadOptions | Mapping[str, Any] | None = None,
 ) -> LazyTable:
-    """Open a Parquet dataset (a file or folder) or CSV files (a folder or a glob) lazily."""
+    """Open a Parquet dataset (a file or folder) or CSV files (a folder or a glob) lazily.
+
+    ``read`` says how CSV files are read (see the module docstring; ``delimiter`` is the
+    older spelling of ``read.delimiter``). Reading options for text are refused for
+    Parquet, as :func:`gmm_desktop.data.load_table` refuses them.
+    """
     import dask.dataframe as dd
 
+    options = ReadOptions.coerce(read)
+    if delimiter is not None:
+        options = options.replace(delimiter=delimiter)
     text = str(path)
     files = _files(text)
     if not files:
@@ -131,17 +168,19 @@ def open_table(
         )
     lower = [f.lower() for f in files]
     pieces = None
+    reading: CsvReading | None = None
     try:
         if all(f.endswith(_PARQUET) for f in lower):
+            if not options.is_default:
+                raise DataError(
+                    f"{text}: reading options for text files were given "
+                    f"({', '.join(options.changed())}), but these are Parquet files.",
+                    remedy="Leave them out: they apply to CSV/TSV/TXT files only.",
+                )
             frame = dd.read_parquet(files if len(files) > 1 else files[0])
             pieces = _parquet_pieces(files)
         elif all(f.endswith(_CSV) for f in lower):
-            sep = delimiter or ("\t" if lower[0].endswith((".tsv", ".tsv.gz")) else ",")
-            compressed = lower[0].endswith(".gz")
-            frame = dd.read_csv(
-                files, sep=sep, blocksize=None if compressed else blocksize,
-                assume_missing=True,
-            )
+            frame, reading = _read_csv_files(files, options, blocksize, id_column)
         else:
             kinds = sorted({Path(f).suffix or "(none)" for f in files})
             raise DataError(
@@ -161,7 +200,200 @@ def open_table(
             remedy=f"Columns: {', '.join(map(str, list(frame.columns)[:20]))}.",
         )
     name = Path(text.rstrip("/")).name or text
-    return LazyTable(frame, text, name, id_column, pieces)
+    return LazyTable(frame, text, name, id_column, pieces, options,
+                     None if reading is None else reading.dialect)
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+#: Rows of the first file read to decide the column types.
+_META_ROWS = 1000
+#: Bytes of a compressed file's head decompressed to detect its dialect.
+_SNIFF_BYTES = 256 * 1024
+
+
+def _is_gz(path: str) -> bool:
+    return path.lower().endswith(".gz")
+
+
+def _splittable(encoding: str) -> bool:
+    """Whether a file in ``encoding`` can be cut at b"\n" bytes (not UTF-16/32)."""
+    try:
+        return "\n".encode(encoding.replace("-sig", "")) == b"\n"
+    except LookupError:
+        return False
+
+
+def _reading_of(first: str, options: ReadOptions) -> CsvReading:
+    """:func:`csv_reading` of the first file (of its decompressed head if gzipped)."""
+    if not _is_gz(first):
+        return csv_reading(first, options)
+    import tempfile
+
+    with gzip.open(first, "rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    inner = Path(first[:-3]).name
+    with tempfile.TemporaryDirectory() as folder:
+        sample = Path(folder) / inner
+        sample.write_bytes(head)
+        reading = csv_reading(sample, options)
+    return CsvReading(Path(first), reading.read, reading.dialect, reading.names,
+                      reading.first, reading.rest)
+
+
+def _block_ranges(files: list[str], blocksize: int | None) -> list[tuple[str, int, int | None]]:
+    """(file, offset, length) of every block: whole files when ``blocksize`` is None."""
+    out: list[tuple[str, int, int | None]] = []
+    for f in files:
+        size = os.path.getsize(f)
+        if blocksize is None or _is_gz(f) or size <= blocksize:
+            out.append((f, 0, None))
+            continue
+        out.extend((f, offset, blocksize) for offset in range(0, size, blocksize))
+    return out
+
+
+def _csv_block(path: str, offset: int, length: int | None, kwargs: Mapping[str, Any],
+               names: tuple[str, ...], header: bool, dtypes: Mapping[str, Any],
+               missing: frozenset[str] = MISSING_MARKERS) -> Any:
+    """One block of a CSV file as a pandas DataFrame with the table's columns and types.
+
+    A file's first block (``offset == 0``) is read with ``kwargs`` = the first-block
+    arguments; its header (when the files have one) must name the same columns as the
+    first file's. Raises :class:`DataError` naming the file for anything that does not fit.
+    """
+    import pandas as pd
+    from fsspec.utils import read_block
+
+    if _is_gz(path):
+        with gzip.open(path, "rb") as handle:
+            data = handle.read()
+    else:
+        with open(path, "rb") as handle:
+            data = read_block(handle, offset, length, delimiter=b"\n") if length is not None \
+                else handle.read()
+    args = dict(kwargs)
+    first = offset == 0
+    check_header = first and header
+    if check_header:  # read the header as written, compare it, then use the names
+        args.pop("names", None)
+        args.pop("index_col", None)
+    try:
+        frame = pd.read_csv(io.BytesIO(data), **args)
+    except pd.errors.EmptyDataError:
+        frame = pd.DataFrame({n: pd.Series([], dtype=t) for n, t in dtypes.items()})
+        return frame
+    except (pd.errors.ParserError, ValueError, UnicodeError) as exc:
+        raise DataError(
+            f"{path}: cannot be read with the same reading as the first file "
+            f"({str(exc).strip().splitlines()[0] if str(exc).strip() else exc}).",
+            remedy="Every file of the folder must be written the same way (delimiter, "
+            "columns, encoding...).",
+        ) from None
+    if check_header:
+        found = [str(c).strip() for c in frame.columns]
+        if found != [n.strip() for n in names]:
+            raise DataError(
+                f"{path}: its columns ({', '.join(found[:10])}) are not the first file's "
+                f"({', '.join(names[:10])}).",
+                remedy="Every file of the folder must have the same columns in the same "
+                "order.",
+            )
+        frame.columns = list(names)
+    elif frame.shape[1] != len(names):
+        raise DataError(
+            f"{path}: {frame.shape[1]} column(s) where the first file has {len(names)}.",
+            remedy="Every file of the folder must have the same columns.",
+        )
+    for name, dtype in dtypes.items():
+        column = frame[name]
+        if column.dtype == dtype:
+            continue
+        if getattr(dtype, "kind", "O") in "fiu":
+            if getattr(column.dtype, "kind", "O") not in "fiub":
+                # as the loader reads text cells: stripped, missing markers in any case,
+                # the file's decimal mark
+                text = column.astype(object).where(column.notna(), "").astype(str).str.strip()
+                marker = text.str.lower().isin(missing)
+                if kwargs.get("decimal") == ",":
+                    text = text.str.replace(",", ".", regex=False)
+                numbers = pd.to_numeric(text.where(~marker, None), errors="coerce")
+                bad = numbers.isna() & ~marker
+                if bad.any():
+                    value = str(column[bad].iloc[0]).strip()
+                    raise DataError(
+                        f"{path}: the column '{name}' holds numbers, but also the text "
+                        f"'{value[:40]}'.",
+                        remedy="Correct the value in the file, or leave the cell empty if "
+                        "it is missing.",
+                        hints=(OptionHint("missing_values", value[:40],
+                                          "if such values mean 'missing'"),
+                               OptionHint("text_columns", name,
+                                          "to keep the column as text (it will not be a "
+                                          "feature)")),
+                    )
+                column = numbers
+            try:
+                frame[name] = column.astype(dtype)
+            except (TypeError, ValueError):
+                raise DataError(
+                    f"{path}: the column '{name}' has missing values, but it identifies "
+                    "the rows.",
+                    remedy="Choose an ID column with a value in every row.",
+                ) from None
+        else:
+            frame[name] = column.astype(dtype)
+    return frame
+
+
+def _read_csv_files(files: list[str], options: ReadOptions, blocksize: str | int | None,
+                    id_column: str | None) -> tuple[Any, CsvReading]:
+    """A Dask DataFrame of CSV files read in blocks (see the module docstring)."""
+    import dask.dataframe as dd
+    import pandas as pd
+    from dask.utils import parse_bytes
+
+    reading = _reading_of(files[0], options)
+    first = dict(reading.first)
+    size = parse_bytes(blocksize) if isinstance(blocksize, str) else blocksize
+    if not _splittable(str(first["encoding"])):
+        size = None
+    if _is_gz(files[0]):
+        head = pd.read_csv(files[0], nrows=_META_ROWS, compression="gzip", **first)
+    else:
+        # the column types of the first rows as the in-memory loader decides them (a
+        # number column with a stray text value is the loader's error, with its hints)
+        preview = preview_table(files[0], options, _META_ROWS, id_column=id_column)
+        if preview.error is not None:
+            raise preview.error
+        assert preview.rows is not None
+        head = preview.rows
+    dtypes: dict[str, Any] = {}
+    for name in reading.names:
+        dtype = head[name].dtype
+        if name in options.text_columns:
+            dtype = np.dtype(object)  # never a feature, whatever it holds
+        elif getattr(dtype, "kind", "O") in "iu" and name != id_column:
+            dtype = np.dtype(np.float64)  # a later block may have a missing value
+        elif getattr(dtype, "kind", "O") == "b":
+            dtype = np.dtype(np.float64)
+        dtypes[name] = dtype
+    meta = pd.DataFrame({n: pd.Series([], dtype=t) for n, t in dtypes.items()})
+    header = bool(reading.dialect.get("header"))
+    # from_map (one task per block), not from_delayed: the latter's partitions are
+    # aliases of the delayed keys, which the array graph optimisation lost downstream.
+    read_one = functools.partial(_csv_part, reading=reading, header=header, dtypes=dtypes)
+    return dd.from_map(read_one, _block_ranges(files, size), meta=meta,
+                       enforce_metadata=False, label="read-csv-block"), reading
+
+
+def _csv_part(block: tuple[str, int, int | None], *, reading: CsvReading, header: bool,
+              dtypes: Mapping[str, Any]) -> Any:
+    path, offset, length = block
+    missing = MISSING_MARKERS | {v.strip().lower() for v in reading.read.missing_values}
+    return _csv_block(path, offset, length, reading.first if offset == 0 else reading.rest,
+                      reading.names, header, dtypes, missing)
 
 
 def _parquet_pieces(files: list[str], target_rows: int | None = None) -> list[ParquetPiece]:
