@@ -17,7 +17,7 @@ from gmm_desktop.controller import plotting
 from gmm_desktop.controller.messages import window_message
 from gmm_desktop.core import OUT_OF_CORE, Detection, Opened
 from gmm_desktop.core.bigdata import DEFAULT_SCHEDULER, PLOT_SAMPLE_SIZE, check_scheduler
-from gmm_desktop.data import DataError, ReadOptions
+from gmm_desktop.data import TEXT_SUFFIXES, DataError, ReadOptions, source_files
 
 if TYPE_CHECKING:
     from gmm_desktop.controller.app_controller import AppController
@@ -86,6 +86,17 @@ class BigDataController(QObject):
         return True
 
     # ------------------------------------------------------------------ opening
+
+    @staticmethod
+    def first_text_file(path: str) -> str | None:
+        """The first delimited-text file of a big-data source (a folder or a glob of CSV
+        files), whose reading options apply to every file; ``None`` if it has none (a
+        Parquet dataset has no reading options)."""
+        for name in source_files(path.strip()) if path.strip() else ():
+            lower = name.lower().removesuffix(".gz")
+            if any(lower.endswith(suffix) for suffix in TEXT_SUFFIXES):
+                return name
+        return None
 
     def open(self, path: str, *, columns: list[str] | None = None,
              scaling: str | None = None, id_column: str | None = None,

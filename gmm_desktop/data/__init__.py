@@ -33,6 +33,7 @@ from .loading import (
     load_table,
     preview_table,
     sheet_names,
+    source_files,
 )
 from .options import ReadOptions
 from .prepare import (
@@ -86,6 +87,7 @@ __all__ = [
     "safe_magnitude",
     "sheet_names",
     "sidecar_path",
+    "source_files",
     "write_table_atomic",
     "write_table_chunks_atomic",
 ]

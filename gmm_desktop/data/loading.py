@@ -37,6 +37,7 @@ a column that is mostly text is a text column.  Columns never silently change fr
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -1003,3 +1004,17 @@ def csv_reading(path: str | PathLike[str],
     rest = dict(first, header=None)
     rest.pop("skiprows", None)
     return CsvReading(file, options, dialect.describe(), tuple(names), first, rest)
+
+
+def source_files(path: str | os.PathLike[str]) -> list[str]:
+    """The files of a big-data source, in order: a glob's matches, a folder's files
+    (recursively, leaving out hidden and ``_``-prefixed ones such as ``_SUCCESS``), or the
+    file itself (none if it does not exist)."""
+    text = str(path)
+    if any(ch in text for ch in "*?["):
+        return sorted(glob.glob(text))
+    p = Path(text)
+    if p.is_dir():
+        return sorted(str(f) for f in p.rglob("*")
+                      if f.is_file() and not f.name.startswith((".", "_")))
+    return [text] if p.exists() else []

@@ -17,6 +17,8 @@ from PySide6.QtWidgets import (
 )
 
 from gmm_desktop.controller import AppController
+from gmm_desktop.data import ReadOptions
+from gmm_desktop.gui.import_dialog import ImportDialog
 
 SCHEDULER_HELP = (
     "Where the big-data passes (fit, histogram, threshold, export) run:<br>"
@@ -96,6 +98,19 @@ class OpenBigDialog(QDialog):
         for key in ("standardize", "robust", "none"):
             self.scaling.addItem(key, key)
         form.addRow("Scaling", self.scaling)
+        # CSV files: how to read them (every file alike), chosen in the import dialog on
+        # the first file, with its preview
+        self.read: ReadOptions | None = None
+        reading = QHBoxLayout()
+        self.read_label = QLabel("detected from the files")
+        self.read_label.setWordWrap(True)
+        self.read_button = QPushButton("Reading options…")
+        self.read_button.setToolTip("Delimiter, decimal mark, header, rows to skip, comment "
+                                    "and missing-value markers of the CSV files, with a "
+                                    "preview of the first file")
+        reading.addWidget(self.read_label, 1)
+        reading.addWidget(self.read_button)
+        form.addRow("Reading (CSV)", reading)
         layout.addLayout(form)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Open | QDialogButtonBox.StandardButton.Cancel)
@@ -104,6 +119,26 @@ class OpenBigDialog(QDialog):
         layout.addWidget(self.buttons)
         self.file_button.clicked.connect(self._pick_file)
         self.folder_button.clicked.connect(self._pick_folder)
+        self.read_button.clicked.connect(lambda: self.edit_reading())
+
+    def edit_reading(self, dialog: ImportDialog | None = None) -> bool:
+        """Choose the CSV files' reading options in the import dialog, on the source's
+        first file (``dialog``: one already made, for tests); ``True`` if chosen."""
+        first = self.controller.bigdata.first_text_file(self.path.text())
+        if first is None:
+            self.read_label.setText("Give a folder or glob of CSV files first: a Parquet "
+                                    "dataset has no reading options.")
+            return False
+        dialog = dialog or ImportDialog(first, self, read=self.read or ReadOptions())
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return False
+        self.read = dialog.options()
+        if dialog.chosen_id_column():
+            self.id_column.setText(dialog.chosen_id_column() or "")
+        self.read_label.setText(", ".join(f"{k.replace('_', ' ')} {v!r}"
+                                          for k, v in self.read.changed().items())
+                                or "detected from the files")
+        return True
 
     def _pick_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
@@ -128,7 +163,7 @@ class OpenBigDialog(QDialog):
         cols = [c.strip() for c in self.columns.text().split(",") if c.strip()]
         ok = self.controller.bigdata.open(
             text, columns=cols or None, scaling=self.scaling.currentData(),
-            id_column=self.id_column.text().strip() or None)
+            id_column=self.id_column.text().strip() or None, read=self.read)
         if ok:
             self.accept()
         return ok

@@ -291,7 +291,12 @@ class ImportDialog(QDialog):
         self.skip_rows.setValue(read.skip_rows)
         self.comment.setText(read.comment or "")
         self.missing.setText(", ".join(read.missing_values))
-        self.encoding.setEditText(read.encoding or _AUTO)
+        known = self.encoding.findText(read.encoding or _AUTO,
+                                       Qt.MatchFlag.MatchFixedString
+                                       if read.encoding else Qt.MatchFlag.MatchStartsWith)
+        if known >= 0:
+            self.encoding.setCurrentIndex(known)
+        self.encoding.setEditText(read.encoding or self.encoding.itemText(max(known, 0)))
         self.text_columns.setText(", ".join(read.text_columns))
         if id_column:
             if self.id_column.findData(id_column) < 0:
@@ -463,7 +468,9 @@ class ImportDialog(QDialog):
             current = self.encoding.currentIndex()
             self.encoding.setItemText(index, f"auto ({detected['encoding']})"
                                       if "encoding" in detected else _AUTO)
-            if current == index:
+            # (only while "auto" is what the field shows: a typed or remembered encoding
+            # leaves the index at "auto" and must not be replaced by it)
+            if current == index and self.encoding.currentText().startswith(_AUTO):
                 self.encoding.setEditText(self.encoding.itemText(index))
             self.encoding.blockSignals(blocked)
 

@@ -36,7 +36,6 @@ naming the file, the column and the value, with the reading option that would he
 from __future__ import annotations
 
 import functools
-import glob as _glob
 import gzip
 import io
 import os
@@ -57,6 +56,7 @@ from gmm_desktop.data import (
     Scaler,
     csv_reading,
     preview_table,
+    source_files,
 )
 from gmm_desktop.outofcore._compute import PassProgress, compute_parts
 
@@ -127,18 +127,6 @@ def is_lazy_source(path: str | os.PathLike[str]) -> bool:
     return any(ch in text for ch in "*?[") or Path(text).is_dir()
 
 
-def _files(path: str) -> list[str]:
-    if any(ch in path for ch in "*?["):
-        return sorted(_glob.glob(path))
-    p = Path(path)
-    if p.is_dir():
-        return sorted(
-            str(f) for f in p.rglob("*")
-            if f.is_file() and not f.name.startswith((".", "_"))
-        )
-    return [path] if p.exists() else []
-
-
 def open_table(
     path: str | os.PathLike[str],
     *,
@@ -159,7 +147,7 @@ def open_table(
     if delimiter is not None:
         options = options.replace(delimiter=delimiter)
     text = str(path)
-    files = _files(text)
+    files = source_files(text)
     if not files:
         raise DataError(
             f"{text}: no such file, folder or matching files.",

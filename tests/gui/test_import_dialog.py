@@ -8,6 +8,7 @@ comment line, ';' and decimal commas, "n.d." for missing measurements.
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import numpy as np
@@ -195,3 +196,23 @@ def test_make_preview_checks_the_id_column_as_the_load_does(penguins_file):
     assert not repeated.ok and "ID values must be unique" in repeated.error
     with pytest.raises(Exception, match="ID values must be unique"):
         load_table(penguins_file, read=ReadOptions(**read), id_column="species")
+
+
+@pytest.mark.parametrize("encoding", ["latin-1", "iso-8859-15"])
+def test_a_given_encoding_survives_the_preview(qtbot, penguins_file, encoding):
+    """An encoding given to the dialog (remembered, or typed: in the list or not) stayed in
+    the field only until the first preview arrived, which replaced it by 'auto (...)'."""
+    dialog = ImportDialog(penguins_file)
+    qtbot.addWidget(dialog)
+    dialog.set_options(ReadOptions(delimiter=";", decimal=",", skip_rows=1, comment="#",
+                                   missing_values=("n.d.",), encoding=encoding))
+    assert dialog.wait_for_preview(20_000)
+    assert dialog.view is not None and dialog.view.ok
+    assert codecs.lookup(dialog.options().encoding).name == codecs.lookup(encoding).name
+    assert codecs.lookup(dialog.encoding.currentText()).name == codecs.lookup(encoding).name
+    # and "auto" still shows what was detected when nothing is given
+    dialog.set_options(ReadOptions(delimiter=";", decimal=",", skip_rows=1, comment="#",
+                                   missing_values=("n.d.",)))
+    assert dialog.wait_for_preview(20_000)
+    assert dialog.options().encoding is None
+    assert dialog.encoding.currentText().startswith("auto")
