@@ -461,17 +461,8 @@ def _build(
         )
     frame.index = pd.RangeIndex(len(frame))
 
-    name_set = set(names)
-    unknown = [c for c in text_columns if c not in name_set]
     keep_text = set(text_columns)
-    if unknown:
-        raise DataError(
-            f"the columns to keep as text include column(s) that do not exist: "
-            f"{listing(unknown)}.",
-            path=path,
-            remedy="Choose among: " + listing(names) + ".",
-            hints=(OptionHint("text_columns", names[0], "for example"),),
-        )
+    _check_text_columns(text_columns, names, path)
 
     # Column by column only where a column needs work (text to check, unsigned integers
     # to keep exact): pandas' per-column access costs ~0.1 ms, minutes at 10,000 columns
@@ -988,15 +979,7 @@ def csv_reading(path: str | PathLike[str],
         names, _ = _fix_names([c.strip() for c in dialect.first_row])
     else:
         names = default_names(len(dialect.first_row))
-    unknown = [c for c in options.text_columns if c not in names]
-    if unknown:
-        raise DataError(
-            f"the columns to keep as text include column(s) that do not exist: "
-            f"{listing(unknown)}.",
-            path=file,
-            remedy="Choose among: " + listing(names) + ".",
-            hints=(OptionHint("text_columns", names[0], "for example"),),
-        )
+    _check_text_columns(options.text_columns, names, file)
     dtype = {name: object for name in options.text_columns}
     first = dict(base, names=list(names), index_col=False)
     if dtype:
@@ -1018,3 +1001,16 @@ def source_files(path: str | os.PathLike[str]) -> list[str]:
         return sorted(str(f) for f in p.rglob("*")
                       if f.is_file() and not f.name.startswith((".", "_")))
     return [text] if p.exists() else []
+
+
+def _check_text_columns(text_columns: Sequence[str], names: Sequence[str], path: Any) -> None:
+    """Refuse columns to keep as text that the file does not have (with the choices)."""
+    unknown = [c for c in text_columns if c not in set(names)]
+    if unknown:
+        raise DataError(
+            f"the columns to keep as text include column(s) that do not exist: "
+            f"{listing(unknown)}.",
+            path=path,
+            remedy="Choose among: " + listing(list(names)) + ".",
+            hints=(OptionHint("text_columns", names[0], "for example"),),
+        )

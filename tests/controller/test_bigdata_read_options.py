@@ -24,6 +24,34 @@ from tests.outofcore.test_read_options_out_of_core import (
 TIMEOUT = 120_000
 
 
+def fit_and_export_flagged(qtbot, c: AppController, out) -> set[str]:
+    """Fit K = 3 full (plain EM, seed 0), flag 3 % exactly, export the flagged rows: their
+    IDs."""
+    with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT):
+        assert c.fit(n_components=3, covariance_types=("full",), random_state=0,
+                     method="plain")
+    qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
+    assert c.anomaly.set_threshold("contamination", 0.03)
+    qtbot.waitUntil(lambda: not c.is_busy() and not c.anomaly.view.approximate,
+                    timeout=TIMEOUT)
+    with qtbot.waitSignal(c.anomaly.exportFinished, timeout=TIMEOUT):
+        assert c.anomaly.export_flagged(out, only_flagged=True)
+    qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
+    return set(pd.read_parquet(out)["row_id"].astype(str))
+
+
+def flagged_in_memory(whole) -> set[str]:
+    """The same run from Python, in memory, on the files joined into one."""
+    det = Detector(RunConfig(read=READ, id_column="id", columns=tuple(FEATURES),
+                             missing="drop", method="plain", n_components=(3,),
+                             covariance_types=("full",), random_state=0,
+                             threshold=ThresholdSpec("contamination", 0.03)))
+    det.load(whole)
+    det.fit()
+    flags = np.asarray(det.detect().flags)
+    return {str(v) for v in det.prepared.row_ids[flags]}
+
+
 @pytest.fixture
 def controller(qtbot, gmm_state_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("GMM_DESKTOP_CONFIG_DIR", str(tmp_path / "config"))
@@ -40,27 +68,8 @@ def test_big_data_open_honours_the_reading_options(controller, qtbot, penguins, 
         assert c.bigdata.open(str(folder), columns=FEATURES, id_column="id", read=READ)
     qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
     assert c.bigdata.active and c.config.read == READ
-    with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT):
-        assert c.fit(n_components=3, covariance_types=("full",), random_state=0,
-                     method="plain")
-    qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
-    assert c.anomaly.set_threshold("contamination", 0.03)
-    qtbot.waitUntil(lambda: not c.is_busy() and not c.anomaly.view.approximate,
-                    timeout=TIMEOUT)
-    out = tmp_path / "scores.parquet"
-    with qtbot.waitSignal(c.anomaly.exportFinished, timeout=TIMEOUT):
-        assert c.anomaly.export_flagged(out, only_flagged=True)
-    qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
-    window_ids = set(pd.read_parquet(out)["row_id"].astype(str))
-
-    det = Detector(RunConfig(read=READ, id_column="id", columns=tuple(FEATURES),
-                             missing="drop", method="plain", n_components=(3,),
-                             covariance_types=("full",), random_state=0,
-                             threshold=ThresholdSpec("contamination", 0.03)))
-    det.load(whole)
-    det.fit()
-    flags = np.asarray(det.detect().flags)
-    memory_ids = {str(v) for v in det.prepared.row_ids[flags]}
+    window_ids = fit_and_export_flagged(qtbot, c, tmp_path / "scores.parquet")
+    memory_ids = flagged_in_memory(whole)
     assert len(memory_ids) == 10 and window_ids == memory_ids
 
     # the session records the options: it reopens the folder lazily, read the same way

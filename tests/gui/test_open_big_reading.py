@@ -4,32 +4,24 @@ line and Python flag with the same options."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
 pytest.importorskip("dask")
 
-from gmm_desktop.controller import AppController
-from gmm_desktop.core import Detector, RunConfig, ThresholdSpec
-from gmm_desktop.data import ReadOptions
 from gmm_desktop.gui.bigdata import OpenBigDialog
 from gmm_desktop.gui.import_dialog import ImportDialog
+from tests.controller.test_bigdata_read_options import (
+    TIMEOUT,
+    controller,  # noqa: F401  (the fixture)
+    fit_and_export_flagged,
+    flagged_in_memory,
+)
 from tests.outofcore.test_read_options_out_of_core import (
     FEATURES,
     READ,
     penguins,  # noqa: F401  (the fixture)
 )
-
-TIMEOUT = 120_000
-
-
-@pytest.fixture
-def controller(qtbot, gmm_state_dir, monkeypatch, tmp_path):
-    monkeypatch.setenv("GMM_DESKTOP_CONFIG_DIR", str(tmp_path / "config"))
-    c = AppController(autosave=False)
-    yield c
-    c.shutdown()
 
 
 def _accepting(dialog: ImportDialog) -> ImportDialog:
@@ -46,7 +38,7 @@ def _accepting(dialog: ImportDialog) -> ImportDialog:
 
 def test_open_big_dialog_reads_csv_files_with_the_import_dialogs_options(
         qtbot, controller, penguins, tmp_path):  # noqa: F811
-    frame, folder, whole = penguins
+    _frame, folder, whole = penguins
     c = controller
     dialog = OpenBigDialog(c)
     qtbot.addWidget(dialog)
@@ -73,27 +65,7 @@ def test_open_big_dialog_reads_csv_files_with_the_import_dialogs_options(
         assert dialog.open_now()
     qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
     assert c.bigdata.active and c.config.read == READ
-    with qtbot.waitSignal(c.fitFinished, timeout=TIMEOUT):
-        assert c.fit(n_components=3, covariance_types=("full",), random_state=0,
-                     method="plain")
-    qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
-    assert c.anomaly.set_threshold("contamination", 0.03)
-    qtbot.waitUntil(lambda: not c.is_busy() and not c.anomaly.view.approximate,
-                    timeout=TIMEOUT)
-    out = tmp_path / "flagged.parquet"
-    with qtbot.waitSignal(c.anomaly.exportFinished, timeout=TIMEOUT):
-        assert c.anomaly.export_flagged(out, only_flagged=True)
-    qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
-    window_ids = set(pd.read_parquet(out)["row_id"].astype(str))
-
-    # Python, in memory, on the files joined, with the same options: the same rows
-    det = Detector(RunConfig(read=READ, id_column="id", columns=tuple(FEATURES),
-                             missing="drop", method="plain", n_components=(3,),
-                             covariance_types=("full",), random_state=0,
-                             threshold=ThresholdSpec("contamination", 0.03)))
-    det.load(whole)
-    det.fit()
-    flags = np.asarray(det.detect().flags)
-    assert window_ids == {str(v) for v in det.prepared.row_ids[flags]}
-    assert len(window_ids) == 10
-    assert isinstance(c.config.read, ReadOptions) and len(frame) == 344
+    # the same rows as Python in memory on the files joined (and so as the command line:
+    # tests/outofcore/test_read_options_out_of_core.py)
+    window_ids = fit_and_export_flagged(qtbot, c, tmp_path / "flagged.parquet")
+    assert len(window_ids) == 10 and window_ids == flagged_in_memory(whole)
