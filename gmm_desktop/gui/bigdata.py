@@ -133,8 +133,9 @@ class OpenBigDialog(QDialog):
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return False
         self.read = dialog.options()
-        if dialog.chosen_id_column():
-            self.id_column.setText(dialog.chosen_id_column() or "")
+        chosen_id = dialog.chosen_id_column()
+        if chosen_id:
+            self.id_column.setText(chosen_id)
         self.read_label.setText(", ".join(f"{k.replace('_', ' ')} {v!r}"
                                           for k, v in self.read.changed().items())
                                 or "detected from the files")
