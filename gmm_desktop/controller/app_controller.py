@@ -248,7 +248,7 @@ class AppController(QObject):
                     self._tasks[kind] = state
                 # (a timer, not a queued call: queued calls run before the paint, and
                 # before the timers of the event loop's turn, whose gap is what we split)
-                QTimer.singleShot(1, lambda: adopt(rest, False))
+                QTimer.singleShot(1, self, lambda: adopt(rest, False))  # (none if self goes)
             elif first and kind not in self._tasks:
                 self.busyChanged.emit(kind, False)
             elif not first and self._tasks.get(kind) is state:
