@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import threading
+import weakref
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -32,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from gmm_desktop.controller.messages import window_hint, window_message
@@ -178,6 +180,8 @@ def preview_view(preview: TablePreview, id_column: str | None = None,
         found: Any = dialect.get("detected", ())
         for key in found:
             detected[str(key)] = _shown(str(key), dialect.get(key))
+    if preview.sheet_header is not None:  # a spreadsheet's header row, detected
+        detected["header"] = _shown("header", preview.sheet_header)
     return ImportPreview(
         path=str(preview.path),
         read=preview.read,
@@ -226,19 +230,48 @@ def make_preview(path: str | os.PathLike[str], read: ReadOptions | Mapping[str, 
 _POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gmm-desktop-preview")
 
 
+class _Relay(QObject):
+    """Carries the workers' answers to the GUI thread. It is made once, in the GUI thread,
+    and never deleted: a worker must never emit on a previewer's own signal, because the
+    dialog may delete the previewer in the GUI thread during that very emit (a crash
+    seen once in a test run under load). The answer reaches its previewer only if the
+    previewer is still alive."""
+
+    answered = Signal(object)  # (weak reference to the previewer, result, generation)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answered.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+
+    @Slot(object)
+    def _deliver(self, payload: Any) -> None:
+        ref, result, generation = payload
+        previewer = ref()
+        if previewer is not None and shiboken6.isValid(previewer):
+            previewer._finished((result, generation))
+
+
+_RELAY: _Relay | None = None
+
+
+def _relay() -> _Relay:
+    """The relay (made on the first preview, in the GUI thread that asks for it)."""
+    global _RELAY
+    if _RELAY is None:
+        _RELAY = _Relay()
+    return _RELAY
+
+
 class ImportPreviewer(QObject):
     """Previews in a worker thread; only the latest request's answer is delivered."""
 
     previewReady = Signal(object)  # ImportPreview
-    _answered = Signal(object)  # (result, generation), from the worker thread
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._generation = 0
         self._lock = threading.Lock()
         self._pending: set[Future[None]] = set()
-        # emitted in the worker, delivered in this object's (the GUI) thread
-        self._answered.connect(self._finished, Qt.ConnectionType.QueuedConnection)
 
     @property
     def generation(self) -> int:
@@ -252,7 +285,8 @@ class ImportPreviewer(QObject):
         with self._lock:
             self._generation += 1
             gen = self._generation
-        answered = self._answered
+        answered = _relay().answered
+        me = weakref.ref(self)
 
         def work() -> None:  # in the pool's thread; make_preview never raises for bad input
             result: Any
@@ -260,17 +294,13 @@ class ImportPreviewer(QObject):
                 result = make_preview(path, read, id_column, n_rows, gen, sheet)
             except Exception as exc:  # an unforeseen failure still reaches the dialog
                 result = exc
-            try:
-                answered.emit((result, gen))
-            except RuntimeError:  # the dialog was closed and its previewer deleted
-                pass
+            answered.emit((me, result, gen))  # (on the relay: never deleted)
 
         future = _POOL.submit(work)
         self._pending.add(future)
         future.add_done_callback(self._pending.discard)
         return gen
 
-    @Slot(object)
     def _finished(self, answer: Any) -> None:
         result, generation = answer
         if generation != self._generation:

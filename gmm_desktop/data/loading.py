@@ -750,6 +750,8 @@ class TablePreview:
         warnings: the data warnings of those rows.
         error: why the options do not work, or ``None``.
         complete: True when the whole file is in the preview (its checks are then final).
+        sheet_header: for a spreadsheet whose header row was left to detection, whether
+            its first row was found to name the columns (``None`` otherwise).
         lines: when the file could not even be split into fields, its first lines as text
             (to see where the table starts), else empty.
     """
@@ -764,6 +766,7 @@ class TablePreview:
     error: DataError | None
     complete: bool = False
     lines: tuple[str, ...] = ()
+    sheet_header: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -875,6 +878,7 @@ def preview_table(
         warnings=tuple(ds.warnings),
         error=None,
         complete=complete,
+        sheet_header=raw.header if raw.fmt == "excel" and options.header is None else None,
     )
 
 

@@ -55,6 +55,8 @@ class RawTable:
     decimal: str = "."
     sheet: str | None = None
     warnings: list[DataWarning] = field(default_factory=list)
+    header: bool | None = None
+    """A spreadsheet's: whether its first row named the columns (given or detected)."""
 
 
 def default_names(n: int) -> list[str]:
@@ -837,7 +839,8 @@ def read_excel(path: Path, sheet: str | int | None, progress: Progress,
         return f"row {first_data_row + position} of sheet '{clip_text(title)}'"
 
     return RawTable(
-        frame=frame, fmt="excel", locate=locate, text_cells=True, sheet=title, warnings=[]
+        frame=frame, fmt="excel", locate=locate, text_cells=True, sheet=title, warnings=[],
+        header=bool(has_header),
     )
 
 

@@ -53,3 +53,36 @@ def test_the_latest_request_is_answered(qtbot, tmp_path):
         pass
     assert first != latest and blocker.args[0].generation == latest
     assert blocker.args[0].ok and blocker.args[0].columns == ("a", "b")
+
+
+def test_previewers_deleted_at_once_while_the_worker_answers(qtbot, tmp_path):
+    """A previewer deleted in the GUI thread (not later) while its worker answers: the
+    worker emits on a relay that is never deleted, and the answer of a deleted previewer
+    is dropped. (The worker used to emit on the previewer's own signal, which the GUI
+    thread could delete during the emit: a crash seen once under load.)"""
+    import shiboken6
+
+    path = tmp_path / "small.csv"
+    pd.DataFrame({"a": np.arange(50.0), "b": np.arange(50.0) ** 2}).to_csv(path,
+                                                                         index=False)
+    answers = []
+    for i in range(150):
+        previewer = ImportPreviewer()
+        previewer.previewReady.connect(answers.append)
+        previewer.request(path, ReadOptions())
+        if i % 2:
+            _POOL.submit(lambda: None).result(timeout=60)  # its answer is on its way
+        shiboken6.delete(previewer)  # the C++ object goes now
+        del previewer
+        QCoreApplication.processEvents()
+    _POOL.submit(lambda: None).result(timeout=60)
+    for _ in range(5):
+        QCoreApplication.processEvents()
+    assert answers == []  # every previewer was gone before its answer was delivered
+    # a previewer still alive gets its answer
+    alive = ImportPreviewer()
+    got = []
+    alive.previewReady.connect(got.append)
+    alive.request(path, ReadOptions())
+    qtbot.waitUntil(lambda: bool(got), timeout=20_000)
+    assert got[0].ok and got[0].columns == ("a", "b")

@@ -317,3 +317,26 @@ def test_the_window_message_for_a_workbook_opened_without_a_sheet_is_true(qtbot,
     message = window.last_error[1]
     assert "the workbook has 3 sheets: 'notes', 'hbk', 'summary'" in message
     assert "choose the sheet notes in 'Sheet' of the import dialog (File ▸ Open…)" in message
+
+
+def test_a_sheets_detected_header_row_is_shown_in_the_dialog(qtbot, workbook, tmp_path):
+    """'auto' for a spreadsheet's header row says what was detected, as for a text file."""
+    dialog = ImportDialog(workbook, sheet="hbk")
+    qtbot.addWidget(dialog)
+    assert dialog.wait_for_preview(20_000) and dialog.view.ok
+    auto = dialog.header.itemText(dialog.header.findData("auto"))
+    assert auto == "auto (yes)" and dialog.view.detected["header"] == "yes"
+    assert dialog.view.columns[:2] == ("obs", "X1")
+    # a sheet of numbers only: no header row detected, the columns are named for it
+    bare = tmp_path / "bare.xlsx"
+    pd.DataFrame([[1.5, 2.0], [2.5, 3.0], [3.5, 1.0]]).to_excel(bare, header=False,
+                                                                 index=False)
+    other = ImportDialog(bare)
+    qtbot.addWidget(other)
+    assert other.wait_for_preview(20_000) and other.view.ok
+    assert other.header.itemText(other.header.findData("auto")) == "auto (no)"
+    assert other.view.columns == ("column_1", "column_2")
+    # given, not detected: nothing is claimed as detected
+    other.set_options(ReadOptions(header=True))
+    assert other.wait_for_preview(20_000)
+    assert "header" not in other.view.detected
