@@ -217,7 +217,8 @@ def _ragged_hints(path: Path, dialect: Dialect, head: list[tuple[int, list[str]]
     hints: list[OptionHint] = []
     with open(path, encoding=dialect.python_encoding, errors="replace", newline="") as fh:
         text = next(itertools.islice(fh, line - 1, None), "").lstrip()
-    if dialect.comment is None and text[:1] in _COMMENT_MARKS:
+    # (text[:1] of an empty line is "", which `in` finds in any string)
+    if dialect.comment is None and text and text[0] in _COMMENT_MARKS:
         hints.append(OptionHint("comment", text[0], f"if lines starting with {text[0]} are "
                                 "notes"))
     counts = [len(fields) for _, fields in head]
