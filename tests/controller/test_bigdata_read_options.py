@@ -6,19 +6,18 @@ the run's configuration (so in its session)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 
 pytest.importorskip("dask")
 
 from gmm_desktop.controller import AppController
-from gmm_desktop.core import Detector, RunConfig, ThresholdSpec
 from gmm_desktop.data import ReadOptions
-from tests.outofcore.test_read_options_out_of_core import (
+from tests.outofcore.test_read_options_out_of_core import (  # noqa: F401
     FEATURES,
     READ,
-    penguins,  # noqa: F401  (the fixture)
+    flagged_in_memory,
+    penguins,  # (the fixture)
 )
 
 TIMEOUT = 120_000
@@ -38,18 +37,6 @@ def fit_and_export_flagged(qtbot, c: AppController, out) -> set[str]:
         assert c.anomaly.export_flagged(out, only_flagged=True)
     qtbot.waitUntil(lambda: not c.is_busy(), timeout=TIMEOUT)
     return set(pd.read_parquet(out)["row_id"].astype(str))
-
-
-def flagged_in_memory(whole) -> set[str]:
-    """The same run from Python, in memory, on the files joined into one."""
-    det = Detector(RunConfig(read=READ, id_column="id", columns=tuple(FEATURES),
-                             missing="drop", method="plain", n_components=(3,),
-                             covariance_types=("full",), random_state=0,
-                             threshold=ThresholdSpec("contamination", 0.03)))
-    det.load(whole)
-    det.fit()
-    flags = np.asarray(det.detect().flags)
-    return {str(v) for v in det.prepared.row_ids[flags]}
 
 
 @pytest.fixture

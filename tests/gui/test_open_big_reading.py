@@ -15,11 +15,11 @@ from tests.controller.test_bigdata_read_options import (
     TIMEOUT,
     controller,  # noqa: F401  (the fixture)
     fit_and_export_flagged,
-    flagged_in_memory,
 )
 from tests.outofcore.test_read_options_out_of_core import (
     FEATURES,
     READ,
+    flagged_in_memory,
     penguins,  # noqa: F401  (the fixture)
 )
 

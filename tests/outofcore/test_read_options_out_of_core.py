@@ -114,6 +114,19 @@ def test_detected_dialect_and_errors_that_name_the_file(penguins, tmp_path):
         tables.open_table(pq, read=ReadOptions(delimiter=";"))
 
 
+def flagged_in_memory(whole: Path) -> set[str]:
+    """The IDs that Python flags in memory on the joined file with READ (K = 3 full, plain
+    EM, seed 0, 3 % contamination): the reference of every face's big-data run."""
+    det = Detector(RunConfig(read=READ, id_column="id", columns=tuple(FEATURES),
+                             missing="drop", method="plain", n_components=(3,),
+                             covariance_types=("full",), random_state=0,
+                             threshold=ThresholdSpec("contamination", 0.03)))
+    det.load(whole)
+    det.fit()
+    flags = np.asarray(det.detect().flags)
+    return {str(v) for v in det.prepared.row_ids[flags]}
+
+
 def _flagged_ids_out_of_core(out: Path) -> set[str]:
     back = pd.read_parquet(out)
     return set(back.loc[back["flag"], "row_id"].astype(str))
@@ -137,15 +150,7 @@ def test_command_line_folder_flags_the_rows_the_in_memory_run_flags(penguins, tm
     assert len(memory_ids) == 10 and big_ids == memory_ids
 
     # Python, in memory, with the same options: the same rows
-    det = Detector(RunConfig(read=READ, id_column="id", columns=tuple(FEATURES),
-                             missing="drop", method="plain", n_components=(3,),
-                             covariance_types=("full",), random_state=0,
-                             threshold=ThresholdSpec("contamination", 0.03)))
-    det.load(whole)
-    det.fit()
-    d = det.detect()
-    ids = det.prepared.row_ids[np.asarray(d.flags)]
-    assert {str(v) for v in ids} == memory_ids
+    assert flagged_in_memory(whole) == memory_ids
 
 
 def test_no_reading_option_is_refused_out_of_core_and_the_declaration_is_the_core(penguins):
